@@ -1,0 +1,43 @@
+//! The `QIO_ERROR` GError domain and its codes.
+
+use glib_sys::{GError, GQuark};
+
+use crate::boundary::c_text;
+
+/// Error codes in the `QIO_ERROR` domain. Codes are only ever appended.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub enum QIOError {
+    /// A failure with no more specific code.
+    QIO_ERROR_FAILED = 0,
+    /// The algorithm, mode or backend is not available in this build.
+    QIO_ERROR_NOT_SUPPORTED = 1,
+    /// An argument has an unacceptable value (unknown enum value, wrong length, ...).
+    QIO_ERROR_INVALID_ARGUMENT = 2,
+}
+
+/// The error domain of every GError qio sets (`QIO_ERROR`).
+///
+/// Returns: the quark of the string "qio-error-quark".
+#[no_mangle]
+pub extern "C" fn qio_error_quark() -> GQuark {
+    // SAFETY: a static NUL-terminated string.
+    unsafe { glib_sys::g_quark_from_static_string(c"qio-error-quark".as_ptr()) }
+}
+
+/// Sets `*error` (when `error` is not NULL) from a qio error.
+pub(crate) fn set(error: *mut *mut GError, e: &qio::Error) {
+    if error.is_null() {
+        return;
+    }
+    let code = match e.kind() {
+        qio::ErrorKind::Failed => QIOError::QIO_ERROR_FAILED,
+        qio::ErrorKind::NotSupported => QIOError::QIO_ERROR_NOT_SUPPORTED,
+        qio::ErrorKind::InvalidArgument => QIOError::QIO_ERROR_INVALID_ARGUMENT,
+    };
+    let message = c_text(e.message());
+    // SAFETY: `error` points at a NULL GError pointer (the guard checked it).
+    unsafe {
+        glib_sys::g_set_error_literal(error, qio_error_quark(), code as i32, message.as_ptr())
+    };
+}

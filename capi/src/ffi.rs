@@ -1,0 +1,200 @@
+//! Conversions between C handles and buffers and the Rust values behind them.
+//!
+//! A handle points at a [`Tagged`] value: a per-type tag, then the Rust value. The tag
+//! lets every export check that it was given a live handle of the right type before it
+//! touches it (`QCRYPTO_IS_HASH (hash)` in GLib terms). Single-owner types (hashes,
+//! HMACs) are `Box`ed and end with `_free`; shared types are `Arc`ed and end with
+//! `_unref`. Both ends accept NULL as a no-op.
+
+use std::borrow::Cow;
+use std::os::raw::{c_char, c_void};
+use std::sync::Arc;
+
+use crate::boundary::Fail;
+
+/// A C handle type: an opaque struct standing for the Rust type `Rust`.
+pub(crate) trait Castable {
+    /// The Rust value a handle of this type points at.
+    type Rust;
+    /// The C type name, for precondition messages.
+    const NAME: &'static str;
+    /// The tag every live handle of this type starts with.
+    const TAG: u32;
+}
+
+#[repr(C)]
+struct Tagged<T> {
+    tag: u32,
+    value: T,
+}
+
+/// The tag of `handle`, or a precondition failure naming `param`.
+///
+/// # Safety
+/// A non-NULL `handle` must point at memory qio allocated for some handle.
+unsafe fn check<C: Castable>(handle: *const C, param: &str) -> Result<*mut Tagged<C::Rust>, Fail> {
+    if handle.is_null() {
+        return Err(Fail::Precondition(Cow::Owned(format!("{param} != NULL"))));
+    }
+    let tagged = handle as *mut Tagged<C::Rust>;
+    // SAFETY: every handle begins with a u32 tag (caller's contract).
+    if unsafe { (*tagged).tag } != C::TAG {
+        return Err(Fail::Precondition(Cow::Owned(format!(
+            "{param} is a valid {}",
+            C::NAME
+        ))));
+    }
+    Ok(tagged)
+}
+
+/// Hands `value` to C as a single-owner handle.
+pub(crate) fn box_into_handle<C: Castable>(value: C::Rust) -> *mut C {
+    Box::into_raw(Box::new(Tagged { tag: C::TAG, value })) as *mut C
+}
+
+/// Borrows the value behind a single-owner handle for the length of one call.
+///
+/// # Safety
+/// `handle` is NULL or a handle from [`box_into_handle`] not yet freed, used by no
+/// other thread during the call.
+pub(crate) unsafe fn box_mut<'a, C: Castable>(
+    handle: *mut C,
+    param: &str,
+) -> Result<&'a mut C::Rust, Fail> {
+    // SAFETY: the caller's contract; `check` validated the tag.
+    unsafe { check(handle, param).map(|t| &mut (*t).value) }
+}
+
+/// Frees a single-owner handle; NULL is a no-op.
+///
+/// # Safety
+/// As for [`box_mut`]; the handle is invalid afterwards.
+pub(crate) unsafe fn box_free<C: Castable>(handle: *mut C, param: &str) -> Result<(), Fail> {
+    if handle.is_null() {
+        return Ok(());
+    }
+    // SAFETY: the caller's contract; the tag is cleared so a second free is caught
+    // while the memory has not been reused.
+    unsafe {
+        let tagged = check(handle, param)?;
+        (*tagged).tag = 0;
+        drop(Box::from_raw(tagged));
+    }
+    Ok(())
+}
+
+/// Hands `value` to C as a shared handle holding one reference.
+#[allow(dead_code)] // The first shared types (secrets, TLS credentials, channels) come next.
+pub(crate) fn arc_into_handle<C: Castable>(value: C::Rust) -> *mut C {
+    Arc::into_raw(Arc::new(Tagged { tag: C::TAG, value })) as *mut C
+}
+
+/// Borrows the value behind a shared handle for the length of one call.
+///
+/// # Safety
+/// `handle` is NULL or a handle from [`arc_into_handle`] whose caller holds a reference.
+#[allow(dead_code)]
+pub(crate) unsafe fn arc_borrow<'a, C: Castable>(
+    handle: *const C,
+    param: &str,
+) -> Result<&'a C::Rust, Fail> {
+    // SAFETY: the caller's contract; `check` validated the tag.
+    unsafe { check(handle, param).map(|t| &(*t).value) }
+}
+
+/// Adds a reference to a shared handle and returns it (`_ref`).
+///
+/// # Safety
+/// As for [`arc_borrow`].
+#[allow(dead_code)]
+pub(crate) unsafe fn arc_ref<C: Castable>(handle: *mut C, param: &str) -> Result<*mut C, Fail> {
+    // SAFETY: the caller's contract; the pointer came from Arc::into_raw.
+    unsafe {
+        let tagged = check(handle, param)?;
+        Arc::increment_strong_count(tagged as *const Tagged<C::Rust>);
+    }
+    Ok(handle)
+}
+
+/// Drops one reference to a shared handle (`_unref`); NULL is a no-op. The value is
+/// finalized when the last reference goes.
+///
+/// # Safety
+/// As for [`arc_borrow`]; the caller's reference is gone afterwards.
+#[allow(dead_code)]
+pub(crate) unsafe fn arc_unref<C: Castable>(handle: *mut C, param: &str) -> Result<(), Fail> {
+    if handle.is_null() {
+        return Ok(());
+    }
+    // SAFETY: the caller's contract; the pointer came from Arc::into_raw.
+    unsafe {
+        let tagged = check(handle, param)?;
+        drop(Arc::from_raw(tagged as *const Tagged<C::Rust>));
+    }
+    Ok(())
+}
+
+/// The bytes of a C buffer; NULL is allowed only with length 0.
+///
+/// # Safety
+/// A non-NULL `buf` must be readable for `len` bytes during the call.
+pub(crate) unsafe fn bytes<'a>(buf: *const c_void, len: usize) -> Result<&'a [u8], Fail> {
+    if buf.is_null() {
+        return match len {
+            0 => Ok(&[]),
+            _ => Err(Fail::Precondition("buf != NULL || len == 0".into())),
+        };
+    }
+    // SAFETY: the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts(buf.cast(), len) })
+}
+
+/// A one-element iovec for the buffer-and-length form of an iovec export.
+pub(crate) fn iovec(buf: *const c_void, len: usize) -> libc::iovec {
+    libc::iovec {
+        iov_base: buf.cast_mut(),
+        iov_len: len,
+    }
+}
+
+/// The buffers of a C iovec array, each checked as [`bytes`] does.
+///
+/// # Safety
+/// A non-NULL `iov` must point at `niov` iovecs whose buffers are readable.
+pub(crate) unsafe fn iovecs<'a>(
+    iov: *const libc::iovec,
+    niov: usize,
+) -> Result<Vec<&'a [u8]>, Fail> {
+    if iov.is_null() {
+        return match niov {
+            0 => Ok(Vec::new()),
+            _ => Err(Fail::Precondition("iov != NULL || niov == 0".into())),
+        };
+    }
+    // SAFETY: the caller's contract.
+    let iov = unsafe { std::slice::from_raw_parts(iov, niov) };
+    iov.iter()
+        // SAFETY: the caller's contract.
+        .map(|v| unsafe { bytes(v.iov_base, v.iov_len) })
+        .collect()
+}
+
+/// A `g_malloc`ed copy of `data` for C to `g_free`.
+pub(crate) fn g_bytes(data: &[u8]) -> *mut u8 {
+    // SAFETY: g_malloc never returns NULL for a non-zero size (it aborts instead), and
+    // one spare byte keeps the size non-zero.
+    unsafe {
+        let out = glib_sys::g_malloc(data.len() + 1) as *mut u8;
+        std::ptr::copy_nonoverlapping(data.as_ptr(), out, data.len());
+        out
+    }
+}
+
+/// A `g_malloc`ed NUL-terminated copy of `text` (which has no NUL) for C to `g_free`.
+pub(crate) fn g_string(text: &str) -> *mut c_char {
+    // SAFETY: g_strndup copies `len` bytes and appends a NUL.
+    unsafe { glib_sys::g_strndup(text.as_ptr().cast(), text.len()) }
+}
+
+#[cfg(test)]
+mod tests;

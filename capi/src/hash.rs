@@ -1,0 +1,338 @@
+//! `QCryptoHash`: message digests (QEMU's `crypto/hash.h`).
+
+use std::os::raw::{c_char, c_int, c_void};
+
+use glib_sys::{gboolean, GError, GFALSE};
+use qio::crypto::{hash, Digester, Hash, HashAlgo};
+
+use crate::backend::{self, BackendArg, QCryptoBackend};
+use crate::boundary::{ffi_guard, require, Fail};
+use crate::digest;
+use crate::ffi::{self, Castable};
+
+/// Hash algorithms, with QEMU's values.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub enum QCryptoHashAlgo {
+    QCRYPTO_HASH_ALGO_MD5 = 0,
+    QCRYPTO_HASH_ALGO_SHA1 = 1,
+    QCRYPTO_HASH_ALGO_SHA224 = 2,
+    QCRYPTO_HASH_ALGO_SHA256 = 3,
+    QCRYPTO_HASH_ALGO_SHA384 = 4,
+    QCRYPTO_HASH_ALGO_SHA512 = 5,
+    QCRYPTO_HASH_ALGO_RIPEMD160 = 6,
+    QCRYPTO_HASH_ALGO_SM3 = 7,
+    QCRYPTO_HASH_ALGO__MAX = 8,
+}
+
+pub const QCRYPTO_HASH_DIGEST_LEN_MD5: usize = 16;
+pub const QCRYPTO_HASH_DIGEST_LEN_SHA1: usize = 20;
+pub const QCRYPTO_HASH_DIGEST_LEN_SHA224: usize = 28;
+pub const QCRYPTO_HASH_DIGEST_LEN_SHA256: usize = 32;
+pub const QCRYPTO_HASH_DIGEST_LEN_SHA384: usize = 48;
+pub const QCRYPTO_HASH_DIGEST_LEN_SHA512: usize = 64;
+pub const QCRYPTO_HASH_DIGEST_LEN_RIPEMD160: usize = 20;
+pub const QCRYPTO_HASH_DIGEST_LEN_SM3: usize = 32;
+
+/// A `QCryptoHashAlgo` as C passed it: any int, validated before use.
+#[repr(transparent)]
+pub struct HashAlgoArg(c_int);
+
+impl HashAlgoArg {
+    pub(crate) fn get(self) -> qio::Result<HashAlgo> {
+        HashAlgo::from_index(self.0.into())
+    }
+}
+
+/// An incremental hash computation, freed with qcrypto_hash_free().
+pub struct QCryptoHash {
+    _private: [u8; 0],
+}
+
+impl Castable for QCryptoHash {
+    type Rust = Hash;
+    const NAME: &'static str = "QCryptoHash";
+    const TAG: u32 = u32::from_be_bytes(*b"QHsh");
+}
+
+/// Whether some backend of this build implements @alg.
+///
+/// Returns: TRUE if @alg can be used, FALSE otherwise (also for unknown values).
+#[no_mangle]
+pub extern "C" fn qcrypto_hash_supports(alg: HashAlgoArg) -> gboolean {
+    ffi_guard!(GFALSE, { Ok(alg.get().is_ok_and(hash::supports).into()) })
+}
+
+/// Whether @backend implements @alg. For %QCRYPTO_BACKEND_AUTO: whether any backend does.
+///
+/// Returns: TRUE if @backend can hash with @alg, FALSE otherwise (also for unknown values).
+#[no_mangle]
+pub extern "C" fn qcrypto_backend_supports_hash(backend: BackendArg, alg: HashAlgoArg) -> gboolean {
+    ffi_guard!(GFALSE, {
+        Ok(match (backend.get(), alg.get()) {
+            (Ok(b), Ok(a)) => hash::backend_supports(b, a).into(),
+            _ => GFALSE,
+        })
+    })
+}
+
+/// The length in bytes of a digest made with @alg.
+///
+/// Returns: the digest length; 0 (and a critical) for a value outside #QCryptoHashAlgo.
+#[no_mangle]
+pub extern "C" fn qcrypto_hash_digest_len(alg: HashAlgoArg) -> usize {
+    ffi_guard!(0, {
+        let alg = alg.get().ok();
+        require!(alg.is_some());
+        Ok(alg.map_or(0, HashAlgo::digest_len))
+    })
+}
+
+/// Hashes the @niov buffers of @iov with @alg on the default backend, then hands the
+/// digest to `finish`: the body of every one-shot export.
+///
+/// # Safety
+/// As for [`ffi::iovecs`].
+unsafe fn one_shot(
+    alg: HashAlgoArg,
+    iov: *const libc::iovec,
+    niov: usize,
+    finish: impl FnOnce(&mut Digester) -> Result<c_int, Fail>,
+) -> Result<c_int, Fail> {
+    let mut hash = Hash::new(alg.get()?)?;
+    // SAFETY: the caller's contract.
+    unsafe { digest::updatev(&mut hash, iov, niov)? };
+    finish(&mut hash)
+}
+
+/// Hashes the concatenation of @niov buffers of @iov with @alg on the default backend.
+///
+/// If `*resultlen` is 0, a buffer is allocated for the digest (transfer full, free with
+/// g_free()) and stored in `*result`, and its length in `*resultlen`. Otherwise `*result`
+/// must point at `*resultlen` bytes, exactly the digest length.
+///
+/// Returns: 0 on success, -1 with @error set on failure.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_hash_bytesv(
+    alg: HashAlgoArg,
+    iov: *const libc::iovec,
+    niov: usize,
+    result: *mut *mut u8,
+    resultlen: *mut usize,
+    error: *mut *mut GError,
+) -> c_int {
+    // SAFETY: the caller passes valid buffers and pointers (documented contract).
+    ffi_guard!(-1, error, {
+        unsafe {
+            one_shot(alg, iov, niov, |d| {
+                digest::finalize_bytes(d, result, resultlen)
+            })
+        }
+    })
+}
+
+/// Hashes @len bytes of @buf with @alg; the result as for qcrypto_hash_bytesv().
+///
+/// Returns: 0 on success, -1 with @error set on failure.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_hash_bytes(
+    alg: HashAlgoArg,
+    buf: *const c_void,
+    len: usize,
+    result: *mut *mut u8,
+    resultlen: *mut usize,
+    error: *mut *mut GError,
+) -> c_int {
+    // SAFETY: forwarded with the same contract.
+    unsafe { qcrypto_hash_bytesv(alg, &ffi::iovec(buf, len), 1, result, resultlen, error) }
+}
+
+/// Hashes the @niov buffers of @iov with @alg; stores in `*digest` the digest as a
+/// NUL-terminated lowercase hex string (transfer full, free with g_free()).
+///
+/// Returns: 0 on success, -1 with @error set on failure.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_hash_digestv(
+    alg: HashAlgoArg,
+    iov: *const libc::iovec,
+    niov: usize,
+    digest: *mut *mut c_char,
+    error: *mut *mut GError,
+) -> c_int {
+    // SAFETY: the caller passes valid buffers and pointers (documented contract).
+    ffi_guard!(-1, error, {
+        unsafe { one_shot(alg, iov, niov, |d| digest::finalize_hex(d, digest)) }
+    })
+}
+
+/// Hashes @len bytes of @buf with @alg; the hex digest as for qcrypto_hash_digestv().
+///
+/// Returns: 0 on success, -1 with @error set on failure.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_hash_digest(
+    alg: HashAlgoArg,
+    buf: *const c_void,
+    len: usize,
+    digest: *mut *mut c_char,
+    error: *mut *mut GError,
+) -> c_int {
+    // SAFETY: forwarded with the same contract.
+    unsafe { qcrypto_hash_digestv(alg, &ffi::iovec(buf, len), 1, digest, error) }
+}
+
+/// Hashes the @niov buffers of @iov with @alg; stores in `*base64` the digest in padded
+/// base64 (transfer full, free with g_free()).
+///
+/// Returns: 0 on success, -1 with @error set on failure.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_hash_base64v(
+    alg: HashAlgoArg,
+    iov: *const libc::iovec,
+    niov: usize,
+    base64: *mut *mut c_char,
+    error: *mut *mut GError,
+) -> c_int {
+    // SAFETY: the caller passes valid buffers and pointers (documented contract).
+    ffi_guard!(-1, error, {
+        unsafe { one_shot(alg, iov, niov, |d| digest::finalize_base64(d, base64)) }
+    })
+}
+
+/// Hashes @len bytes of @buf with @alg; the base64 digest as for qcrypto_hash_base64v().
+///
+/// Returns: 0 on success, -1 with @error set on failure.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_hash_base64(
+    alg: HashAlgoArg,
+    buf: *const c_void,
+    len: usize,
+    base64: *mut *mut c_char,
+    error: *mut *mut GError,
+) -> c_int {
+    // SAFETY: forwarded with the same contract.
+    unsafe { qcrypto_hash_base64v(alg, &ffi::iovec(buf, len), 1, base64, error) }
+}
+
+/// Starts an incremental hash with @alg on the default backend.
+///
+/// Returns: (transfer full) (nullable): a new hash to free with qcrypto_hash_free(),
+/// or NULL with @error set.
+#[no_mangle]
+pub extern "C" fn qcrypto_hash_new(alg: HashAlgoArg, error: *mut *mut GError) -> *mut QCryptoHash {
+    qcrypto_hash_new_with_backend(alg, BackendArg::AUTO, error)
+}
+
+/// Starts an incremental hash with @alg on @backend (%QCRYPTO_BACKEND_AUTO: the default).
+///
+/// Returns: (transfer full) (nullable): a new hash to free with qcrypto_hash_free(),
+/// or NULL with @error set (for instance when @backend lacks @alg).
+#[no_mangle]
+pub extern "C" fn qcrypto_hash_new_with_backend(
+    alg: HashAlgoArg,
+    backend: BackendArg,
+    error: *mut *mut GError,
+) -> *mut QCryptoHash {
+    ffi_guard!(std::ptr::null_mut(), error, {
+        let hash = Hash::with_backend(alg.get()?, backend.get()?)?;
+        Ok(ffi::box_into_handle(hash))
+    })
+}
+
+/// The backend computing @hash (never %QCRYPTO_BACKEND_AUTO).
+///
+/// Returns: the backend; %QCRYPTO_BACKEND_AUTO (and a critical) if @hash is not a hash.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_hash_get_backend(hash: *mut QCryptoHash) -> QCryptoBackend {
+    ffi_guard!(QCryptoBackend::QCRYPTO_BACKEND_AUTO, {
+        // SAFETY: a handle from qcrypto_hash_new, checked by box_mut.
+        let hash = unsafe { ffi::box_mut(hash, "hash")? };
+        Ok(backend::to_c(hash.backend()))
+    })
+}
+
+/// Frees @hash (transfer full); NULL is ignored.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_hash_free(hash: *mut QCryptoHash) {
+    // SAFETY: a handle from qcrypto_hash_new (or NULL), checked by box_free.
+    ffi_guard!((), { unsafe { ffi::box_free(hash, "hash") } })
+}
+
+/// Adds the @niov buffers of @iov to @hash.
+///
+/// Returns: 0 on success, -1 with @error set on failure.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_hash_updatev(
+    hash: *mut QCryptoHash,
+    iov: *const libc::iovec,
+    niov: usize,
+    error: *mut *mut GError,
+) -> c_int {
+    ffi_guard!(-1, error, {
+        // SAFETY: a checked handle and the caller's buffers (documented contract).
+        unsafe { digest::updatev(ffi::box_mut(hash, "hash")?, iov, niov)? };
+        Ok(0)
+    })
+}
+
+/// Adds @len bytes of @buf to @hash.
+///
+/// Returns: 0 on success, -1 with @error set on failure.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_hash_update(
+    hash: *mut QCryptoHash,
+    buf: *const c_void,
+    len: usize,
+    error: *mut *mut GError,
+) -> c_int {
+    // SAFETY: forwarded with the same contract.
+    unsafe { qcrypto_hash_updatev(hash, &ffi::iovec(buf, len), 1, error) }
+}
+
+/// Finishes @hash into `*result` as qcrypto_hash_bytesv() does, then resets @hash so
+/// it can hash a new message.
+///
+/// Returns: 0 on success, -1 with @error set on failure (@hash is then unchanged).
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_hash_finalize_bytes(
+    hash: *mut QCryptoHash,
+    result: *mut *mut u8,
+    resultlen: *mut usize,
+    error: *mut *mut GError,
+) -> c_int {
+    ffi_guard!(-1, error, {
+        // SAFETY: a checked handle and the caller's pointers (documented contract).
+        unsafe { digest::finalize_bytes(ffi::box_mut(hash, "hash")?, result, resultlen) }
+    })
+}
+
+/// Finishes @hash into a lowercase hex string in `*digest` (transfer full, free with
+/// g_free()), then resets @hash.
+///
+/// Returns: 0 on success, -1 with @error set on failure.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_hash_finalize_digest(
+    hash: *mut QCryptoHash,
+    digest: *mut *mut c_char,
+    error: *mut *mut GError,
+) -> c_int {
+    ffi_guard!(-1, error, {
+        // SAFETY: a checked handle and the caller's pointer (documented contract).
+        unsafe { digest::finalize_hex(ffi::box_mut(hash, "hash")?, digest) }
+    })
+}
+
+/// Finishes @hash into a base64 string in `*base64` (transfer full, free with
+/// g_free()), then resets @hash.
+///
+/// Returns: 0 on success, -1 with @error set on failure.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_hash_finalize_base64(
+    hash: *mut QCryptoHash,
+    base64: *mut *mut c_char,
+    error: *mut *mut GError,
+) -> c_int {
+    ffi_guard!(-1, error, {
+        // SAFETY: a checked handle and the caller's pointer (documented contract).
+        unsafe { digest::finalize_base64(ffi::box_mut(hash, "hash")?, base64) }
+    })
+}

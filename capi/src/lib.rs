@@ -1,0 +1,20 @@
+//! The C API of qio: every `extern "C"` function of `libqio.so.0`, one module per C
+//! type, over the safe core in the `qio` crate. `<qio.h>` is generated from this crate
+//! by cbindgen (see `tests/header.rs`).
+
+// The exports are `unsafe` because C hands them raw pointers; their contract is the C
+// one written in each doc comment (valid pointers of the documented sizes), which the
+// header carries. A Rust-style `# Safety` section would repeat it in every function.
+#![allow(clippy::missing_safety_doc)]
+
+mod boundary;
+mod digest;
+mod ffi;
+
+pub mod backend;
+pub mod error;
+pub mod hash;
+pub mod hmac;
+pub mod init;
+pub mod random;
+pub mod version;
