@@ -60,13 +60,12 @@ macro_rules! ffi_guard {
 }
 pub(crate) use ffi_guard;
 
-/// Fails the body with a precondition critical unless `cond` holds.
+/// Fails the body with a precondition critical unless `cond` holds; `expression` is
+/// the condition as a C programmer reads it (`"buf != NULL"`), quoted in the critical.
 macro_rules! require {
-    ($cond:expr) => {
+    ($cond:expr, $expression:literal) => {
         if !($cond) {
-            return Err($crate::boundary::Fail::Precondition(
-                stringify!($cond).into(),
-            ));
+            return Err($crate::boundary::Fail::Precondition($expression.into()));
         }
     };
 }

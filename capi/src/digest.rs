@@ -36,8 +36,8 @@ pub(crate) unsafe fn finalize_bytes(
     result: *mut *mut u8,
     resultlen: *mut usize,
 ) -> Result<c_int, Fail> {
-    require!(!result.is_null());
-    require!(!resultlen.is_null());
+    require!(!result.is_null(), "result != NULL");
+    require!(!resultlen.is_null(), "resultlen != NULL");
     // SAFETY: both pointers are valid (the caller's contract, checked non-NULL).
     unsafe {
         if *resultlen == 0 {
@@ -45,7 +45,7 @@ pub(crate) unsafe fn finalize_bytes(
             *result = ffi::g_bytes(&digest);
             *resultlen = digest.len();
         } else {
-            require!(!(*result).is_null());
+            require!(!(*result).is_null(), "*resultlen == 0 || *result != NULL");
             let out = std::slice::from_raw_parts_mut(*result, *resultlen);
             digester.finalize_into(out)?;
         }
@@ -61,7 +61,7 @@ pub(crate) unsafe fn finalize_hex(
     digester: &mut Digester,
     digest: *mut *mut c_char,
 ) -> Result<c_int, Fail> {
-    require!(!digest.is_null());
+    require!(!digest.is_null(), "digest != NULL");
     // SAFETY: checked non-NULL; valid by the caller's contract.
     unsafe { *digest = ffi::g_string(&digester.finalize_hex()) };
     Ok(0)
@@ -75,7 +75,7 @@ pub(crate) unsafe fn finalize_base64(
     digester: &mut Digester,
     base64: *mut *mut c_char,
 ) -> Result<c_int, Fail> {
-    require!(!base64.is_null());
+    require!(!base64.is_null(), "base64 != NULL");
     // SAFETY: checked non-NULL; valid by the caller's contract.
     unsafe { *base64 = ffi::g_string(&digester.finalize_base64()) };
     Ok(0)

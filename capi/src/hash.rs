@@ -83,7 +83,7 @@ pub extern "C" fn qcrypto_backend_supports_hash(backend: BackendArg, alg: HashAl
 pub extern "C" fn qcrypto_hash_digest_len(alg: HashAlgoArg) -> usize {
     ffi_guard!(0, {
         let alg = alg.get().ok();
-        require!(alg.is_some());
+        require!(alg.is_some(), "alg is a valid QCryptoHashAlgo");
         Ok(alg.map_or(0, HashAlgo::digest_len))
     })
 }

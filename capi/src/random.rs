@@ -17,7 +17,7 @@ pub unsafe extern "C" fn qcrypto_random_bytes(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        require!(!buf.is_null() || buflen == 0);
+        require!(!buf.is_null() || buflen == 0, "buf != NULL || buflen == 0");
         if buflen > 0 {
             // SAFETY: the caller's buffer is writable for `buflen` bytes (documented contract).
             let out = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), buflen) };

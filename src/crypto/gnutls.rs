@@ -19,3 +19,24 @@ pub(crate) fn check(function: &str, rc: libc::c_int) -> Result<()> {
         format!("{function} failed: {}", reason.to_string_lossy()),
     ))
 }
+
+/// Runs a gnutls `*_init(&mut handle, ...)` call. When it fails, gnutls (3.7) has already
+/// allocated the handle and leaves it behind: free it here so a refused algorithm
+/// leaks nothing.
+pub(crate) fn init_handle<T>(
+    function: &str,
+    init: impl FnOnce(&mut *mut T) -> libc::c_int,
+) -> Result<*mut T> {
+    let mut handle = std::ptr::null_mut();
+    let rc = init(&mut handle);
+    if rc < 0 && !handle.is_null() {
+        // SAFETY: gnutls_free is set at library load; the handle came from gnutls_malloc
+        // and was never initialized, so freeing the allocation is all that is left.
+        unsafe {
+            if let Some(free) = ffi::gnutls_free {
+                free(handle.cast());
+            }
+        }
+    }
+    check(function, rc).map(|()| handle)
+}

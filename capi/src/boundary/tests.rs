@@ -118,14 +118,14 @@ fn a_precondition_is_a_critical_without_gerror() {
     let mut error = ptr::null_mut();
     let null: *const u8 = ptr::null();
     let value: gboolean = run("qcrypto_thing", &mut error, GFALSE, || {
-        require!(!null.is_null());
+        require!(!null.is_null(), "ptr != NULL");
         Ok(GTRUE)
     });
     assert_eq!(value, GFALSE);
     assert!(error.is_null());
     assert_eq!(
         criticals(),
-        ["qcrypto_thing: assertion '!null.is_null()' failed"]
+        ["qcrypto_thing: assertion 'ptr != NULL' failed"]
     );
 }
 

@@ -7,7 +7,7 @@ use gnutls_sys::gen as ffi;
 
 use super::HashAlgo;
 use crate::crypto::digest::Driver;
-use crate::crypto::gnutls::check;
+use crate::crypto::gnutls::{check, init_handle};
 use crate::Result;
 
 fn algorithm(alg: HashAlgo) -> Option<ffi::gnutls_digest_algorithm_t> {
@@ -63,10 +63,9 @@ pub(super) fn new(alg: HashAlgo) -> Result<Box<dyn Driver>> {
             crate::crypto::Backend::Gnutls,
         ));
     };
-    let mut handle = std::ptr::null_mut();
-    // SAFETY: `handle` is written on success only.
-    check("gnutls_hash_init", unsafe {
-        ffi::gnutls_hash_init(&mut handle, gnutls_alg)
+    // SAFETY: gnutls_hash_init writes a handle pointer.
+    let handle = init_handle("gnutls_hash_init", |h| unsafe {
+        ffi::gnutls_hash_init(h, gnutls_alg)
     })?;
     Ok(Box::new(GnutlsHash(handle)))
 }

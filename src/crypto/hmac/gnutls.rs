@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use gnutls_sys::gen as ffi;
 
 use crate::crypto::digest::Driver;
-use crate::crypto::gnutls::check;
+use crate::crypto::gnutls::{check, init_handle};
 use crate::crypto::hash::{self, HashAlgo};
 use crate::crypto::Backend;
 use crate::Result;
@@ -60,15 +60,9 @@ pub(super) fn new(alg: HashAlgo, key: &[u8]) -> Result<Box<dyn Driver>> {
     let Some(gnutls_alg) = algorithm(alg) else {
         return Err(hash::unsupported("hmac", alg, Backend::Gnutls));
     };
-    let mut handle = std::ptr::null_mut();
-    // SAFETY: `handle` is written on success only; gnutls copies the key.
-    check("gnutls_hmac_init", unsafe {
-        ffi::gnutls_hmac_init(
-            &mut handle,
-            gnutls_alg,
-            key.as_ptr().cast(),
-            key.len() as ffi::size_t,
-        )
+    // SAFETY: gnutls_hmac_init writes a handle pointer and copies the key.
+    let handle = init_handle("gnutls_hmac_init", |h| unsafe {
+        ffi::gnutls_hmac_init(h, gnutls_alg, key.as_ptr().cast(), key.len() as ffi::size_t)
     })?;
     Ok(Box::new(GnutlsHmac(handle)))
 }

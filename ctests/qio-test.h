@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Helpers shared by the C tests. */
+
+#ifndef QIO_TEST_H
+#define QIO_TEST_H
+
+#include <qio.h>
+
+/* The concrete backends, in enum order. */
+extern const QCryptoBackend qio_test_backends[3];
+
+/* One line of a testvectors/ file: the algorithm, the decoded inputs (message, or key
+ * and message) and the expected hex. */
+typedef struct {
+    QCryptoHashAlgo alg;
+    GPtrArray *fields; /* of GBytes */
+    char *expected;
+} QIOTestVector;
+
+/* The vectors of testvectors/NAME; free with g_ptr_array_unref(). */
+GPtrArray *qio_test_vectors_load(const char *name);
+
+/* The field at INDEX of VEC, and its size through LEN. */
+const guint8 *qio_test_vector_field(const QIOTestVector *vec, guint index, gsize *len);
+
+/* LEN bytes of a deterministic pattern derived from SEED. */
+guint8 *qio_test_pattern(gsize len, guint32 seed);
+
+/* Asserts that ERR is a QIO_ERROR with CODE and message TEXT, then frees it. */
+#define qio_test_assert_error(err, code, text)                     \
+    G_STMT_START {                                                  \
+        g_assert_error((err), QIO_ERROR, (code));                   \
+        g_assert_cmpstr((err)->message, ==, (text));                \
+        g_clear_error(&(err));                                      \
+    } G_STMT_END
+
+/* Expects one "assertion failed" critical in qio's domain from the next call. */
+#define qio_test_expect_critical(expression)                       \
+    g_test_expect_message("qio", G_LOG_LEVEL_CRITICAL,              \
+                          "*assertion '" expression "' failed")
+
+#endif /* QIO_TEST_H */
