@@ -17,9 +17,9 @@ pub(crate) unsafe fn updatev(
     iov: *const libc::iovec,
     niov: usize,
 ) -> Result<(), Fail> {
-    // SAFETY: the caller's contract.
-    for part in unsafe { ffi::iovecs(iov, niov)? } {
-        digester.update(part)?;
+    // SAFETY: the caller's contract covers the array and every buffer in it.
+    for v in unsafe { ffi::iovecs(iov, niov)? } {
+        digester.update(unsafe { ffi::iov_bytes(v)? })?;
     }
     Ok(())
 }

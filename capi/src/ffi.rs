@@ -157,26 +157,32 @@ pub(crate) fn iovec(buf: *const c_void, len: usize) -> libc::iovec {
     }
 }
 
-/// The buffers of a C iovec array, each checked as [`bytes`] does.
+/// The iovecs of a C iovec array (NULL is allowed only with count 0); each buffer is
+/// then read with [`iov_bytes`].
 ///
 /// # Safety
-/// A non-NULL `iov` must point at `niov` iovecs whose buffers are readable.
+/// A non-NULL `iov` must point at `niov` iovecs.
 pub(crate) unsafe fn iovecs<'a>(
     iov: *const libc::iovec,
     niov: usize,
-) -> Result<Vec<&'a [u8]>, Fail> {
+) -> Result<&'a [libc::iovec], Fail> {
     if iov.is_null() {
         return match niov {
-            0 => Ok(Vec::new()),
+            0 => Ok(&[]),
             _ => Err(Fail::Precondition("iov != NULL || niov == 0".into())),
         };
     }
     // SAFETY: the caller's contract.
-    let iov = unsafe { std::slice::from_raw_parts(iov, niov) };
-    iov.iter()
-        // SAFETY: the caller's contract.
-        .map(|v| unsafe { bytes(v.iov_base, v.iov_len) })
-        .collect()
+    Ok(unsafe { std::slice::from_raw_parts(iov, niov) })
+}
+
+/// The buffer of one iovec, checked as [`bytes`] does.
+///
+/// # Safety
+/// A non-NULL `iov_base` must be readable for `iov_len` bytes during the call.
+pub(crate) unsafe fn iov_bytes<'a>(iov: &libc::iovec) -> Result<&'a [u8], Fail> {
+    // SAFETY: the caller's contract.
+    unsafe { bytes(iov.iov_base, iov.iov_len) }
 }
 
 /// A `g_malloc`ed copy of `data` for C to `g_free`.
