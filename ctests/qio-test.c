@@ -86,6 +86,13 @@ const guint8 *qio_test_vector_field(const QIOTestVector *vec, guint index, gsize
     return g_bytes_get_data(g_ptr_array_index(vec->fields, index), len);
 }
 
+void qio_test_iov_from_strings(struct iovec *iov, const char *const *parts, guint n)
+{
+    for (guint i = 0; i < n; i++) {
+        iov[i] = (struct iovec){ .iov_base = (char *)parts[i], .iov_len = strlen(parts[i]) };
+    }
+}
+
 guint8 *qio_test_pattern(gsize len, guint32 seed)
 {
     guint8 *buf = g_malloc(len + 1);

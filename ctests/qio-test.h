@@ -23,6 +23,9 @@ GPtrArray *qio_test_vectors_load(const char *name);
 /* The field at INDEX of VEC, and its size through LEN. */
 const guint8 *qio_test_vector_field(const QIOTestVector *vec, guint index, gsize *len);
 
+/* Points IOV[i] at the NUL-terminated string PARTS[i] (without its NUL), for i < N. */
+void qio_test_iov_from_strings(struct iovec *iov, const char *const *parts, guint n);
+
 /* LEN bytes of a deterministic pattern derived from SEED. */
 guint8 *qio_test_pattern(gsize len, guint32 seed);
 

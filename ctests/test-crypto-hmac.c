@@ -24,9 +24,8 @@ static QCryptoHmac *monkey_hmac(QCryptoHashAlgo alg, QCryptoBackend backend)
 
 static void input_iov(struct iovec iov[3])
 {
-    iov[0] = (struct iovec){ .iov_base = (char *)INPUT1, .iov_len = strlen(INPUT1) };
-    iov[1] = (struct iovec){ .iov_base = (char *)INPUT2, .iov_len = strlen(INPUT2) };
-    iov[2] = (struct iovec){ .iov_base = (char *)INPUT3, .iov_len = strlen(INPUT3) };
+    static const char *const parts[] = { INPUT1, INPUT2, INPUT3 };
+    qio_test_iov_from_strings(iov, parts, 3);
 }
 
 static void test_vectors(void)
