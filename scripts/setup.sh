@@ -25,7 +25,7 @@ fi
 
 # The Rust toolchain comes from rustup (Debian 12's rustc 1.63 is too old for the
 # RustCrypto crates); cargo fetches the crates themselves from crates.io.
-need_rust=1.85
+need_rust=1.88
 if ! command -v cargo >/dev/null 2>&1; then
     echo "setup: cargo not found: install Rust $need_rust or newer with rustup" >&2
     exit 1

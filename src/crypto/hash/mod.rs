@@ -3,6 +3,7 @@
 mod builtin;
 #[cfg(feature = "gnutls")]
 mod gnutls;
+mod md5;
 #[cfg(feature = "nettle")]
 pub(crate) mod nettle;
 
@@ -87,13 +88,13 @@ impl HashAlgo {
     /// The backends `Auto` tries for this algorithm, fastest first, as measured by
     /// `bench/bench-crypto-hash` on x86-64 with SHA-NI and AVX2 (table in README):
     /// RustCrypto's SHA-NI code matches gnutls' (OpenSSL's assembly) for SHA-1 and
-    /// SHA-256 without its allocation; gnutls' AVX2 SHA-512 is 1.4x RustCrypto's; MD5 is
-    /// nettle's C in both nettle and gnutls, 5% ahead of RustCrypto; gnutls 3.7 lacks
+    /// SHA-256 without its allocation; gnutls' AVX2 SHA-512 is 1.4x RustCrypto's; the
+    /// builtin MD5 is 1.1x nettle's (which gnutls also uses); gnutls 3.7 lacks
     /// RIPEMD-160 and SM3, where RustCrypto leads nettle.
     pub(crate) fn preference(self) -> &'static [Backend] {
         use Backend::{Builtin, Gnutls, Nettle};
         match self {
-            HashAlgo::Md5 => &[Nettle, Gnutls, Builtin],
+            HashAlgo::Md5 => &[Builtin, Nettle, Gnutls],
             HashAlgo::Sha1 | HashAlgo::Sha224 | HashAlgo::Sha256 => &[Builtin, Gnutls, Nettle],
             HashAlgo::Sha384 | HashAlgo::Sha512 => &[Gnutls, Builtin, Nettle],
             HashAlgo::Ripemd160 | HashAlgo::Sm3 => &[Builtin, Nettle, Gnutls],
