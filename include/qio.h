@@ -60,7 +60,7 @@ typedef enum {
      */
     QCRYPTO_BACKEND_AUTO = 0,
     /**
-     * Pure Rust, from the RustCrypto crates; always present.
+     * Pure Rust: the RustCrypto crates, and qio's own MD5; always present.
      */
     QCRYPTO_BACKEND_BUILTIN = 1,
     /**

@@ -13,7 +13,7 @@ use qio::crypto::Backend;
 pub enum QCryptoBackend {
     /// The fastest compiled backend supporting the algorithm.
     QCRYPTO_BACKEND_AUTO = 0,
-    /// Pure Rust, from the RustCrypto crates; always present.
+    /// Pure Rust: the RustCrypto crates, and qio's own MD5; always present.
     QCRYPTO_BACKEND_BUILTIN = 1,
     /// The nettle library.
     QCRYPTO_BACKEND_NETTLE = 2,

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 pub enum Backend {
     /// The fastest compiled backend supporting the algorithm.
     Auto = 0,
-    /// Pure Rust, from the RustCrypto crates; always compiled.
+    /// Pure Rust: the RustCrypto crates, and qio's own MD5; always compiled.
     Builtin = 1,
     /// The nettle library (cargo feature `nettle`).
     Nettle = 2,
