@@ -1,8 +1,9 @@
 #!/bin/sh
 # Builds qio and runs every check: formatting, clippy, the Rust tests, the meson build
 # and test suite (C tests, header freshness, exported symbols, versions, Rust tests),
-# the C tests again under valgrind, and an install whose pkg-config module is used
-# to build and run a consumer, as well as the uninstalled module from the build tree.
+# the C tests again under valgrind and in an AddressSanitizer/UBSan build, and an
+# install whose pkg-config module is used to build and run a consumer, as well as the
+# uninstalled module from the build tree.
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -32,6 +33,12 @@ meson test -C "$build" --print-errorlogs
 
 step "meson test --setup valgrind (C tests)"
 meson test -C "$build" --setup valgrind --suite c --print-errorlogs
+
+step "meson test: C tests built with AddressSanitizer and UBSan ($build-asan)"
+[ -d "$build-asan" ] ||
+    meson setup "$build-asan" -Db_sanitize=address,undefined -Db_lundef=false
+meson compile -C "$build-asan"
+meson test -C "$build-asan" --suite c --print-errorlogs
 
 step "install into a DESTDIR and build a consumer with pkg-config"
 scratch=$(mktemp -d)
