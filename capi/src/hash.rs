@@ -3,7 +3,7 @@
 use std::os::raw::{c_char, c_int, c_void};
 
 use glib_sys::{gboolean, GError, GFALSE};
-use qio::crypto::{hash, Digester, Hash, HashAlgo};
+use qio::crypto::{hash, Backend, Digester, Hash, HashAlgo};
 
 use crate::backend::{self, BackendArg, QCryptoBackend};
 use crate::boundary::{ffi_guard, require, Fail};
@@ -55,12 +55,27 @@ impl Castable for QCryptoHash {
     const TAG: u32 = u32::from_be_bytes(*b"QHsh");
 }
 
+/// TRUE when @backend and @alg are values of their enums and `supported` says yes:
+/// the `*_supports` exports of hashes and HMACs, which report unknown values as unsupported.
+pub(crate) fn supports(
+    backend: BackendArg,
+    alg: HashAlgoArg,
+    supported: fn(Backend, HashAlgo) -> bool,
+) -> gboolean {
+    match (backend.get(), alg.get()) {
+        (Ok(backend), Ok(alg)) => supported(backend, alg).into(),
+        _ => GFALSE,
+    }
+}
+
 /// Whether some backend of this build implements @alg.
 ///
 /// Returns: TRUE if @alg can be used, FALSE otherwise (also for unknown values).
 #[no_mangle]
 pub extern "C" fn qcrypto_hash_supports(alg: HashAlgoArg) -> gboolean {
-    ffi_guard!(GFALSE, { Ok(alg.get().is_ok_and(hash::supports).into()) })
+    ffi_guard!(GFALSE, {
+        Ok(supports(BackendArg::AUTO, alg, hash::backend_supports))
+    })
 }
 
 /// Whether @backend implements @alg. For %QCRYPTO_BACKEND_AUTO: whether any backend does.
@@ -69,10 +84,7 @@ pub extern "C" fn qcrypto_hash_supports(alg: HashAlgoArg) -> gboolean {
 #[no_mangle]
 pub extern "C" fn qcrypto_backend_supports_hash(backend: BackendArg, alg: HashAlgoArg) -> gboolean {
     ffi_guard!(GFALSE, {
-        Ok(match (backend.get(), alg.get()) {
-            (Ok(b), Ok(a)) => hash::backend_supports(b, a).into(),
-            _ => GFALSE,
-        })
+        Ok(supports(backend, alg, hash::backend_supports))
     })
 }
 

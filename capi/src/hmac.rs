@@ -3,13 +3,13 @@
 use std::os::raw::{c_char, c_int, c_void};
 
 use glib_sys::{gboolean, GError, GFALSE};
-use qio::crypto::{hmac, Hmac};
+use qio::crypto::{hmac, Digester, Hmac};
 
 use crate::backend::{self, BackendArg, QCryptoBackend};
-use crate::boundary::ffi_guard;
+use crate::boundary::{ffi_guard, Fail};
 use crate::digest;
 use crate::ffi::{self, Castable};
-use crate::hash::HashAlgoArg;
+use crate::hash::{self, HashAlgoArg};
 
 /// An HMAC under one key, freed with qcrypto_hmac_free().
 pub struct QCryptoHmac {
@@ -27,7 +27,13 @@ impl Castable for QCryptoHmac {
 /// Returns: TRUE if @alg can be used, FALSE otherwise (also for unknown values).
 #[no_mangle]
 pub extern "C" fn qcrypto_hmac_supports(alg: HashAlgoArg) -> gboolean {
-    ffi_guard!(GFALSE, { Ok(alg.get().is_ok_and(hmac::supports).into()) })
+    ffi_guard!(GFALSE, {
+        Ok(hash::supports(
+            BackendArg::AUTO,
+            alg,
+            hmac::backend_supports,
+        ))
+    })
 }
 
 /// Whether @backend implements HMAC over @alg. For %QCRYPTO_BACKEND_AUTO: whether any
@@ -37,10 +43,7 @@ pub extern "C" fn qcrypto_hmac_supports(alg: HashAlgoArg) -> gboolean {
 #[no_mangle]
 pub extern "C" fn qcrypto_backend_supports_hmac(backend: BackendArg, alg: HashAlgoArg) -> gboolean {
     ffi_guard!(GFALSE, {
-        Ok(match (backend.get(), alg.get()) {
-            (Ok(b), Ok(a)) => hmac::backend_supports(b, a).into(),
-            _ => GFALSE,
-        })
+        Ok(hash::supports(backend, alg, hmac::backend_supports))
     })
 }
 
@@ -100,6 +103,25 @@ pub unsafe extern "C" fn qcrypto_hmac_free(hmac: *mut QCryptoHmac) {
     ffi_guard!((), { unsafe { ffi::box_free(hmac, "hmac") } })
 }
 
+/// MACs the @niov buffers of @iov with @hmac, then hands the MAC to `finish`: the body
+/// of every MAC export.
+///
+/// # Safety
+/// `hmac` is NULL or a live handle; the iovecs are as for [`ffi::iovecs`].
+unsafe fn authenticate(
+    hmac: *mut QCryptoHmac,
+    iov: *const libc::iovec,
+    niov: usize,
+    finish: impl FnOnce(&mut Digester) -> Result<c_int, Fail>,
+) -> Result<c_int, Fail> {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let mac = ffi::box_mut(hmac, "hmac")?;
+        digest::updatev(mac, iov, niov)?;
+        finish(mac)
+    }
+}
+
 /// Computes the HMAC of the concatenation of the @niov buffers of @iov. The result
 /// follows qcrypto_hash_bytesv()'s rules: with `*resultlen` 0 a buffer is allocated
 /// (transfer full, free with g_free()), otherwise `*resultlen` must be the MAC length.
@@ -115,12 +137,12 @@ pub unsafe extern "C" fn qcrypto_hmac_bytesv(
     resultlen: *mut usize,
     error: *mut *mut GError,
 ) -> c_int {
+    // SAFETY: the caller passes a valid handle, buffers and pointers (documented contract).
     ffi_guard!(-1, error, {
-        // SAFETY: a checked handle and the caller's buffers (documented contract).
         unsafe {
-            let mac = ffi::box_mut(hmac, "hmac")?;
-            digest::updatev(mac, iov, niov)?;
-            digest::finalize_bytes(mac, result, resultlen)
+            authenticate(hmac, iov, niov, |d| {
+                digest::finalize_bytes(d, result, resultlen)
+            })
         }
     })
 }
@@ -153,13 +175,9 @@ pub unsafe extern "C" fn qcrypto_hmac_digestv(
     digest: *mut *mut c_char,
     error: *mut *mut GError,
 ) -> c_int {
+    // SAFETY: the caller passes a valid handle, buffers and pointers (documented contract).
     ffi_guard!(-1, error, {
-        // SAFETY: a checked handle and the caller's buffers (documented contract).
-        unsafe {
-            let mac = ffi::box_mut(hmac, "hmac")?;
-            digest::updatev(mac, iov, niov)?;
-            digest::finalize_hex(mac, digest)
-        }
+        unsafe { authenticate(hmac, iov, niov, |d| digest::finalize_hex(d, digest)) }
     })
 }
 

@@ -1,4 +1,17 @@
-//! Reads the published vectors in `testvectors/`, the files the C tests read too.
+//! What the hash and HMAC tests share: the published vectors in `testvectors/` (the
+//! files the C tests read too) and the backends to run them on.
+
+use super::Backend;
+
+/// The concrete backends for which `supports` holds; the builtin one always must.
+pub(crate) fn backends_where(supports: impl Fn(Backend) -> bool) -> Vec<Backend> {
+    let found: Vec<Backend> = Backend::CONCRETE
+        .into_iter()
+        .filter(|&b| supports(b))
+        .collect();
+    assert!(found.contains(&Backend::Builtin));
+    found
+}
 
 /// Decodes a vector field: literal text, or `hex:BYTES[*N]`.
 fn decode(field: &str) -> Vec<u8> {
