@@ -163,7 +163,7 @@ static void test_bad_input(void)
     g_autoptr(QCryptoHmac) empty = qcrypto_hmac_new(QCRYPTO_HASH_ALGO_SHA256, NULL, 0, &error);
     g_assert_no_error(error);
     g_assert_nonnull(empty);
-    qio_test_expect_critical("buf != NULL || len == 0");
+    qio_test_expect_critical("key != NULL || nkey == 0");
     g_assert_null(qcrypto_hmac_new(QCRYPTO_HASH_ALGO_SHA256, NULL, 4, &error));
     qio_test_expect_critical("buf != NULL || len == 0");
     g_assert_cmpint(qcrypto_hmac_digest(empty, NULL, 1, &digest, &error), ==, -1);

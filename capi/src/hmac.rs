@@ -6,7 +6,7 @@ use glib_sys::{gboolean, GError, GFALSE};
 use qio::crypto::{hmac, Digester, Hmac};
 
 use crate::backend::{self, BackendArg, QCryptoBackend};
-use crate::boundary::{ffi_guard, Fail};
+use crate::boundary::{ffi_guard, require, Fail};
 use crate::digest;
 use crate::ffi::{self, Castable};
 use crate::hash::{self, HashAlgoArg};
@@ -77,6 +77,7 @@ pub unsafe extern "C" fn qcrypto_hmac_new_with_backend(
     error: *mut *mut GError,
 ) -> *mut QCryptoHmac {
     ffi_guard!(std::ptr::null_mut(), error, {
+        require!(!key.is_null() || nkey == 0, "key != NULL || nkey == 0");
         // SAFETY: the caller's key buffer (documented contract).
         let key = unsafe { ffi::bytes(key.cast(), nkey)? };
         let mac = Hmac::with_backend(alg.get()?, backend.get()?, key)?;
