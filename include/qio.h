@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
+
 G_BEGIN_DECLS
 
 /** The GError domain of every error qio reports; codes are #QIOError. */
