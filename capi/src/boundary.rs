@@ -43,7 +43,9 @@ macro_rules! function_name {
 }
 
 /// Runs an export body: `ffi_guard!(fail_value, error, { ... })` for functions with a
-/// `GError **` argument, `ffi_guard!(fail_value, { ... })` for the others. The body
+/// `GError **` argument, `ffi_guard!(fail_value, { ... })` for the others. An export
+/// whose whole body is a call to another export (`qcrypto_hash_bytes` building a
+/// one-element iovec for `qcrypto_hash_bytesv`) runs inside that export's guard. The body
 /// returns `Result<T, Fail>`; on `Err` or panic the export returns `fail_value`.
 macro_rules! ffi_guard {
     ($fail:expr, $error:expr, $body:block) => {
