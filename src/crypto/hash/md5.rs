@@ -73,6 +73,20 @@ macro_rules! four {
     };
 }
 
+/// The message word each step of rounds 1 to 4 reads (RFC 1321 section 3.4).
+const fn f_word(step: usize) -> usize {
+    step
+}
+const fn g_word(step: usize) -> usize {
+    (5 * step + 1) % 16
+}
+const fn h_word(step: usize) -> usize {
+    (3 * step + 5) % 16
+}
+const fn i_word(step: usize) -> usize {
+    (7 * step) % 16
+}
+
 fn compress(state: &mut [u32; 4], block: &[u8; BLOCK]) {
     let mut x = [0u32; 16];
     for (word, bytes) in x.iter_mut().zip(block.as_chunks::<4>().0) {
@@ -80,46 +94,16 @@ fn compress(state: &mut [u32; 4], block: &[u8; BLOCK]) {
     }
     let [mut a, mut b, mut c, mut d] = *state;
     for i in (0..16).step_by(4) {
-        four!(F, a, b, c, d, x, i, |j: usize| j, [7, 12, 17, 22]);
+        four!(F, a, b, c, d, x, i, f_word, [7, 12, 17, 22]);
     }
     for i in (16..32).step_by(4) {
-        four!(
-            G,
-            a,
-            b,
-            c,
-            d,
-            x,
-            i,
-            |j: usize| (5 * j + 1) % 16,
-            [5, 9, 14, 20]
-        );
+        four!(G, a, b, c, d, x, i, g_word, [5, 9, 14, 20]);
     }
     for i in (32..48).step_by(4) {
-        four!(
-            H,
-            a,
-            b,
-            c,
-            d,
-            x,
-            i,
-            |j: usize| (3 * j + 5) % 16,
-            [4, 11, 16, 23]
-        );
+        four!(H, a, b, c, d, x, i, h_word, [4, 11, 16, 23]);
     }
     for i in (48..64).step_by(4) {
-        four!(
-            I,
-            a,
-            b,
-            c,
-            d,
-            x,
-            i,
-            |j: usize| (7 * j) % 16,
-            [6, 10, 15, 21]
-        );
+        four!(I, a, b, c, d, x, i, i_word, [6, 10, 15, 21]);
     }
     for (out, add) in state.iter_mut().zip([a, b, c, d]) {
         *out = out.wrapping_add(add);
