@@ -93,6 +93,15 @@ void qio_test_iov_from_strings(struct iovec *iov, const char *const *parts, guin
     }
 }
 
+char *qio_test_hex(const guint8 *bytes, gsize len)
+{
+    GString *s = g_string_sized_new(2 * len);
+    for (gsize i = 0; i < len; i++) {
+        g_string_append_printf(s, "%02x", bytes[i]);
+    }
+    return g_string_free(s, FALSE);
+}
+
 guint8 *qio_test_pattern(gsize len, guint32 seed)
 {
     guint8 *buf = g_malloc(len + 1);

@@ -26,6 +26,9 @@ const guint8 *qio_test_vector_field(const QIOTestVector *vec, guint index, gsize
 /* Points IOV[i] at the NUL-terminated string PARTS[i] (without its NUL), for i < N. */
 void qio_test_iov_from_strings(struct iovec *iov, const char *const *parts, guint n);
 
+/* BYTES as a lowercase hex string; free with g_free(). */
+char *qio_test_hex(const guint8 *bytes, gsize len);
+
 /* LEN bytes of a deterministic pattern derived from SEED. */
 guint8 *qio_test_pattern(gsize len, guint32 seed);
 

@@ -18,15 +18,6 @@ static void input_iov(struct iovec iov[3])
     qio_test_iov_from_strings(iov, parts, 3);
 }
 
-static char *hex(const guint8 *bytes, gsize len)
-{
-    GString *s = g_string_new(NULL);
-    for (gsize i = 0; i < len; i++) {
-        g_string_append_printf(s, "%02x", bytes[i]);
-    }
-    return g_string_free(s, FALSE);
-}
-
 static void test_vectors(void)
 {
     g_autoptr(GPtrArray) vectors = qio_test_vectors_load("hash.txt");
@@ -89,7 +80,7 @@ static void test_alloc(void)
         g_assert_nonnull(result);
         g_assert_cmpuint(resultlen, ==, qcrypto_hash_digest_len(alg));
         g_assert_cmpint(qcrypto_hash_digest(alg, INPUT, strlen(INPUT), &digest, NULL), ==, 0);
-        g_autofree char *result_hex = hex(result, resultlen);
+        g_autofree char *result_hex = qio_test_hex(result, resultlen);
         g_assert_cmpstr(result_hex, ==, digest);
     }
 }
@@ -108,7 +99,7 @@ static void test_prealloc(void)
         g_assert_true(result == buf);
         g_assert_cmpuint(resultlen, ==, len);
         g_assert_cmpint(qcrypto_hash_digestv(alg, iov, 3, &digest, NULL), ==, 0);
-        g_autofree char *result_hex = hex(result, resultlen);
+        g_autofree char *result_hex = qio_test_hex(result, resultlen);
         g_assert_cmpstr(result_hex, ==, digest);
     }
 }
@@ -174,7 +165,7 @@ static void test_accumulate(void)
         g_autofree guint8 *result = NULL;
         size_t resultlen = 0;
         g_assert_cmpint(qcrypto_hash_finalize_bytes(hash, &result, &resultlen, &error), ==, 0);
-        g_autofree char *result_hex = hex(result, resultlen);
+        g_autofree char *result_hex = qio_test_hex(result, resultlen);
         g_assert_cmpstr(result_hex, ==, expected);
 
         /* Finalizing resets: the same hash object digests the next message. */

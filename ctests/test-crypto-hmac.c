@@ -84,12 +84,8 @@ static void test_iov_alloc_prealloc(void)
         size_t resultlen = 0;
         g_assert_cmpint(qcrypto_hmac_bytesv(hmac, iov, 3, &result, &resultlen, NULL), ==, 0);
         g_assert_cmpuint(resultlen, ==, qcrypto_hash_digest_len(alg));
-        GString *hex = g_string_new(NULL);
-        for (size_t i = 0; i < resultlen; i++) {
-            g_string_append_printf(hex, "%02x", result[i]);
-        }
-        g_assert_cmpstr(hex->str, ==, whole);
-        g_string_free(hex, TRUE);
+        g_autofree char *result_hex = qio_test_hex(result, resultlen);
+        g_assert_cmpstr(result_hex, ==, whole);
 
         /* Preallocated result: the pointer is kept. */
         g_autofree guint8 *buf = g_malloc0(resultlen);
