@@ -67,3 +67,15 @@ fn unsupported_backend_is_an_error() {
     }
     assert!(supports(HashAlgo::Sm3));
 }
+
+#[cfg(feature = "nettle")]
+#[test]
+fn auto_hmac_md5_avoids_the_slower_builtin_path() {
+    if std::env::var_os("QIO_CRYPTO_BACKEND").is_some() {
+        return; // the override decides instead
+    }
+    let mac = Hmac::new(HashAlgo::Md5, b"key").unwrap();
+    assert_ne!(mac.backend(), Backend::Builtin);
+    let mac = Hmac::new(HashAlgo::Sm3, b"key").unwrap();
+    assert_eq!(mac.backend(), Backend::Builtin);
+}
