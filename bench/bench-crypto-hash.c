@@ -14,14 +14,37 @@
 
 #include <qio.h>
 
-#include <stdlib.h>
 #include <string.h>
+
+#include "bench-common.h"
 
 static const char *const algo_names[QCRYPTO_HASH_ALGO__MAX] = {
     "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "ripemd160", "sm3",
 };
 static const char *const backend_names[] = { "auto", "builtin", "nettle", "gnutls" };
 static const gsize default_sizes[] = { 512, 4096, 65536, 1 << 20 };
+
+/* One hashing job: SIZE bytes of BUF with ALG on BACKEND, one-shot. */
+typedef struct {
+    QCryptoHashAlgo alg;
+    QCryptoBackend backend, used;
+    const guint8 *buf;
+    gsize size;
+} HashJob;
+
+static void hash_once(gpointer data)
+{
+    HashJob *job = data;
+    guint8 digest[64], *result = digest;
+    size_t resultlen = qcrypto_hash_digest_len(job->alg);
+    QCryptoHash *hash = qcrypto_hash_new_with_backend(job->alg, job->backend, NULL);
+    if (qcrypto_hash_update(hash, job->buf, job->size, NULL) < 0 ||
+        qcrypto_hash_finalize_bytes(hash, &result, &resultlen, NULL) < 0) {
+        g_error("hashing failed");
+    }
+    job->used = qcrypto_hash_get_backend(hash);
+    qcrypto_hash_free(hash);
+}
 
 /* MB/s of qio hashing SIZE-byte buffers with ALG on BACKEND; 0 if unsupported. */
 static double qio_speed(QCryptoHashAlgo alg, QCryptoBackend backend, const guint8 *buf,
@@ -30,54 +53,10 @@ static double qio_speed(QCryptoHashAlgo alg, QCryptoBackend backend, const guint
     if (!qcrypto_backend_supports_hash(backend, alg)) {
         return 0;
     }
-    guint8 digest[64];
-    gint64 start = g_get_monotonic_time(), now = start;
-    guint64 bytes = 0;
-    do {
-        for (int i = 0; i < 16; i++) {
-            QCryptoHash *hash = qcrypto_hash_new_with_backend(alg, backend, NULL);
-            guint8 *result = digest;
-            size_t resultlen = qcrypto_hash_digest_len(alg);
-            if (qcrypto_hash_update(hash, buf, size, NULL) < 0 ||
-                qcrypto_hash_finalize_bytes(hash, &result, &resultlen, NULL) < 0) {
-                g_error("hashing failed");
-            }
-            *used = qcrypto_hash_get_backend(hash);
-            qcrypto_hash_free(hash);
-            bytes += size;
-        }
-        now = g_get_monotonic_time();
-    } while (now - start < seconds * G_USEC_PER_SEC);
-    return bytes / ((now - start) / (double)G_USEC_PER_SEC) / 1e6;
-}
-
-/* MB/s of `openssl speed -evp ALG` at SIZE, from its machine-readable "+F:" line;
- * 0 when openssl lacks the algorithm. */
-static double openssl_speed(const char *alg, gsize size)
-{
-    g_autofree char *bytes = g_strdup_printf("%zu", size);
-    const char *argv[] = { "openssl", "speed", "-mr", "-evp", alg, "-bytes", bytes,
-                           "-seconds", "1", NULL };
-    g_autofree char *out = NULL;
-    int status = 0;
-    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
-                      NULL, NULL, &out, NULL, &status, NULL) ||
-        !g_spawn_check_wait_status(status, NULL)) {
-        return 0;
-    }
-    g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
-    for (char **line = lines; *line; line++) {
-        if (g_str_has_prefix(*line, "+F:")) {
-            const char *rate = strrchr(*line, ':') + 1;
-            return g_ascii_strtod(rate, NULL) / 1e6;
-        }
-    }
-    return 0;
-}
-
-static char *cell(double mbs)
-{
-    return mbs > 0 ? g_strdup_printf("%.0f", mbs) : g_strdup("-");
+    HashJob job = { alg, backend, QCRYPTO_BACKEND_AUTO, buf, size };
+    double rate = bench_rate(hash_once, &job, size, seconds);
+    *used = job.used;
+    return rate;
 }
 
 int main(int argc, char **argv)
@@ -121,15 +100,14 @@ int main(int argc, char **argv)
             double speed[4] = { 0 }, reference = 0;
             QCryptoBackend used[4] = { QCRYPTO_BACKEND_AUTO };
             for (int r = 0; r < rounds; r++) {
-                reference = MAX(reference, openssl_speed(algo_names[alg], sizes[i]));
+                reference = MAX(reference, bench_openssl_speed(algo_names[alg], FALSE, sizes[i]));
                 for (int b = 0; b < 4; b++) {
                     speed[b] = MAX(speed[b], qio_speed(alg, b, buf, sizes[i], seconds, &used[b]));
                 }
             }
-            g_autofree char *ref = cell(reference), *s1 = cell(speed[1]), *s2 = cell(speed[2]),
-                            *s3 = cell(speed[3]), *s0 = cell(speed[0]);
-            g_autofree char *ratio = reference > 0 ? g_strdup_printf("%.2f", speed[0] / reference)
-                                                   : g_strdup("-");
+            g_autofree char *ref = bench_cell(reference), *s1 = bench_cell(speed[1]),
+                            *s2 = bench_cell(speed[2]), *s3 = bench_cell(speed[3]),
+                            *s0 = bench_cell(speed[0]), *ratio = bench_ratio(speed[0], reference);
             g_print("| %s | %zu | %s | %s | %s | %s | %s | %s | %s |\n", algo_names[alg],
                     sizes[i], ref, s1, s2, s3, s0, backend_names[used[0]], ratio);
         }

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "bench-common.h"
+
+#include <string.h>
+
+double bench_rate(void (*fn)(gpointer data), gpointer data, gsize bytes, double seconds)
+{
+    gint64 start = g_get_monotonic_time(), now;
+    guint64 total = 0;
+    do {
+        for (int i = 0; i < 16; i++) {
+            fn(data);
+        }
+        total += 16 * bytes;
+        now = g_get_monotonic_time();
+    } while (now - start < seconds * G_USEC_PER_SEC);
+    return total / ((now - start) / (double)G_USEC_PER_SEC) / 1e6;
+}
+
+double bench_openssl_speed(const char *evp_name, gboolean decrypt, gsize size)
+{
+    g_autofree char *bytes = g_strdup_printf("%zu", size);
+    const char *argv[] = { "openssl", "speed", "-mr", "-evp", evp_name, "-bytes", bytes,
+                           "-seconds", "1", decrypt ? "-decrypt" : NULL, NULL };
+    g_autofree char *out = NULL;
+    int status = 0;
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+                      NULL, NULL, &out, NULL, &status, NULL) ||
+        !g_spawn_check_wait_status(status, NULL)) {
+        return 0;
+    }
+    g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+    for (char **line = lines; *line; line++) {
+        if (g_str_has_prefix(*line, "+F:")) {
+            const char *rate = strrchr(*line, ':') + 1;
+            return g_ascii_strtod(rate, NULL) / 1e6;
+        }
+    }
+    return 0;
+}
+
+char *bench_cell(double mbs)
+{
+    return mbs > 0 ? g_strdup_printf("%.0f", mbs) : g_strdup("-");
+}
+
+char *bench_ratio(double value, double reference)
+{
+    return value > 0 && reference > 0 ? g_strdup_printf("%.2f", value / reference)
+                                       : g_strdup("-");
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the benchmark programs share: the timing loop, `openssl speed` as the reference
+ * measured in the same run, and Markdown table cells. */
+
+#ifndef BENCH_COMMON_H
+#define BENCH_COMMON_H
+
+#include <glib.h>
+
+/* Calls FN(DATA), which processes BYTES bytes, in batches of 16 until SECONDS have
+ * passed, and returns the rate in MB/s (10^6 bytes per second). */
+double bench_rate(void (*fn)(gpointer data), gpointer data, gsize bytes, double seconds);
+
+/* MB/s of `openssl speed -evp EVP_NAME [-decrypt]` on SIZE-byte buffers, from its
+ * machine-readable "+F:" line; 0 when openssl lacks the algorithm. */
+double bench_openssl_speed(const char *evp_name, gboolean decrypt, gsize size);
+
+/* A table cell: MB/s rounded, or "-" for a rate of 0 (not measured). */
+char *bench_cell(double mbs);
+
+/* A table cell: VALUE / REFERENCE to two decimals, or "-" without a reference. */
+char *bench_ratio(double value, double reference);
+
+#endif /* BENCH_COMMON_H */
