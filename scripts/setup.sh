@@ -7,7 +7,7 @@ packages="
   build-essential pkg-config meson ninja-build
   libglib2.0-dev libgnutls28-dev nettle-dev libgmp-dev
   clang libclang-dev
-  valgrind openssl
+  valgrind openssl python3 python3-cryptography
 "
 
 missing=""
@@ -25,7 +25,7 @@ fi
 
 # The Rust toolchain comes from rustup (Debian 12's rustc 1.63 is too old for the
 # RustCrypto crates); cargo fetches the crates themselves from crates.io.
-need_rust=1.88
+need_rust=1.89
 if ! command -v cargo >/dev/null 2>&1; then
     echo "setup: cargo not found: install Rust $need_rust or newer with rustup" >&2
     exit 1

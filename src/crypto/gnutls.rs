@@ -6,9 +6,9 @@ use gnutls_sys::gen as ffi;
 
 use crate::{Error, ErrorKind, Result};
 
-/// `Ok` for a gnutls return code of zero or more, else an error naming `function`
-/// and gnutls' description of the code.
-pub(crate) fn check(function: &str, rc: libc::c_int) -> Result<()> {
+/// `Ok` for a gnutls return code of zero or more, else the error "`context`: gnutls'
+/// description of the code".
+pub(crate) fn check(context: &str, rc: libc::c_int) -> Result<()> {
     if rc >= 0 {
         return Ok(());
     }
@@ -16,7 +16,7 @@ pub(crate) fn check(function: &str, rc: libc::c_int) -> Result<()> {
     let reason = unsafe { CStr::from_ptr(ffi::gnutls_strerror(rc)) };
     Err(Error::new(
         ErrorKind::Failed,
-        format!("{function} failed: {}", reason.to_string_lossy()),
+        format!("{context}: {}", reason.to_string_lossy()),
     ))
 }
 
@@ -24,7 +24,7 @@ pub(crate) fn check(function: &str, rc: libc::c_int) -> Result<()> {
 /// allocated the handle and leaves it behind: free it here so a refused algorithm
 /// leaks nothing.
 pub(crate) fn init_handle<T>(
-    function: &str,
+    context: &str,
     init: impl FnOnce(&mut *mut T) -> libc::c_int,
 ) -> Result<*mut T> {
     let mut handle = std::ptr::null_mut();
@@ -38,5 +38,5 @@ pub(crate) fn init_handle<T>(
             }
         }
     }
-    check(function, rc).map(|()| handle)
+    check(context, rc).map(|()| handle)
 }

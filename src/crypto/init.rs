@@ -14,7 +14,7 @@ pub fn init() -> Result<()> {
             .get_or_init(|| {
                 // SAFETY: gnutls_global_init is reference counted and thread-safe since 3.3.
                 let rc = unsafe { gnutls_sys::gen::gnutls_global_init() };
-                crate::crypto::gnutls::check("gnutls_global_init", rc).map_err(|e| {
+                crate::crypto::gnutls::check("gnutls_global_init failed", rc).map_err(|e| {
                     crate::Error::new(
                         e.kind(),
                         format!("Unable to initialize GNUTLS library: {}", e.message()),

@@ -1,5 +1,5 @@
-//! What the hash and HMAC tests share: the published vectors in `testvectors/` (the
-//! files the C tests read too) and the backends to run them on.
+//! What the crypto tests share: the published vectors in `testvectors/` (the files the
+//! C tests read too), the backends to run them on, and reproducible pseudo-random data.
 
 use super::Backend;
 
@@ -40,6 +40,19 @@ pub(crate) fn load(name: &str) -> Vec<(Vec<Vec<u8>>, String)> {
             let mut fields: Vec<&str> = l.split('|').collect();
             let expected = fields.pop().expect("expected field").to_string();
             (fields.into_iter().map(decode).collect(), expected)
+        })
+        .collect()
+}
+
+/// A deterministic byte pattern (xorshift) so failures reproduce.
+pub(crate) fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
         })
         .collect()
 }

@@ -44,7 +44,7 @@ impl Drop for GnutlsHash {
 impl Driver for GnutlsHash {
     fn update(&mut self, data: &[u8]) -> Result<()> {
         // SAFETY: a live handle and a valid buffer.
-        check("gnutls_hash", unsafe {
+        check("gnutls_hash failed", unsafe {
             ffi::gnutls_hash(self.0, data.as_ptr().cast(), data.len() as ffi::size_t)
         })
     }
@@ -64,7 +64,7 @@ pub(super) fn new(alg: HashAlgo) -> Result<Box<dyn Driver>> {
         ));
     };
     // SAFETY: gnutls_hash_init writes a handle pointer.
-    let handle = init_handle("gnutls_hash_init", |h| unsafe {
+    let handle = init_handle("gnutls_hash_init failed", |h| unsafe {
         ffi::gnutls_hash_init(h, gnutls_alg)
     })?;
     Ok(Box::new(GnutlsHash(handle)))

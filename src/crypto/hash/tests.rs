@@ -56,19 +56,6 @@ fn backend_coverage_matches_the_libraries() {
     }
 }
 
-/// A deterministic byte pattern (xorshift) so failures reproduce.
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// Lengths around every block boundary that matters (64 and 128 bytes) and 1 MiB.
 fn interesting_lengths() -> Vec<usize> {
     let mut lens = vec![0, 1, 55, 56, 111, 112, 1 << 20];
@@ -85,7 +72,7 @@ fn backends_agree_on_lengths_and_splits() {
     for alg in HashAlgo::ALL {
         let backends = backends_for(alg);
         for (i, len) in interesting_lengths().into_iter().enumerate() {
-            let data = pattern(len, i as u64 + 1);
+            let data = testvectors::pattern(len, i as u64 + 1);
             let reference = {
                 let mut h = Hash::with_backend(alg, Backend::Builtin).unwrap();
                 h.update(&data).unwrap();

@@ -45,7 +45,7 @@ impl Drop for GnutlsHmac {
 impl Driver for GnutlsHmac {
     fn update(&mut self, data: &[u8]) -> Result<()> {
         // SAFETY: a live handle and a valid buffer.
-        check("gnutls_hmac", unsafe {
+        check("gnutls_hmac failed", unsafe {
             ffi::gnutls_hmac(self.0, data.as_ptr().cast(), data.len() as ffi::size_t)
         })
     }
@@ -61,7 +61,7 @@ pub(super) fn new(alg: HashAlgo, key: &[u8]) -> Result<Box<dyn Driver>> {
         return Err(hash::unsupported("hmac", alg, Backend::Gnutls));
     };
     // SAFETY: gnutls_hmac_init writes a handle pointer and copies the key.
-    let handle = init_handle("gnutls_hmac_init", |h| unsafe {
+    let handle = init_handle("gnutls_hmac_init failed", |h| unsafe {
         ffi::gnutls_hmac_init(h, gnutls_alg, key.as_ptr().cast(), key.len() as ffi::size_t)
     })?;
     Ok(Box::new(GnutlsHmac(handle)))

@@ -1,0 +1,164 @@
+//! Secrets: passwords and keys handed to qio out of band (QEMU's `secret` object from
+//! `crypto/secret.h`), from inline data or a file, raw or base64, optionally
+//! AES-256-CBC-encrypted under another secret. The bytes are wiped when dropped.
+
+use std::path::Path;
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
+use zeroize::Zeroizing;
+
+use super::cipher::{Cipher, CipherAlgo, CipherMode, InOutBuf};
+use crate::{Error, ErrorKind, Result};
+
+/// How the loaded data encodes the secret. The discriminants are QEMU's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SecretFormat {
+    /// The bytes as they are.
+    Raw = 0,
+    /// Base64 text.
+    Base64 = 1,
+}
+
+impl SecretFormat {
+    /// The format whose QEMU enum value is `value`.
+    pub fn from_index(value: i64) -> Result<SecretFormat> {
+        match value {
+            0 => Ok(SecretFormat::Raw),
+            1 => Ok(SecretFormat::Base64),
+            _ => Err(invalid(format!("Unknown secret format {value}"))),
+        }
+    }
+}
+
+/// Where a secret's data comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum SecretSource<'a> {
+    /// Inline data.
+    Data(&'a [u8]),
+    /// The whole content of a file.
+    File(&'a Path),
+}
+
+/// The key that decrypts an encrypted secret: a 32-byte secret and a base64 IV.
+#[derive(Clone, Copy)]
+pub struct SecretKey<'a> {
+    /// The AES-256 key.
+    pub key: &'a Secret,
+    /// The base64 CBC IV; required, but QEMU reports its absence only at decryption.
+    pub iv: Option<&'a str>,
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidArgument, message)
+}
+
+/// QEMU's base64 decoding (`qbase64_decode` over `g_base64_decode`): only the base64
+/// alphabet, `=` and newlines; padding may be missing.
+fn decode_base64(text: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    if text.contains(&0) {
+        return Err(invalid("Base64 data contains embedded NUL characters"));
+    }
+    let valid = |c: &u8| c.is_ascii_alphanumeric() || b"+/=\n".contains(c);
+    if !text.iter().all(valid) {
+        return Err(invalid("Base64 data contains invalid characters"));
+    }
+    let compact = Zeroizing::new(
+        text.iter()
+            .copied()
+            .filter(|&c| c != b'\n')
+            .collect::<Vec<_>>(),
+    );
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    LENIENT
+        .decode(&compact[..])
+        .map(Zeroizing::new)
+        .map_err(|e| invalid(format!("Base64 data is malformed: {e}")))
+}
+
+/// A loaded secret (QEMU's `QCryptoSecret`).
+pub struct Secret {
+    data: Zeroizing<Vec<u8>>,
+}
+
+impl Secret {
+    /// Loads a secret from `source` in `format`, decrypting it with `key` when given.
+    pub fn new(
+        source: SecretSource<'_>,
+        format: SecretFormat,
+        key: Option<SecretKey<'_>>,
+    ) -> Result<Secret> {
+        let input = match source {
+            SecretSource::Data(data) => Zeroizing::new(data.to_vec()),
+            SecretSource::File(path) => Zeroizing::new(std::fs::read(path).map_err(|e| {
+                Error::new(
+                    ErrorKind::Failed,
+                    format!("Unable to read {}: {e}", path.display()),
+                )
+            })?),
+        };
+        let data = match (key, format) {
+            (Some(key), _) => decrypt(&input, format, key)?,
+            (None, SecretFormat::Base64) => decode_base64(&input)?,
+            (None, SecretFormat::Raw) => input,
+        };
+        Ok(Secret { data })
+    }
+
+    /// The secret's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// The secret as text, which must be valid UTF-8.
+    pub fn utf8(&self) -> Result<&str> {
+        std::str::from_utf8(&self.data).map_err(|_| invalid("Data from secret is not valid UTF-8"))
+    }
+
+    /// The secret's bytes in base64.
+    pub fn base64(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(&self.data[..])
+    }
+}
+
+/// QEMU's decryption of a secret: AES-256-CBC under `key`, then PKCS#7 padding removed.
+fn decrypt(input: &[u8], format: SecretFormat, key: SecretKey<'_>) -> Result<Zeroizing<Vec<u8>>> {
+    if key.key.bytes().len() != 32 {
+        return Err(invalid("Key should be 32 bytes in length"));
+    }
+    let iv = key
+        .iv
+        .ok_or_else(|| invalid("IV is required to decrypt secret"))?;
+    let iv = decode_base64(iv.as_bytes())?;
+    if iv.len() != 16 {
+        return Err(invalid(format!(
+            "IV should be 16 bytes in length not {}",
+            iv.len()
+        )));
+    }
+    let mut aes = Cipher::new(CipherAlgo::Aes256, CipherMode::Cbc, key.key.bytes())?;
+    aes.set_iv(&iv)?;
+    let mut plain = match format {
+        SecretFormat::Base64 => decode_base64(input)?,
+        SecretFormat::Raw => Zeroizing::new(input.to_vec()),
+    };
+    aes.decrypt(InOutBuf::from(&mut plain[..]))?;
+    // PKCS#7: 1 to 16 bytes, each holding the count. QEMU also accepts a count of 0
+    // and reads before an empty buffer; qio refuses both as it refuses a count > 16.
+    let pad = plain.last().copied().unwrap_or(0);
+    if pad == 0 || pad > 16 || usize::from(pad) > plain.len() {
+        return Err(invalid(format!(
+            "Incorrect number of padding bytes ({pad}) found on decrypted data"
+        )));
+    }
+    let len = plain.len() - usize::from(pad);
+    plain.truncate(len);
+    Ok(plain)
+}
+
+#[cfg(test)]
+mod tests;
