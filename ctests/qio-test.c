@@ -7,28 +7,51 @@ const QCryptoBackend qio_test_backends[3] = {
     QCRYPTO_BACKEND_BUILTIN, QCRYPTO_BACKEND_NETTLE, QCRYPTO_BACKEND_GNUTLS,
 };
 
-static const char *const algo_names[QCRYPTO_HASH_ALGO__MAX] = {
-    "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "ripemd160", "sm3",
-};
-
-static QCryptoHashAlgo hash_algo(const char *name)
+/* The index of NAME in the N entries of NAMES; a test-data error if it is missing. */
+static int name_index(const char *const *names, int n, const char *name)
 {
-    for (int i = 0; i < QCRYPTO_HASH_ALGO__MAX; i++) {
-        if (g_str_equal(algo_names[i], name)) {
-            return (QCryptoHashAlgo)i;
+    for (int i = 0; i < n; i++) {
+        if (g_str_equal(names[i], name)) {
+            return i;
         }
     }
-    g_error("unknown algorithm '%s' in a vector file", name);
+    g_error("unknown name '%s' in a vector file", name);
 }
 
-/* Decodes "text" or "hex:BYTES[*N]". */
-static GBytes *decode_field(const char *field)
+QCryptoHashAlgo qio_test_hash_algo(const char *name)
+{
+    static const char *const names[QCRYPTO_HASH_ALGO__MAX] = {
+        "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "ripemd160", "sm3",
+    };
+    return (QCryptoHashAlgo)name_index(names, QCRYPTO_HASH_ALGO__MAX, name);
+}
+
+QCryptoCipherAlgo qio_test_cipher_algo(const char *name)
+{
+    static const char *const names[QCRYPTO_CIPHER_ALGO__MAX] = {
+        "aes-128",     "aes-192",     "aes-256",     "des",         "3des",
+        "cast5-128",   "serpent-128", "serpent-192", "serpent-256", "twofish-128",
+        "twofish-192", "twofish-256", "sm4",
+    };
+    return (QCryptoCipherAlgo)name_index(names, QCRYPTO_CIPHER_ALGO__MAX, name);
+}
+
+QCryptoCipherMode qio_test_cipher_mode(const char *name)
+{
+    static const char *const names[QCRYPTO_CIPHER_MODE__MAX] = { "ecb", "cbc", "xts", "ctr" };
+    return (QCryptoCipherMode)name_index(names, QCRYPTO_CIPHER_MODE__MAX, name);
+}
+
+GBytes *qio_test_decode_field(const char *field)
 {
     if (!g_str_has_prefix(field, "hex:")) {
         return g_bytes_new(field, strlen(field));
     }
     g_auto(GStrv) parts = g_strsplit(field + 4, "*", 2);
     guint64 count = 1;
+    if (!parts[0]) {
+        return g_bytes_new(NULL, 0); /* "hex:" alone: no bytes */
+    }
     if (parts[1]) {
         g_assert_true(g_ascii_string_to_unsigned(parts[1], 10, 1, G_MAXUINT32, &count, NULL));
     }
@@ -47,6 +70,7 @@ static GBytes *decode_field(const char *field)
 static void vector_free(gpointer data)
 {
     QIOTestVector *vec = data;
+    g_strfreev(vec->text);
     g_ptr_array_unref(vec->fields);
     g_free(vec->expected);
     g_free(vec);
@@ -70,12 +94,13 @@ GPtrArray *qio_test_vectors_load(const char *name)
         guint n = g_strv_length(fields);
         g_assert_cmpuint(n, >=, 3);
         QIOTestVector *vec = g_new0(QIOTestVector, 1);
-        vec->alg = hash_algo(fields[0]);
         vec->fields = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
-        for (guint i = 1; i + 1 < n; i++) {
-            g_ptr_array_add(vec->fields, decode_field(fields[i]));
+        for (guint i = 0; i + 1 < n; i++) {
+            g_ptr_array_add(vec->fields, qio_test_decode_field(fields[i]));
         }
-        vec->expected = g_strdup(fields[n - 1]);
+        /* The expected hex moves out; the other fields stay as text too. */
+        vec->expected = g_steal_pointer(&fields[n - 1]);
+        vec->text = g_steal_pointer(&fields);
         g_ptr_array_add(vectors, vec);
     }
     return vectors;

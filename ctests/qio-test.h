@@ -9,16 +9,25 @@
 /* The concrete backends, in enum order. */
 extern const QCryptoBackend qio_test_backends[3];
 
-/* One line of a testvectors/ file: the algorithm, the decoded inputs (message, or key
- * and message) and the expected hex. */
+/* One line of a testvectors/ file: its fields but the last as written and decoded, and
+ * the last, the expected hex. */
 typedef struct {
-    QCryptoHashAlgo alg;
+    char **text;       /* NULL-terminated */
     GPtrArray *fields; /* of GBytes */
     char *expected;
 } QIOTestVector;
 
+/* The enum values of the names testvectors/ files use (QEMU's QAPI names). */
+QCryptoHashAlgo qio_test_hash_algo(const char *name);
+QCryptoCipherAlgo qio_test_cipher_algo(const char *name);
+QCryptoCipherMode qio_test_cipher_mode(const char *name);
+
 /* The vectors of testvectors/NAME; free with g_ptr_array_unref(). */
 GPtrArray *qio_test_vectors_load(const char *name);
+
+/* A vector field decoded: literal text, or "hex:BYTES" optionally followed by "*N" to
+ * repeat the bytes N times. */
+GBytes *qio_test_decode_field(const char *field);
 
 /* The field at INDEX of VEC, and its size through LEN. */
 const guint8 *qio_test_vector_field(const QIOTestVector *vec, guint index, gsize *len);

@@ -27,15 +27,16 @@ static void test_vectors(void)
     for (guint v = 0; v < vectors->len; v++) {
         const QIOTestVector *vec = g_ptr_array_index(vectors, v);
         gsize len;
-        const guint8 *msg = qio_test_vector_field(vec, 0, &len);
+        const guint8 *msg = qio_test_vector_field(vec, 1, &len);
+        QCryptoHashAlgo alg = qio_test_hash_algo(vec->text[0]);
 
         for (guint b = 0; b < G_N_ELEMENTS(qio_test_backends); b++) {
-            if (!qcrypto_backend_supports_hash(qio_test_backends[b], vec->alg)) {
+            if (!qcrypto_backend_supports_hash(qio_test_backends[b], alg)) {
                 continue;
             }
             g_autoptr(GError) error = NULL;
             g_autoptr(QCryptoHash) hash =
-                qcrypto_hash_new_with_backend(vec->alg, qio_test_backends[b], &error);
+                qcrypto_hash_new_with_backend(alg, qio_test_backends[b], &error);
             g_assert_no_error(error);
             g_assert_cmpint(qcrypto_hash_get_backend(hash), ==, qio_test_backends[b]);
             g_assert_cmpint(qcrypto_hash_update(hash, msg, len, &error), ==, 0);
@@ -47,7 +48,7 @@ static void test_vectors(void)
 
         /* The one-shot form on the default backend. */
         g_autofree char *digest = NULL;
-        g_assert_cmpint(qcrypto_hash_digest(vec->alg, msg, len, &digest, NULL), ==, 0);
+        g_assert_cmpint(qcrypto_hash_digest(alg, msg, len, &digest, NULL), ==, 0);
         g_assert_cmpstr(digest, ==, vec->expected);
     }
     /* Every backend ran vectors: nettle has all algorithms, gnutls all but SM3. */

@@ -90,6 +90,71 @@ typedef enum {
 } QCryptoHashAlgo;
 
 /**
+ * Cipher algorithms, with QEMU's values.
+ */
+typedef enum {
+    QCRYPTO_CIPHER_ALGO_AES_128 = 0,
+    QCRYPTO_CIPHER_ALGO_AES_192 = 1,
+    QCRYPTO_CIPHER_ALGO_AES_256 = 2,
+    QCRYPTO_CIPHER_ALGO_DES = 3,
+    QCRYPTO_CIPHER_ALGO_3DES = 4,
+    QCRYPTO_CIPHER_ALGO_CAST5_128 = 5,
+    QCRYPTO_CIPHER_ALGO_SERPENT_128 = 6,
+    QCRYPTO_CIPHER_ALGO_SERPENT_192 = 7,
+    QCRYPTO_CIPHER_ALGO_SERPENT_256 = 8,
+    QCRYPTO_CIPHER_ALGO_TWOFISH_128 = 9,
+    QCRYPTO_CIPHER_ALGO_TWOFISH_192 = 10,
+    QCRYPTO_CIPHER_ALGO_TWOFISH_256 = 11,
+    QCRYPTO_CIPHER_ALGO_SM4 = 12,
+    QCRYPTO_CIPHER_ALGO__MAX = 13,
+} QCryptoCipherAlgo;
+
+/**
+ * Cipher modes, with QEMU's values.
+ */
+typedef enum {
+    QCRYPTO_CIPHER_MODE_ECB = 0,
+    QCRYPTO_CIPHER_MODE_CBC = 1,
+    QCRYPTO_CIPHER_MODE_XTS = 2,
+    QCRYPTO_CIPHER_MODE_CTR = 3,
+    QCRYPTO_CIPHER_MODE__MAX = 4,
+} QCryptoCipherMode;
+
+/**
+ * IV generator algorithms, with QEMU's values.
+ */
+typedef enum {
+    /**
+     * The sector number's low 32 bits, little-endian, zero-padded.
+     */
+    QCRYPTO_IV_GEN_ALGO_PLAIN = 0,
+    /**
+     * The 64-bit sector number, little-endian, zero-padded.
+     */
+    QCRYPTO_IV_GEN_ALGO_PLAIN64 = 1,
+    /**
+     * The 64-bit sector number encrypted under the hash of the key (ESSIV).
+     */
+    QCRYPTO_IV_GEN_ALGO_ESSIV = 2,
+    QCRYPTO_IV_GEN_ALGO__MAX = 3,
+} QCryptoIVGenAlgo;
+
+/**
+ * How a secret's data is encoded, with QEMU's values.
+ */
+typedef enum {
+    /**
+     * The bytes as they are.
+     */
+    QCRYPTO_SECRET_FORMAT_RAW = 0,
+    /**
+     * Base64 text (newlines allowed).
+     */
+    QCRYPTO_SECRET_FORMAT_BASE64 = 1,
+    QCRYPTO_SECRET_FORMAT__MAX = 2,
+} QCryptoSecretFormat;
+
+/**
  * Error codes in the `QIO_ERROR` domain. Codes are only ever appended.
  */
 typedef enum {
@@ -108,6 +173,11 @@ typedef enum {
 } QIOError;
 
 /**
+ * A keyed cipher with its IV state, freed with qcrypto_cipher_free().
+ */
+typedef struct QCryptoCipher QCryptoCipher;
+
+/**
  * An incremental hash computation, freed with qcrypto_hash_free().
  */
 typedef struct QCryptoHash QCryptoHash;
@@ -116,6 +186,155 @@ typedef struct QCryptoHash QCryptoHash;
  * An HMAC under one key, freed with qcrypto_hmac_free().
  */
 typedef struct QCryptoHmac QCryptoHmac;
+
+/**
+ * An IV generator, freed with qcrypto_ivgen_free().
+ */
+typedef struct QCryptoIVGen QCryptoIVGen;
+
+/**
+ * A loaded secret, shared: qcrypto_secret_ref() and qcrypto_secret_unref().
+ */
+typedef struct QCryptoSecret QCryptoSecret;
+
+/**
+ * Splits the @blocklen bytes at @in into @stripes blocks at @out (@blocklen ×
+ * @stripes bytes): all but the last random, so that every stripe is needed to
+ * recover the key.
+ *
+ * Returns: 0 on success, -1 with @error set on failure.
+ */
+int qcrypto_afsplit_encode(QCryptoHashAlgo hash,
+                           size_t blocklen,
+                           uint32_t stripes,
+                           const uint8_t *input,
+                           uint8_t *out,
+                           GError **error);
+
+/**
+ * Recovers into the @blocklen bytes at @out the key split into the @stripes blocks
+ * at @in (@blocklen × @stripes bytes).
+ *
+ * Returns: 0 on success, -1 with @error set on failure.
+ */
+int qcrypto_afsplit_decode(QCryptoHashAlgo hash,
+                           size_t blocklen,
+                           uint32_t stripes,
+                           const uint8_t *input,
+                           uint8_t *out,
+                           GError **error);
+
+/**
+ * Whether some backend of this build implements @alg in @mode.
+ *
+ * Returns: TRUE if the pair can be used, FALSE otherwise (also for unknown values).
+ */
+gboolean qcrypto_cipher_supports(QCryptoCipherAlgo alg, QCryptoCipherMode mode);
+
+/**
+ * Whether @backend implements @alg in @mode. For %QCRYPTO_BACKEND_AUTO: whether any
+ * backend does.
+ *
+ * Returns: TRUE if @backend can run the pair, FALSE otherwise (also for unknown values).
+ */
+gboolean qcrypto_backend_supports_cipher(QCryptoBackend backend,
+                                         QCryptoCipherAlgo alg,
+                                         QCryptoCipherMode mode);
+
+/**
+ * The block length in bytes of @alg: 8 for DES, 3DES and CAST5, else 16.
+ *
+ * Returns: the length; 0 (and a critical) for a value outside #QCryptoCipherAlgo.
+ */
+size_t qcrypto_cipher_get_block_len(QCryptoCipherAlgo alg);
+
+/**
+ * The key length in bytes of @alg (XTS takes twice as many).
+ *
+ * Returns: the length; 0 (and a critical) for a value outside #QCryptoCipherAlgo.
+ */
+size_t qcrypto_cipher_get_key_len(QCryptoCipherAlgo alg);
+
+/**
+ * The IV length in bytes of @alg in @mode: 0 for ECB, the block length otherwise.
+ *
+ * Returns: the length; 0 (and a critical) for values outside the enums.
+ */
+size_t qcrypto_cipher_get_iv_len(QCryptoCipherAlgo alg, QCryptoCipherMode mode);
+
+/**
+ * Creates a cipher for @alg in @mode keyed with the @nkey bytes of @key (twice the
+ * algorithm's key length for XTS: the data key, then the tweak key) on the default
+ * backend. The IV starts as all zeros.
+ *
+ * Returns: (transfer full) (nullable): a new cipher to free with
+ * qcrypto_cipher_free(), or NULL with @error set.
+ */
+QCryptoCipher *qcrypto_cipher_new(QCryptoCipherAlgo alg,
+                                  QCryptoCipherMode mode,
+                                  const uint8_t *key,
+                                  size_t nkey,
+                                  GError **error);
+
+/**
+ * As qcrypto_cipher_new(), on @backend (%QCRYPTO_BACKEND_AUTO: the default).
+ *
+ * Returns: (transfer full) (nullable): a new cipher to free with
+ * qcrypto_cipher_free(), or NULL with @error set (for instance when @backend lacks
+ * the pair).
+ */
+QCryptoCipher *qcrypto_cipher_new_with_backend(QCryptoCipherAlgo alg,
+                                               QCryptoCipherMode mode,
+                                               const uint8_t *key,
+                                               size_t nkey,
+                                               QCryptoBackend backend,
+                                               GError **error);
+
+/**
+ * The backend running @cipher (never %QCRYPTO_BACKEND_AUTO).
+ *
+ * Returns: the backend; %QCRYPTO_BACKEND_AUTO (and a critical) if @cipher is not a
+ * cipher.
+ */
+QCryptoBackend qcrypto_cipher_get_backend(QCryptoCipher *cipher);
+
+/**
+ * Frees @cipher (transfer full), wiping its key schedule; NULL is ignored.
+ */
+void qcrypto_cipher_free(QCryptoCipher *cipher);
+
+/**
+ * Encrypts @len bytes (a multiple of the block length) from @input into @output, which
+ * may be the same buffer but must not otherwise overlap it. CBC and CTR continue from the
+ * IV the previous call left; XTS uses the IV as the tweak of this one data unit.
+ *
+ * Returns: 0 on success, -1 with @error set on failure.
+ */
+int qcrypto_cipher_encrypt(QCryptoCipher *cipher,
+                           const void *input,
+                           void *output,
+                           size_t len,
+                           GError **error);
+
+/**
+ * Decrypts @len bytes (a multiple of the block length) from @input into @output, as
+ * qcrypto_cipher_encrypt() encrypts.
+ *
+ * Returns: 0 on success, -1 with @error set on failure.
+ */
+int qcrypto_cipher_decrypt(QCryptoCipher *cipher,
+                           const void *input,
+                           void *output,
+                           size_t len,
+                           GError **error);
+
+/**
+ * Sets the @niv-byte IV of @cipher (its block length; ECB has none): where CBC and
+ * CTR continue from, or the XTS tweak of every following call.
+ *
+ * Returns: 0 on success, -1 with @error set on failure.
+ */
+int qcrypto_cipher_setiv(QCryptoCipher *cipher, const uint8_t *iv, size_t niv, GError **error);
 
 /**
  * The error domain of every GError qio sets (`QIO_ERROR`).
@@ -399,6 +618,62 @@ int qcrypto_hmac_digest(QCryptoHmac *hmac,
 int qcrypto_init(GError **error);
 
 /**
+ * Creates an IV generator of @alg. @cipheralg and @hash are recorded for every
+ * algorithm; ESSIV keys an ECB @cipheralg with the @hash digest of the @nkey bytes of
+ * @key, truncated to the cipher's key length (a shorter digest is an error).
+ *
+ * Returns: (transfer full) (nullable): a new generator to free with
+ * qcrypto_ivgen_free(), or NULL with @error set.
+ */
+QCryptoIVGen *qcrypto_ivgen_new(QCryptoIVGenAlgo alg,
+                                QCryptoCipherAlgo cipheralg,
+                                QCryptoHashAlgo hash,
+                                const uint8_t *key,
+                                size_t nkey,
+                                GError **error);
+
+/**
+ * Writes the IV of @sector into the @niv bytes at @iv: the generator's output
+ * truncated to @niv bytes or followed by zeros.
+ *
+ * Returns: 0 on success, -1 with @error set on failure.
+ */
+int qcrypto_ivgen_calculate(QCryptoIVGen *ivgen,
+                            uint64_t sector,
+                            uint8_t *iv,
+                            size_t niv,
+                            GError **error);
+
+/**
+ * The algorithm of @ivgen.
+ *
+ * Returns: the algorithm; %QCRYPTO_IV_GEN_ALGO__MAX (and a critical) if @ivgen is not
+ * an IV generator.
+ */
+QCryptoIVGenAlgo qcrypto_ivgen_get_algorithm(QCryptoIVGen *ivgen);
+
+/**
+ * The cipher algorithm @ivgen was created with.
+ *
+ * Returns: the algorithm; %QCRYPTO_CIPHER_ALGO__MAX (and a critical) if @ivgen is not
+ * an IV generator.
+ */
+QCryptoCipherAlgo qcrypto_ivgen_get_cipher(QCryptoIVGen *ivgen);
+
+/**
+ * The hash algorithm @ivgen was created with.
+ *
+ * Returns: the algorithm; %QCRYPTO_HASH_ALGO__MAX (and a critical) if @ivgen is not an
+ * IV generator.
+ */
+QCryptoHashAlgo qcrypto_ivgen_get_hash(QCryptoIVGen *ivgen);
+
+/**
+ * Frees @ivgen (transfer full), wiping the ESSIV key; NULL is ignored.
+ */
+void qcrypto_ivgen_free(QCryptoIVGen *ivgen);
+
+/**
  * Fills @buflen bytes of @buf with cryptographically strong random bytes from the
  * kernel (getrandom(2)).
  *
@@ -406,8 +681,68 @@ int qcrypto_init(GError **error);
  */
 int qcrypto_random_bytes(void *buf, size_t buflen, GError **error);
 
+/**
+ * Loads a secret from exactly one of @data (a string) and @file (a path whose whole
+ * content is read), in @format. When @keysecret is given, the data is AES-256-CBC
+ * ciphertext (after base64 decoding for %QCRYPTO_SECRET_FORMAT_BASE64) under that
+ * 32-byte secret, with the base64 @iv, PKCS#7-padded, as QEMU's `keyid` and `iv`
+ * properties describe.
+ *
+ * Returns: (transfer full) (nullable): a new secret holding one reference, to drop
+ * with qcrypto_secret_unref(), or NULL with @error set.
+ */
+QCryptoSecret *qcrypto_secret_new(const char *data,
+                                  const char *file,
+                                  QCryptoSecretFormat format,
+                                  const QCryptoSecret *keysecret,
+                                  const char *iv,
+                                  GError **error);
+
+/**
+ * Adds a reference to @secret.
+ *
+ * Returns: (transfer full): @secret; NULL (and a critical) if it is not a secret.
+ */
+QCryptoSecret *qcrypto_secret_ref(QCryptoSecret *secret);
+
+/**
+ * Drops a reference to @secret (transfer full); the last one wipes the secret's
+ * bytes. NULL is ignored.
+ */
+void qcrypto_secret_unref(QCryptoSecret *secret);
+
+/**
+ * Copies the secret's bytes into `*data` (transfer full: a NUL-terminated buffer to
+ * wipe and g_free()) and their count into `*datalen` (QEMU's qcrypto_secret_lookup()).
+ *
+ * Returns: 0 on success, -1 (and a critical) on misuse.
+ */
+int qcrypto_secret_get_bytes(QCryptoSecret *secret,
+                             uint8_t **data,
+                             size_t *datalen,
+                             GError **error);
+
+/**
+ * The secret as a string (QEMU's qcrypto_secret_lookup_as_utf8()).
+ *
+ * Returns: (transfer full) (nullable): a NUL-terminated copy to wipe and g_free(),
+ * or NULL with @error set when the bytes are not valid UTF-8.
+ */
+char *qcrypto_secret_get_utf8(QCryptoSecret *secret, GError **error);
+
+/**
+ * The secret in base64 (QEMU's qcrypto_secret_lookup_as_base64()).
+ *
+ * Returns: (transfer full): a NUL-terminated string to g_free(); NULL (and a
+ * critical) on misuse.
+ */
+char *qcrypto_secret_get_base64(QCryptoSecret *secret, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoCipher, qcrypto_cipher_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoHash, qcrypto_hash_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoHmac, qcrypto_hmac_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoIVGen, qcrypto_ivgen_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoSecret, qcrypto_secret_unref)
 
 G_END_DECLS
 

@@ -7,6 +7,7 @@
 //! `_unref`. Both ends accept NULL as a no-op.
 
 use std::borrow::Cow;
+use std::ffi::CStr;
 use std::os::raw::{c_char, c_void};
 use std::sync::Arc;
 
@@ -28,17 +29,18 @@ struct Tagged<T> {
     value: T,
 }
 
-/// The tag of `handle`, or a precondition failure naming `param`.
+/// The tagged value behind `handle`, or a precondition failure naming `param`.
 ///
 /// # Safety
-/// A non-NULL `handle` must point at memory qio allocated for some handle.
+/// A non-NULL `handle` must point at readable memory of at least a tag's size; a
+/// misaligned pointer or a wrong tag is caught, not dereferenced as a handle.
 unsafe fn check<C: Castable>(handle: *const C, param: &str) -> Result<*mut Tagged<C::Rust>, Fail> {
     if handle.is_null() {
         return Err(Fail::Precondition(Cow::Owned(format!("{param} != NULL"))));
     }
     let tagged = handle as *mut Tagged<C::Rust>;
-    // SAFETY: every handle begins with a u32 tag (caller's contract).
-    if unsafe { (*tagged).tag } != C::TAG {
+    // SAFETY: an aligned handle begins with a u32 tag (caller's contract).
+    if !tagged.is_aligned() || unsafe { (*tagged).tag } != C::TAG {
         return Err(Fail::Precondition(Cow::Owned(format!(
             "{param} is a valid {}",
             C::NAME
@@ -84,7 +86,6 @@ pub(crate) unsafe fn box_free<C: Castable>(handle: *mut C, param: &str) -> Resul
 }
 
 /// Hands `value` to C as a shared handle holding one reference.
-#[allow(dead_code)] // The first shared types (secrets, TLS credentials, channels) come next.
 pub(crate) fn arc_into_handle<C: Castable>(value: C::Rust) -> *mut C {
     Arc::into_raw(Arc::new(Tagged { tag: C::TAG, value })) as *mut C
 }
@@ -93,7 +94,6 @@ pub(crate) fn arc_into_handle<C: Castable>(value: C::Rust) -> *mut C {
 ///
 /// # Safety
 /// `handle` is NULL or a handle from [`arc_into_handle`] whose caller holds a reference.
-#[allow(dead_code)]
 pub(crate) unsafe fn arc_borrow<'a, C: Castable>(
     handle: *const C,
     param: &str,
@@ -106,7 +106,6 @@ pub(crate) unsafe fn arc_borrow<'a, C: Castable>(
 ///
 /// # Safety
 /// As for [`arc_borrow`].
-#[allow(dead_code)]
 pub(crate) unsafe fn arc_ref<C: Castable>(handle: *mut C, param: &str) -> Result<*mut C, Fail> {
     // SAFETY: the caller's contract; the pointer came from Arc::into_raw.
     unsafe {
@@ -121,7 +120,6 @@ pub(crate) unsafe fn arc_ref<C: Castable>(handle: *mut C, param: &str) -> Result
 ///
 /// # Safety
 /// As for [`arc_borrow`]; the caller's reference is gone afterwards.
-#[allow(dead_code)]
 pub(crate) unsafe fn arc_unref<C: Castable>(handle: *mut C, param: &str) -> Result<(), Fail> {
     if handle.is_null() {
         return Ok(());
@@ -147,6 +145,31 @@ pub(crate) unsafe fn bytes<'a>(buf: *const c_void, len: usize) -> Result<&'a [u8
     }
     // SAFETY: the caller's contract.
     Ok(unsafe { std::slice::from_raw_parts(buf.cast(), len) })
+}
+
+/// The writable bytes of a C buffer; NULL is allowed only with length 0.
+///
+/// # Safety
+/// A non-NULL `buf` must be writable for `len` bytes during the call, and not be read
+/// or written through another reference meanwhile.
+pub(crate) unsafe fn bytes_mut<'a>(buf: *mut u8, len: usize) -> Result<&'a mut [u8], Fail> {
+    if buf.is_null() {
+        return match len {
+            0 => Ok(&mut []),
+            _ => Err(Fail::Precondition("buf != NULL || len == 0".into())),
+        };
+    }
+    // SAFETY: the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts_mut(buf, len) })
+}
+
+/// The NUL-terminated C string at `text`, or `None` for NULL.
+///
+/// # Safety
+/// A non-NULL `text` must point at a NUL-terminated string that outlives the call.
+pub(crate) unsafe fn opt_c_str<'a>(text: *const c_char) -> Option<&'a CStr> {
+    // SAFETY: the caller's contract.
+    (!text.is_null()).then(|| unsafe { CStr::from_ptr(text) })
 }
 
 /// A one-element iovec for the buffer-and-length form of an iovec export.
@@ -185,13 +208,14 @@ pub(crate) unsafe fn iov_bytes<'a>(iov: &libc::iovec) -> Result<&'a [u8], Fail> 
     unsafe { bytes(iov.iov_base, iov.iov_len) }
 }
 
-/// A `g_malloc`ed copy of `data` for C to `g_free`.
+/// A `g_malloc`ed copy of `data` followed by a NUL byte (so text stays a C string and
+/// the size is never 0) for C to `g_free`.
 pub(crate) fn g_bytes(data: &[u8]) -> *mut u8 {
-    // SAFETY: g_malloc never returns NULL for a non-zero size (it aborts instead), and
-    // one spare byte keeps the size non-zero.
+    // SAFETY: g_malloc never returns NULL for a non-zero size (it aborts instead).
     unsafe {
         let out = glib_sys::g_malloc(data.len() + 1) as *mut u8;
         std::ptr::copy_nonoverlapping(data.as_ptr(), out, data.len());
+        *out.add(data.len()) = 0;
         out
     }
 }

@@ -42,6 +42,16 @@ impl HashAlgoArg {
     pub(crate) fn get(self) -> qio::Result<HashAlgo> {
         HashAlgo::from_index(self.0.into())
     }
+
+    /// `QCRYPTO_HASH_ALGO__MAX`: what a getter returns when given no valid handle.
+    pub(crate) const INVALID: HashAlgoArg = HashAlgoArg(HashAlgo::ALL.len() as c_int);
+}
+
+/// What exports returning a `QCryptoHashAlgo` hand back.
+impl From<HashAlgo> for HashAlgoArg {
+    fn from(alg: HashAlgo) -> HashAlgoArg {
+        HashAlgoArg(alg as c_int)
+    }
 }
 
 /// An incremental hash computation, freed with qcrypto_hash_free().

@@ -11,10 +11,14 @@ mod boundary;
 mod digest;
 mod ffi;
 
+pub mod afsplit;
 pub mod backend;
+pub mod cipher;
 pub mod error;
 pub mod hash;
 pub mod hmac;
 pub mod init;
+pub mod ivgen;
 pub mod random;
+pub mod secret;
 pub mod version;

@@ -1,4 +1,4 @@
-//! Handle checks: NULL, wrong type, double free, and reference counting.
+//! Handle checks: NULL, wrong type, misalignment, double free, and reference counting.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -53,6 +53,8 @@ fn boxed_handles_are_checked_and_freed_once() {
             precondition(box_mut(handle as *mut Second, "h")),
             "h is a valid Second"
         );
+        let misaligned = (handle as *mut u8).add(1) as *mut First;
+        assert_eq!(precondition(box_mut(misaligned, "h")), "h is a valid First");
         assert!(box_free::<First>(std::ptr::null_mut(), "h").is_ok());
         assert!(box_free(handle, "h").is_ok());
     }

@@ -1,0 +1,294 @@
+//! `QCryptoCipher`: block ciphers (QEMU's `crypto/cipher.h`).
+
+use std::os::raw::{c_int, c_void};
+
+use glib_sys::{gboolean, GError, GFALSE};
+use qio::crypto::cipher::{self, InOutBuf};
+use qio::crypto::{Cipher, CipherAlgo, CipherMode};
+
+use crate::backend::{self, BackendArg, QCryptoBackend};
+use crate::boundary::{ffi_guard, require, Fail};
+use crate::ffi::{self, Castable};
+
+/// Cipher algorithms, with QEMU's values.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub enum QCryptoCipherAlgo {
+    QCRYPTO_CIPHER_ALGO_AES_128 = 0,
+    QCRYPTO_CIPHER_ALGO_AES_192 = 1,
+    QCRYPTO_CIPHER_ALGO_AES_256 = 2,
+    QCRYPTO_CIPHER_ALGO_DES = 3,
+    QCRYPTO_CIPHER_ALGO_3DES = 4,
+    QCRYPTO_CIPHER_ALGO_CAST5_128 = 5,
+    QCRYPTO_CIPHER_ALGO_SERPENT_128 = 6,
+    QCRYPTO_CIPHER_ALGO_SERPENT_192 = 7,
+    QCRYPTO_CIPHER_ALGO_SERPENT_256 = 8,
+    QCRYPTO_CIPHER_ALGO_TWOFISH_128 = 9,
+    QCRYPTO_CIPHER_ALGO_TWOFISH_192 = 10,
+    QCRYPTO_CIPHER_ALGO_TWOFISH_256 = 11,
+    QCRYPTO_CIPHER_ALGO_SM4 = 12,
+    QCRYPTO_CIPHER_ALGO__MAX = 13,
+}
+
+/// Cipher modes, with QEMU's values.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub enum QCryptoCipherMode {
+    QCRYPTO_CIPHER_MODE_ECB = 0,
+    QCRYPTO_CIPHER_MODE_CBC = 1,
+    QCRYPTO_CIPHER_MODE_XTS = 2,
+    QCRYPTO_CIPHER_MODE_CTR = 3,
+    QCRYPTO_CIPHER_MODE__MAX = 4,
+}
+
+/// A `QCryptoCipherAlgo` as C passed it: any int, validated before use.
+#[repr(transparent)]
+pub struct CipherAlgoArg(c_int);
+
+impl CipherAlgoArg {
+    pub(crate) fn get(self) -> qio::Result<CipherAlgo> {
+        CipherAlgo::from_index(self.0.into())
+    }
+
+    /// `QCRYPTO_CIPHER_ALGO__MAX`: what a getter returns when given no valid handle.
+    pub(crate) const INVALID: CipherAlgoArg = CipherAlgoArg(CipherAlgo::ALL.len() as c_int);
+}
+
+/// What exports returning a `QCryptoCipherAlgo` hand back.
+impl From<CipherAlgo> for CipherAlgoArg {
+    fn from(alg: CipherAlgo) -> CipherAlgoArg {
+        CipherAlgoArg(alg as c_int)
+    }
+}
+
+/// A `QCryptoCipherMode` as C passed it: any int, validated before use.
+#[repr(transparent)]
+pub struct CipherModeArg(c_int);
+
+impl CipherModeArg {
+    pub(crate) fn get(self) -> qio::Result<CipherMode> {
+        CipherMode::from_index(self.0.into())
+    }
+}
+
+/// A keyed cipher with its IV state, freed with qcrypto_cipher_free().
+pub struct QCryptoCipher {
+    _private: [u8; 0],
+}
+
+impl Castable for QCryptoCipher {
+    type Rust = Cipher;
+    const NAME: &'static str = "QCryptoCipher";
+    const TAG: u32 = u32::from_be_bytes(*b"QCph");
+}
+
+/// Whether some backend of this build implements @alg in @mode.
+///
+/// Returns: TRUE if the pair can be used, FALSE otherwise (also for unknown values).
+#[no_mangle]
+pub extern "C" fn qcrypto_cipher_supports(alg: CipherAlgoArg, mode: CipherModeArg) -> gboolean {
+    qcrypto_backend_supports_cipher(BackendArg::AUTO, alg, mode)
+}
+
+/// Whether @backend implements @alg in @mode. For %QCRYPTO_BACKEND_AUTO: whether any
+/// backend does.
+///
+/// Returns: TRUE if @backend can run the pair, FALSE otherwise (also for unknown values).
+#[no_mangle]
+pub extern "C" fn qcrypto_backend_supports_cipher(
+    backend: BackendArg,
+    alg: CipherAlgoArg,
+    mode: CipherModeArg,
+) -> gboolean {
+    ffi_guard!(GFALSE, {
+        Ok(match (backend.get(), alg.get(), mode.get()) {
+            (Ok(b), Ok(a), Ok(m)) => cipher::backend_supports(b, a, m).into(),
+            _ => GFALSE,
+        })
+    })
+}
+
+/// The value of `f` for a valid @alg; 0 and a critical otherwise.
+fn algo_size(alg: CipherAlgoArg, f: impl FnOnce(CipherAlgo) -> usize) -> Result<usize, Fail> {
+    let alg = alg.get().ok();
+    require!(alg.is_some(), "alg is a valid QCryptoCipherAlgo");
+    Ok(alg.map_or(0, f))
+}
+
+/// The block length in bytes of @alg: 8 for DES, 3DES and CAST5, else 16.
+///
+/// Returns: the length; 0 (and a critical) for a value outside #QCryptoCipherAlgo.
+#[no_mangle]
+pub extern "C" fn qcrypto_cipher_get_block_len(alg: CipherAlgoArg) -> usize {
+    ffi_guard!(0, { algo_size(alg, CipherAlgo::block_len) })
+}
+
+/// The key length in bytes of @alg (XTS takes twice as many).
+///
+/// Returns: the length; 0 (and a critical) for a value outside #QCryptoCipherAlgo.
+#[no_mangle]
+pub extern "C" fn qcrypto_cipher_get_key_len(alg: CipherAlgoArg) -> usize {
+    ffi_guard!(0, { algo_size(alg, CipherAlgo::key_len) })
+}
+
+/// The IV length in bytes of @alg in @mode: 0 for ECB, the block length otherwise.
+///
+/// Returns: the length; 0 (and a critical) for values outside the enums.
+#[no_mangle]
+pub extern "C" fn qcrypto_cipher_get_iv_len(alg: CipherAlgoArg, mode: CipherModeArg) -> usize {
+    ffi_guard!(0, {
+        let mode = mode.get().ok();
+        require!(mode.is_some(), "mode is a valid QCryptoCipherMode");
+        algo_size(alg, |a| mode.map_or(0, |m| cipher::iv_len(a, m)))
+    })
+}
+
+/// Creates a cipher for @alg in @mode keyed with the @nkey bytes of @key (twice the
+/// algorithm's key length for XTS: the data key, then the tweak key) on the default
+/// backend. The IV starts as all zeros.
+///
+/// Returns: (transfer full) (nullable): a new cipher to free with
+/// qcrypto_cipher_free(), or NULL with @error set.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_cipher_new(
+    alg: CipherAlgoArg,
+    mode: CipherModeArg,
+    key: *const u8,
+    nkey: usize,
+    error: *mut *mut GError,
+) -> *mut QCryptoCipher {
+    // SAFETY: forwarded with the same contract.
+    unsafe { qcrypto_cipher_new_with_backend(alg, mode, key, nkey, BackendArg::AUTO, error) }
+}
+
+/// As qcrypto_cipher_new(), on @backend (%QCRYPTO_BACKEND_AUTO: the default).
+///
+/// Returns: (transfer full) (nullable): a new cipher to free with
+/// qcrypto_cipher_free(), or NULL with @error set (for instance when @backend lacks
+/// the pair).
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_cipher_new_with_backend(
+    alg: CipherAlgoArg,
+    mode: CipherModeArg,
+    key: *const u8,
+    nkey: usize,
+    backend: BackendArg,
+    error: *mut *mut GError,
+) -> *mut QCryptoCipher {
+    ffi_guard!(std::ptr::null_mut(), error, {
+        // SAFETY: the caller's key buffer (documented contract).
+        let key = unsafe { ffi::bytes(key.cast(), nkey)? };
+        let cipher = Cipher::with_backend(alg.get()?, mode.get()?, key, backend.get()?)?;
+        Ok(ffi::box_into_handle(cipher))
+    })
+}
+
+/// The backend running @cipher (never %QCRYPTO_BACKEND_AUTO).
+///
+/// Returns: the backend; %QCRYPTO_BACKEND_AUTO (and a critical) if @cipher is not a
+/// cipher.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_cipher_get_backend(cipher: *mut QCryptoCipher) -> QCryptoBackend {
+    ffi_guard!(QCryptoBackend::QCRYPTO_BACKEND_AUTO, {
+        // SAFETY: a handle from qcrypto_cipher_new, checked by box_mut.
+        let cipher = unsafe { ffi::box_mut(cipher, "cipher")? };
+        Ok(backend::to_c(cipher.backend()))
+    })
+}
+
+/// Frees @cipher (transfer full), wiping its key schedule; NULL is ignored.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_cipher_free(cipher: *mut QCryptoCipher) {
+    // SAFETY: a handle from qcrypto_cipher_new (or NULL), checked by box_free.
+    ffi_guard!((), { unsafe { ffi::box_free(cipher, "cipher") } })
+}
+
+/// Runs `op` over `len` bytes from `input` to `output`, which are the same or disjoint.
+///
+/// # Safety
+/// `cipher` is a cipher handle or NULL; `input` is readable and `output` writable for
+/// `len` bytes (either may be NULL when `len` is 0).
+unsafe fn crypt(
+    cipher: *mut QCryptoCipher,
+    input: *const c_void,
+    output: *mut c_void,
+    len: usize,
+    op: fn(&mut Cipher, InOutBuf<'_, '_, u8>) -> qio::Result<()>,
+) -> Result<c_int, Fail> {
+    // SAFETY: checked by box_mut.
+    let cipher = unsafe { ffi::box_mut(cipher, "cipher")? };
+    if len == 0 {
+        op(cipher, InOutBuf::from(&mut [][..]))?;
+        return Ok(0);
+    }
+    require!(
+        !input.is_null() && !output.is_null(),
+        "input != NULL && output != NULL"
+    );
+    let (start_in, start_out) = (input as usize, output as usize);
+    require!(
+        start_in == start_out || start_in.abs_diff(start_out) >= len,
+        "input == output || the buffers do not overlap"
+    );
+    // SAFETY: the caller's buffers, `len` bytes each, equal or disjoint (checked).
+    let data = unsafe { InOutBuf::from_raw(input.cast(), output.cast(), len) };
+    op(cipher, data)?;
+    Ok(0)
+}
+
+/// Encrypts @len bytes (a multiple of the block length) from @input into @output, which
+/// may be the same buffer but must not otherwise overlap it. CBC and CTR continue from the
+/// IV the previous call left; XTS uses the IV as the tweak of this one data unit.
+///
+/// Returns: 0 on success, -1 with @error set on failure.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_cipher_encrypt(
+    cipher: *mut QCryptoCipher,
+    input: *const c_void,
+    output: *mut c_void,
+    len: usize,
+    error: *mut *mut GError,
+) -> c_int {
+    // SAFETY: the caller's handle and buffers (documented contract).
+    ffi_guard!(-1, error, {
+        unsafe { crypt(cipher, input, output, len, Cipher::encrypt) }
+    })
+}
+
+/// Decrypts @len bytes (a multiple of the block length) from @input into @output, as
+/// qcrypto_cipher_encrypt() encrypts.
+///
+/// Returns: 0 on success, -1 with @error set on failure.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_cipher_decrypt(
+    cipher: *mut QCryptoCipher,
+    input: *const c_void,
+    output: *mut c_void,
+    len: usize,
+    error: *mut *mut GError,
+) -> c_int {
+    // SAFETY: the caller's handle and buffers (documented contract).
+    ffi_guard!(-1, error, {
+        unsafe { crypt(cipher, input, output, len, Cipher::decrypt) }
+    })
+}
+
+/// Sets the @niv-byte IV of @cipher (its block length; ECB has none): where CBC and
+/// CTR continue from, or the XTS tweak of every following call.
+///
+/// Returns: 0 on success, -1 with @error set on failure.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_cipher_setiv(
+    cipher: *mut QCryptoCipher,
+    iv: *const u8,
+    niv: usize,
+    error: *mut *mut GError,
+) -> c_int {
+    ffi_guard!(-1, error, {
+        // SAFETY: a checked handle and the caller's IV buffer (documented contract).
+        let (cipher, iv) =
+            unsafe { (ffi::box_mut(cipher, "cipher")?, ffi::bytes(iv.cast(), niv)?) };
+        cipher.set_iv(iv)?;
+        Ok(0)
+    })
+}

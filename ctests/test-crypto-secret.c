@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The QCryptoSecret API through <qio.h>: QEMU's direct, indirect (file), base64 and
+ * AES-256-CBC-encrypted secrets, the latter sealed by `openssl enc` as an outside
+ * oracle, the bad-input messages, sharing, and misuse. */
+
+#include "qio-test.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+static QCryptoSecret *secret_ok(const char *data, const char *file, QCryptoSecretFormat format,
+                                QCryptoSecret *key, const char *iv)
+{
+    g_autoptr(GError) error = NULL;
+    QCryptoSecret *secret = qcrypto_secret_new(data, file, format, key, iv, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(secret);
+    return secret;
+}
+
+static void assert_secret_fails(const char *data, const char *file, QCryptoSecretFormat format,
+                                QCryptoSecret *key, const char *iv, const char *message)
+{
+    g_autoptr(GError) error = NULL;
+    g_assert_null(qcrypto_secret_new(data, file, format, key, iv, &error));
+    g_assert_nonnull(error);
+    g_assert_cmpstr(error->message, ==, message);
+}
+
+static void assert_utf8(QCryptoSecret *secret, const char *expected)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = qcrypto_secret_get_utf8(secret, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(text, ==, expected);
+}
+
+static void test_direct_and_base64(void)
+{
+    g_autoptr(QCryptoSecret) direct = secret_ok("123456", NULL, QCRYPTO_SECRET_FORMAT_RAW,
+                                                NULL, NULL);
+    assert_utf8(direct, "123456");
+    g_autofree char *b64 = qcrypto_secret_get_base64(direct, NULL);
+    g_assert_cmpstr(b64, ==, "MTIzNDU2");
+
+    g_autoptr(QCryptoSecret) decoded = secret_ok("MTIzNDU2", NULL, QCRYPTO_SECRET_FORMAT_BASE64,
+                                                 NULL, NULL);
+    guint8 *bytes = NULL;
+    size_t len = 0;
+    g_assert_cmpint(qcrypto_secret_get_bytes(decoded, &bytes, &len, NULL), ==, 0);
+    g_assert_cmpmem(bytes, len, "123456", 6);
+    g_assert_cmpuint(bytes[len], ==, 0);
+    g_free(bytes);
+
+    /* Binary bytes: base64 in, base64 out; not UTF-8. */
+    g_autoptr(QCryptoSecret) binary = secret_ok("/w==", NULL, QCRYPTO_SECRET_FORMAT_BASE64, NULL,
+                                                NULL);
+    g_autofree char *again = qcrypto_secret_get_base64(binary, NULL);
+    g_assert_cmpstr(again, ==, "/w==");
+    g_autoptr(GError) error = NULL;
+    g_assert_null(qcrypto_secret_get_utf8(binary, &error));
+    qio_test_assert_error(error, QIO_ERROR_INVALID_ARGUMENT, "Data from secret is not valid UTF-8");
+
+    assert_secret_fails("MTI*NDU2", NULL, QCRYPTO_SECRET_FORMAT_BASE64, NULL, NULL,
+                        "Base64 data contains invalid characters");
+    assert_secret_fails(NULL, NULL, QCRYPTO_SECRET_FORMAT_RAW, NULL, NULL,
+                        "Either 'file' or 'data' must be provided");
+    assert_secret_fails("x", "/x", QCRYPTO_SECRET_FORMAT_RAW, NULL, NULL,
+                        "'file' and 'data' are mutually exclusive");
+    assert_secret_fails("x", NULL, QCRYPTO_SECRET_FORMAT__MAX, NULL, NULL,
+                        "Unknown secret format 2");
+}
+
+static void test_indirect(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("qio-secret-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "secret", NULL);
+
+    g_assert_true(g_file_set_contents(path, "123456", -1, NULL));
+    g_autoptr(QCryptoSecret) good = secret_ok(NULL, path, QCRYPTO_SECRET_FORMAT_RAW, NULL, NULL);
+    assert_utf8(good, "123456");
+
+    g_assert_true(g_file_set_contents(path, "", 0, NULL));
+    g_autoptr(QCryptoSecret) empty = secret_ok(NULL, path, QCRYPTO_SECRET_FORMAT_RAW, NULL, NULL);
+    assert_utf8(empty, "");
+
+    g_assert_cmpint(g_unlink(path), ==, 0);
+    g_autoptr(GError) error = NULL;
+    g_assert_null(qcrypto_secret_new(NULL, path, QCRYPTO_SECRET_FORMAT_RAW, NULL, NULL, &error));
+    g_autofree char *prefix = g_strdup_printf("Unable to read %s: ", path);
+    g_assert_true(g_str_has_prefix(error->message, prefix));
+    g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+/* PLAIN sealed by `openssl enc -aes-256-cbc` (PKCS#7 padding) under KEY and IV. */
+static GBytes *openssl_seal(const char *plain, const guint8 key[32], const guint8 iv[16])
+{
+    g_autofree char *dir = g_dir_make_tmp("qio-secret-XXXXXX", NULL);
+    g_autofree char *in = g_build_filename(dir, "plain", NULL);
+    g_autofree char *out = g_build_filename(dir, "sealed", NULL);
+    g_autofree char *hexkey = qio_test_hex(key, 32), *hexiv = qio_test_hex(iv, 16);
+    const char *argv[] = { "openssl", "enc", "-aes-256-cbc", "-K", hexkey, "-iv", hexiv,
+                           "-in", in, "-out", out, NULL };
+    g_autofree char *sealed = NULL;
+    gsize len = 0;
+    int status = 0;
+
+    g_assert_true(g_file_set_contents(in, plain, -1, NULL));
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL,
+                               NULL, &status, NULL));
+    g_assert_true(g_spawn_check_wait_status(status, NULL));
+    g_assert_true(g_file_get_contents(out, &sealed, &len, NULL));
+    g_unlink(in);
+    g_unlink(out);
+    g_rmdir(dir);
+    return g_bytes_new(sealed, len);
+}
+
+static void test_encrypted(void)
+{
+    guint8 key[32], iv[16];
+    for (int i = 0; i < 32; i++) {
+        key[i] = (guint8)(i * 7 + 1);
+    }
+    memset(iv, 0x42, sizeof(iv));
+    g_autofree char *key64 = g_base64_encode(key, sizeof(key));
+    g_autofree char *iv64 = g_base64_encode(iv, sizeof(iv));
+    g_autoptr(QCryptoSecret) master = secret_ok(key64, NULL, QCRYPTO_SECRET_FORMAT_BASE64, NULL,
+                                                NULL);
+
+    for (gsize n = 0; n <= 33; n += 11) {
+        g_autofree char *plain = g_strnfill(n, 'p');
+        g_autoptr(GBytes) sealed = openssl_seal(plain, key, iv);
+        gsize len;
+        const guint8 *data = g_bytes_get_data(sealed, &len);
+        g_assert_cmpuint(len, ==, (n / 16 + 1) * 16);
+
+        /* base64 form: what libvirt passes to QEMU. */
+        g_autofree char *sealed64 = g_base64_encode(data, len);
+        g_autoptr(QCryptoSecret) from64 = secret_ok(sealed64, NULL, QCRYPTO_SECRET_FORMAT_BASE64,
+                                                    master, iv64);
+        assert_utf8(from64, plain);
+
+        /* raw form, from a file since the ciphertext may hold NULs. */
+        g_autofree char *dir = g_dir_make_tmp("qio-secret-XXXXXX", NULL);
+        g_autofree char *path = g_build_filename(dir, "sealed", NULL);
+        g_assert_true(g_file_set_contents(path, (const char *)data, len, NULL));
+        g_autoptr(QCryptoSecret) fromraw = secret_ok(NULL, path, QCRYPTO_SECRET_FORMAT_RAW,
+                                                     master, iv64);
+        assert_utf8(fromraw, plain);
+
+        /* Truncated ciphertext. */
+        g_assert_true(g_file_set_contents(path, (const char *)data, len - 1, NULL));
+        g_autofree char *message = g_strdup_printf(
+            "Length %zu must be a multiple of block size 16", len - 1);
+        assert_secret_fails(NULL, path, QCRYPTO_SECRET_FORMAT_RAW, master, iv64, message);
+        g_unlink(path);
+        g_rmdir(dir);
+    }
+
+    /* QEMU's shortkey, missingiv, shortiv and badiv cases. */
+    g_autoptr(QCryptoSecret) short_key = secret_ok("MTIzNDU2", NULL, QCRYPTO_SECRET_FORMAT_BASE64,
+                                                   NULL, NULL);
+    assert_secret_fails("AAAA", NULL, QCRYPTO_SECRET_FORMAT_BASE64, short_key, iv64,
+                        "Key should be 32 bytes in length");
+    assert_secret_fails("AAAA", NULL, QCRYPTO_SECRET_FORMAT_BASE64, master, NULL,
+                        "IV is required to decrypt secret");
+    assert_secret_fails("AAAA", NULL, QCRYPTO_SECRET_FORMAT_BASE64, master, "MTIzNDU2",
+                        "IV should be 16 bytes in length not 6");
+    assert_secret_fails("AAAA", NULL, QCRYPTO_SECRET_FORMAT_BASE64, master, "%%%",
+                        "Base64 data contains invalid characters");
+}
+
+static void test_sharing_and_misuse(void)
+{
+    QCryptoSecret *secret = secret_ok("s", NULL, QCRYPTO_SECRET_FORMAT_RAW, NULL, NULL);
+    g_assert_true(qcrypto_secret_ref(secret) == secret);
+    qcrypto_secret_unref(secret);
+    assert_utf8(secret, "s");
+    qcrypto_secret_unref(secret);
+    qcrypto_secret_unref(NULL);
+
+    qio_test_expect_critical("secret != NULL");
+    g_assert_null(qcrypto_secret_get_base64(NULL, NULL));
+    g_test_assert_expected_messages();
+    qio_test_expect_critical("secret != NULL");
+    g_assert_null(qcrypto_secret_ref(NULL));
+    g_test_assert_expected_messages();
+    g_autoptr(QCryptoSecret) other = secret_ok("s", NULL, QCRYPTO_SECRET_FORMAT_RAW, NULL, NULL);
+    qio_test_expect_critical("data != NULL && datalen != NULL");
+    g_assert_cmpint(qcrypto_secret_get_bytes(other, NULL, NULL, NULL), ==, -1);
+    g_test_assert_expected_messages();
+    qio_test_expect_critical("keysecret is a valid QCryptoSecret");
+    g_assert_null(qcrypto_secret_new("x", NULL, QCRYPTO_SECRET_FORMAT_RAW,
+                                     (QCryptoSecret *)"not a secret handle", "AAAA", NULL));
+    g_test_assert_expected_messages();
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/crypto/secret/direct-and-base64", test_direct_and_base64);
+    g_test_add_func("/crypto/secret/indirect", test_indirect);
+    g_test_add_func("/crypto/secret/encrypted", test_encrypted);
+    g_test_add_func("/crypto/secret/sharing-and-misuse", test_sharing_and_misuse);
+    return g_test_run();
+}
