@@ -30,16 +30,22 @@ impl From<qio::Error> for Fail {
     }
 }
 
-/// The name of the enclosing function, for messages.
+/// The path of a function nested in the enclosing one, a constant string; messages
+/// name the enclosing function through [`function_name`], which is only worth its
+/// string search when a message is logged.
 #[macro_export]
 #[doc(hidden)]
-macro_rules! function_name {
+macro_rules! function_path {
     () => {{
         fn here() {}
-        let path = ::std::any::type_name_of_val(&here);
-        let path = path.strip_suffix("::here").unwrap_or(path);
-        path.rsplit("::").next().unwrap_or(path)
+        ::std::any::type_name_of_val(&here)
     }};
+}
+
+/// The enclosing function's name from a [`function_path!`] (`a::b::f::here` → `f`).
+pub(crate) fn function_name(path: &str) -> &str {
+    let path = path.strip_suffix("::here").unwrap_or(path);
+    path.rsplit("::").next().unwrap_or(path)
 }
 
 /// Runs an export body: `ffi_guard!(fail_value, error, { ... })` for functions with a
@@ -49,11 +55,11 @@ macro_rules! function_name {
 /// returns `Result<T, Fail>`; on `Err` or panic the export returns `fail_value`.
 macro_rules! ffi_guard {
     ($fail:expr, $error:expr, $body:block) => {
-        $crate::boundary::run($crate::function_name!(), $error, $fail, move || $body)
+        $crate::boundary::run($crate::function_path!(), $error, $fail, move || $body)
     };
     ($fail:expr, $body:block) => {
         $crate::boundary::run(
-            $crate::function_name!(),
+            $crate::function_path!(),
             ::std::ptr::null_mut(),
             $fail,
             move || $body,
@@ -73,7 +79,7 @@ macro_rules! require {
 }
 pub(crate) use require;
 
-/// What [`ffi_guard!`] expands to.
+/// What [`ffi_guard!`] expands to; `function` is the export's [`function_path!`].
 pub(crate) fn run<T>(
     function: &str,
     error: *mut *mut GError,
@@ -96,7 +102,11 @@ pub(crate) fn run<T>(
             fail
         }
         Err(payload) => {
-            let message = format!("{function}: internal error: {}", panic_text(&*payload));
+            let message = format!(
+                "{}: internal error: {}",
+                function_name(function),
+                panic_text(&*payload)
+            );
             critical(&message);
             error::set(error, &qio::Error::new(qio::ErrorKind::Failed, message));
             fail
@@ -106,7 +116,7 @@ pub(crate) fn run<T>(
 
 /// Logs `function: assertion 'expression' failed` as a critical, like `g_return_if_fail`.
 fn precondition_failed(function: &str, expression: &str) {
-    let function = c_text(function);
+    let function = c_text(function_name(function));
     let expression = c_text(expression);
     // SAFETY: three valid NUL-terminated strings.
     unsafe {

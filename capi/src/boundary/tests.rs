@@ -178,7 +178,8 @@ fn a_runtime_error_sets_the_gerror_domain_code_and_message() {
 #[test]
 fn the_function_name_is_the_enclosing_function() {
     fn qcrypto_example() -> &'static str {
-        crate::function_name!()
+        crate::function_path!()
     }
-    assert_eq!(qcrypto_example(), "qcrypto_example");
+    assert_eq!(function_name(qcrypto_example()), "qcrypto_example");
+    assert_eq!(function_name("f"), "f");
 }

@@ -36,8 +36,15 @@ where
     })
 }
 
-/// The AES-XTS driver: the AES-NI kernel where the CPU has AES-NI, else generic.
+/// The AES-XTS driver: qio's AES-NI/VAES kernel where the CPU has AES-NI, else generic.
 pub(super) fn aes(key: &[u8]) -> Box<dyn Driver> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let (data, tweak) = key.split_at(key.len() / 2);
+        if let Some(xts) = super::aes_xts::AesXts::new(data, tweak) {
+            return Box::new(Kernel { xts, iv: [0; 16] });
+        }
+    }
     match key.len() {
         32 => generic::<aes::Aes128>(key),
         48 => generic::<aes::Aes192>(key),
@@ -77,6 +84,31 @@ impl<C: BlockCipher + BlockSizeUser<BlockSize = U16>> Xts<C> {
             }
             blocks = rest;
         }
+    }
+}
+
+/// AES-XTS on the x86-64 kernel, with the current IV.
+#[cfg(target_arch = "x86_64")]
+struct Kernel {
+    xts: super::aes_xts::AesXts,
+    iv: [u8; 16],
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Driver for Kernel {
+    fn encrypt(&mut self, data: InOutBuf<'_, '_, u8>) -> Result<()> {
+        self.xts.encrypt(&self.iv, data);
+        Ok(())
+    }
+
+    fn decrypt(&mut self, data: InOutBuf<'_, '_, u8>) -> Result<()> {
+        self.xts.decrypt(&self.iv, data);
+        Ok(())
+    }
+
+    fn set_iv(&mut self, iv: &[u8]) -> Result<()> {
+        self.iv = iv.try_into().expect("IV length checked by Cipher");
+        Ok(())
     }
 }
 
