@@ -13,6 +13,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "cargo fmt --check"
 cargo fmt --all --check
+cargo fmt --manifest-path fuzz/Cargo.toml --check
 
 step "cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
