@@ -5,5 +5,6 @@
 
 pub mod crypto;
 mod error;
+mod qapi;
 
 pub use error::{Error, ErrorKind, Result};

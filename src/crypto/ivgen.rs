@@ -5,50 +5,18 @@ use super::cipher::{Cipher, CipherAlgo, CipherMode, InOutBuf};
 use super::hash::{self, HashAlgo};
 use zeroize::Zeroize;
 
-use crate::{Error, ErrorKind, Result};
+use crate::qapi::qapi_enum;
+use crate::Result;
 
-/// An IV generator algorithm. The discriminants are QEMU's `QCryptoIVGenAlgo` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum IvGenAlgo {
-    /// The sector number's low 32 bits, little-endian.
-    Plain = 0,
-    /// The 64-bit sector number, little-endian.
-    Plain64 = 1,
-    /// The 64-bit sector number encrypted under a hash of the volume key.
-    Essiv = 2,
-}
-
-impl IvGenAlgo {
-    /// Every algorithm, in the order of QEMU's enum.
-    pub const ALL: [IvGenAlgo; 3] = [IvGenAlgo::Plain, IvGenAlgo::Plain64, IvGenAlgo::Essiv];
-
-    /// The algorithm whose QEMU enum value is `value`.
-    pub fn from_index(value: i64) -> Result<IvGenAlgo> {
-        usize::try_from(value)
-            .ok()
-            .and_then(|i| Self::ALL.get(i).copied())
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!("Unknown block IV generator algorithm {value}"),
-                )
-            })
-    }
-
-    /// The algorithm's QAPI name (`"plain64"`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            IvGenAlgo::Plain => "plain",
-            IvGenAlgo::Plain64 => "plain64",
-            IvGenAlgo::Essiv => "essiv",
-        }
-    }
-
-    /// The algorithm whose QAPI name is `name` (case-insensitive).
-    pub fn from_name(name: &str) -> Option<IvGenAlgo> {
-        Self::ALL
-            .into_iter()
-            .find(|a| a.name().eq_ignore_ascii_case(name))
+qapi_enum! {
+    /// An IV generator algorithm (QEMU's `QCryptoIVGenAlgo`).
+    pub enum IvGenAlgo, error = "Unknown block IV generator algorithm {}" {
+        /// The sector number's low 32 bits, little-endian.
+        Plain = 0 => "plain",
+        /// The 64-bit sector number, little-endian.
+        Plain64 = 1 => "plain64",
+        /// The 64-bit sector number encrypted under a hash of the volume key.
+        Essiv = 2 => "essiv",
     }
 }
 

@@ -10,25 +10,16 @@ use base64::Engine;
 use zeroize::Zeroizing;
 
 use super::cipher::{Cipher, CipherAlgo, CipherMode, InOutBuf};
+use crate::qapi::qapi_enum;
 use crate::{Error, ErrorKind, Result};
 
-/// How the loaded data encodes the secret. The discriminants are QEMU's values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SecretFormat {
-    /// The bytes as they are.
-    Raw = 0,
-    /// Base64 text.
-    Base64 = 1,
-}
-
-impl SecretFormat {
-    /// The format whose QEMU enum value is `value`.
-    pub fn from_index(value: i64) -> Result<SecretFormat> {
-        match value {
-            0 => Ok(SecretFormat::Raw),
-            1 => Ok(SecretFormat::Base64),
-            _ => Err(invalid(format!("Unknown secret format {value}"))),
-        }
+qapi_enum! {
+    /// How the loaded data encodes the secret (QEMU's `QCryptoSecretFormat`).
+    pub enum SecretFormat, error = "Unknown secret format {}" {
+        /// The bytes as they are.
+        Raw = 0 => "raw",
+        /// Base64 text.
+        Base64 = 1 => "base64",
     }
 }
 

@@ -16,83 +16,29 @@ mod xts;
 pub use cipher::inout::InOutBuf;
 
 use super::backend::{self, Backend};
+use crate::qapi::qapi_enum;
 use crate::{Error, ErrorKind, Result};
 
-/// A block cipher algorithm. The discriminants are QEMU's `QCryptoCipherAlgo` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CipherAlgo {
-    Aes128 = 0,
-    Aes192 = 1,
-    Aes256 = 2,
-    Des = 3,
-    TripleDes = 4,
-    Cast5_128 = 5,
-    Serpent128 = 6,
-    Serpent192 = 7,
-    Serpent256 = 8,
-    Twofish128 = 9,
-    Twofish192 = 10,
-    Twofish256 = 11,
-    Sm4 = 12,
+qapi_enum! {
+    /// A block cipher algorithm (QEMU's `QCryptoCipherAlgo`).
+    pub enum CipherAlgo, error = "Cipher algorithm {} out of range" {
+        Aes128 = 0 => "aes-128",
+        Aes192 = 1 => "aes-192",
+        Aes256 = 2 => "aes-256",
+        Des = 3 => "des",
+        TripleDes = 4 => "3des",
+        Cast5_128 = 5 => "cast5-128",
+        Serpent128 = 6 => "serpent-128",
+        Serpent192 = 7 => "serpent-192",
+        Serpent256 = 8 => "serpent-256",
+        Twofish128 = 9 => "twofish-128",
+        Twofish192 = 10 => "twofish-192",
+        Twofish256 = 11 => "twofish-256",
+        Sm4 = 12 => "sm4",
+    }
 }
 
 impl CipherAlgo {
-    /// Every algorithm, in the order of QEMU's enum.
-    pub const ALL: [CipherAlgo; 13] = [
-        CipherAlgo::Aes128,
-        CipherAlgo::Aes192,
-        CipherAlgo::Aes256,
-        CipherAlgo::Des,
-        CipherAlgo::TripleDes,
-        CipherAlgo::Cast5_128,
-        CipherAlgo::Serpent128,
-        CipherAlgo::Serpent192,
-        CipherAlgo::Serpent256,
-        CipherAlgo::Twofish128,
-        CipherAlgo::Twofish192,
-        CipherAlgo::Twofish256,
-        CipherAlgo::Sm4,
-    ];
-
-    /// The algorithm whose QEMU enum value is `value`.
-    pub fn from_index(value: i64) -> Result<CipherAlgo> {
-        usize::try_from(value)
-            .ok()
-            .and_then(|i| Self::ALL.get(i).copied())
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!("Cipher algorithm {value} out of range"),
-                )
-            })
-    }
-
-    /// The algorithm's QAPI name (`"aes-256"`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            CipherAlgo::Aes128 => "aes-128",
-            CipherAlgo::Aes192 => "aes-192",
-            CipherAlgo::Aes256 => "aes-256",
-            CipherAlgo::Des => "des",
-            CipherAlgo::TripleDes => "3des",
-            CipherAlgo::Cast5_128 => "cast5-128",
-            CipherAlgo::Serpent128 => "serpent-128",
-            CipherAlgo::Serpent192 => "serpent-192",
-            CipherAlgo::Serpent256 => "serpent-256",
-            CipherAlgo::Twofish128 => "twofish-128",
-            CipherAlgo::Twofish192 => "twofish-192",
-            CipherAlgo::Twofish256 => "twofish-256",
-            CipherAlgo::Sm4 => "sm4",
-        }
-    }
-
-    /// The algorithm whose QAPI name is `name` (case-insensitive).
-    pub fn from_name(name: &str) -> Option<CipherAlgo> {
-        Self::ALL
-            .into_iter()
-            .find(|a| a.name().eq_ignore_ascii_case(name))
-    }
-
     /// The key length in bytes (one key; XTS takes two).
     pub fn key_len(self) -> usize {
         match self {
@@ -133,52 +79,13 @@ impl CipherAlgo {
     }
 }
 
-/// A block cipher mode. The discriminants are QEMU's `QCryptoCipherMode` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CipherMode {
-    Ecb = 0,
-    Cbc = 1,
-    Xts = 2,
-    Ctr = 3,
-}
-
-impl CipherMode {
-    /// Every mode, in the order of QEMU's enum.
-    pub const ALL: [CipherMode; 4] = [
-        CipherMode::Ecb,
-        CipherMode::Cbc,
-        CipherMode::Xts,
-        CipherMode::Ctr,
-    ];
-
-    /// The mode whose QEMU enum value is `value`.
-    pub fn from_index(value: i64) -> Result<CipherMode> {
-        usize::try_from(value)
-            .ok()
-            .and_then(|i| Self::ALL.get(i).copied())
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!("Cipher mode {value} out of range"),
-                )
-            })
-    }
-
-    /// The mode's QAPI name (`"xts"`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            CipherMode::Ecb => "ecb",
-            CipherMode::Cbc => "cbc",
-            CipherMode::Xts => "xts",
-            CipherMode::Ctr => "ctr",
-        }
-    }
-
-    /// The mode whose QAPI name is `name` (case-insensitive).
-    pub fn from_name(name: &str) -> Option<CipherMode> {
-        Self::ALL
-            .into_iter()
-            .find(|m| m.name().eq_ignore_ascii_case(name))
+qapi_enum! {
+    /// A block cipher mode (QEMU's `QCryptoCipherMode`).
+    pub enum CipherMode, error = "Cipher mode {} out of range" {
+        Ecb = 0 => "ecb",
+        Cbc = 1 => "cbc",
+        Xts = 2 => "xts",
+        Ctr = 3 => "ctr",
     }
 }
 

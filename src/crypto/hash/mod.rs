@@ -11,68 +11,24 @@ use std::ops::{Deref, DerefMut};
 
 use super::backend::{self, Backend};
 use super::digest::{Digester, Driver};
+use crate::qapi::qapi_enum;
 use crate::{Error, ErrorKind, Result};
 
-/// A hash algorithm. The discriminants are QEMU's `QCryptoHashAlgo` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum HashAlgo {
-    Md5 = 0,
-    Sha1 = 1,
-    Sha224 = 2,
-    Sha256 = 3,
-    Sha384 = 4,
-    Sha512 = 5,
-    Ripemd160 = 6,
-    Sm3 = 7,
+qapi_enum! {
+    /// A hash algorithm (QEMU's `QCryptoHashAlgo`).
+    pub enum HashAlgo, error = "Unknown hash algorithm {}" {
+        Md5 = 0 => "md5",
+        Sha1 = 1 => "sha1",
+        Sha224 = 2 => "sha224",
+        Sha256 = 3 => "sha256",
+        Sha384 = 4 => "sha384",
+        Sha512 = 5 => "sha512",
+        Ripemd160 = 6 => "ripemd160",
+        Sm3 = 7 => "sm3",
+    }
 }
 
 impl HashAlgo {
-    /// Every algorithm, in the order of QEMU's enum.
-    pub const ALL: [HashAlgo; 8] = [
-        HashAlgo::Md5,
-        HashAlgo::Sha1,
-        HashAlgo::Sha224,
-        HashAlgo::Sha256,
-        HashAlgo::Sha384,
-        HashAlgo::Sha512,
-        HashAlgo::Ripemd160,
-        HashAlgo::Sm3,
-    ];
-
-    /// The algorithm whose QEMU enum value is `value`.
-    pub fn from_index(value: i64) -> Result<HashAlgo> {
-        usize::try_from(value)
-            .ok()
-            .and_then(|i| Self::ALL.get(i).copied())
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!("Unknown hash algorithm {value}"),
-                )
-            })
-    }
-
-    /// The algorithm's QAPI name (`"sha256"`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            HashAlgo::Md5 => "md5",
-            HashAlgo::Sha1 => "sha1",
-            HashAlgo::Sha224 => "sha224",
-            HashAlgo::Sha256 => "sha256",
-            HashAlgo::Sha384 => "sha384",
-            HashAlgo::Sha512 => "sha512",
-            HashAlgo::Ripemd160 => "ripemd160",
-            HashAlgo::Sm3 => "sm3",
-        }
-    }
-
-    /// The algorithm whose QAPI name is `name` (case-insensitive).
-    pub fn from_name(name: &str) -> Option<HashAlgo> {
-        Self::ALL
-            .into_iter()
-            .find(|a| a.name().eq_ignore_ascii_case(name))
-    }
-
     /// The digest length in bytes (QEMU's `QCRYPTO_HASH_DIGEST_LEN_*`).
     pub fn digest_len(self) -> usize {
         match self {
