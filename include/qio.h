@@ -674,6 +674,69 @@ QCryptoHashAlgo qcrypto_ivgen_get_hash(QCryptoIVGen *ivgen);
 void qcrypto_ivgen_free(QCryptoIVGen *ivgen);
 
 /**
+ * Whether some backend of this build derives keys with PBKDF2-HMAC-@hash.
+ *
+ * Returns: TRUE if @hash can be used, FALSE otherwise (also for unknown values).
+ */
+gboolean qcrypto_pbkdf2_supports(QCryptoHashAlgo hash);
+
+/**
+ * Whether @backend derives keys with PBKDF2-HMAC-@hash. For %QCRYPTO_BACKEND_AUTO:
+ * whether any backend does.
+ *
+ * Returns: TRUE if @backend can, FALSE otherwise (also for unknown values).
+ */
+gboolean qcrypto_backend_supports_pbkdf2(QCryptoBackend backend, QCryptoHashAlgo hash);
+
+/**
+ * Fills the @nout bytes at @out with PBKDF2-HMAC-@hash of the @nkey-byte @key and the
+ * @nsalt-byte @salt over @iterations rounds (1 to UINT_MAX), on the default backend.
+ *
+ * Returns: 0 on success, -1 with @error set on failure.
+ */
+int qcrypto_pbkdf2(QCryptoHashAlgo hash,
+                   const uint8_t *key,
+                   size_t nkey,
+                   const uint8_t *salt,
+                   size_t nsalt,
+                   uint64_t iterations,
+                   uint8_t *out,
+                   size_t nout,
+                   GError **error);
+
+/**
+ * As qcrypto_pbkdf2(), on @backend (%QCRYPTO_BACKEND_AUTO: the default).
+ *
+ * Returns: 0 on success, -1 with @error set on failure (for instance when @backend
+ * lacks @hash).
+ */
+int qcrypto_pbkdf2_with_backend(QCryptoHashAlgo hash,
+                                const uint8_t *key,
+                                size_t nkey,
+                                const uint8_t *salt,
+                                size_t nsalt,
+                                uint64_t iterations,
+                                uint8_t *out,
+                                size_t nout,
+                                QCryptoBackend backend,
+                                GError **error);
+
+/**
+ * Measures how many PBKDF2-HMAC-@hash iterations a second this machine runs for this
+ * key, salt and an @nout-byte output, as QEMU does: in a new thread, by its CPU time,
+ * scaling the count until one run takes over half a second.
+ *
+ * Returns: the iterations per second, or (uint64_t)-1 with @error set on failure.
+ */
+uint64_t qcrypto_pbkdf2_count_iters(QCryptoHashAlgo hash,
+                                    const uint8_t *key,
+                                    size_t nkey,
+                                    const uint8_t *salt,
+                                    size_t nsalt,
+                                    size_t nout,
+                                    GError **error);
+
+/**
  * Fills @buflen bytes of @buf with cryptographically strong random bytes from the
  * kernel (getrandom(2)).
  *

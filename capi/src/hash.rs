@@ -66,7 +66,8 @@ impl Castable for QCryptoHash {
 }
 
 /// TRUE when @backend and @alg are values of their enums and `supported` says yes:
-/// the `*_supports` exports of hashes and HMACs, which report unknown values as unsupported.
+/// the `*_supports` exports of hashes, HMACs and PBKDF2, which report unknown values as
+/// unsupported.
 pub(crate) fn supports(
     backend: BackendArg,
     alg: HashAlgoArg,

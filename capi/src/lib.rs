@@ -19,6 +19,7 @@ pub mod hash;
 pub mod hmac;
 pub mod init;
 pub mod ivgen;
+pub mod pbkdf;
 pub mod random;
 pub mod secret;
 pub mod version;

@@ -1,0 +1,125 @@
+//! PBKDF2 (QEMU's `crypto/pbkdf.h`).
+
+use std::os::raw::c_int;
+
+use glib_sys::{gboolean, GError};
+use qio::crypto::pbkdf;
+
+use crate::backend::BackendArg;
+use crate::boundary::ffi_guard;
+use crate::ffi;
+use crate::hash::{self, HashAlgoArg};
+
+/// Whether some backend of this build derives keys with PBKDF2-HMAC-@hash.
+///
+/// Returns: TRUE if @hash can be used, FALSE otherwise (also for unknown values).
+#[no_mangle]
+pub extern "C" fn qcrypto_pbkdf2_supports(hash: HashAlgoArg) -> gboolean {
+    qcrypto_backend_supports_pbkdf2(BackendArg::AUTO, hash)
+}
+
+/// Whether @backend derives keys with PBKDF2-HMAC-@hash. For %QCRYPTO_BACKEND_AUTO:
+/// whether any backend does.
+///
+/// Returns: TRUE if @backend can, FALSE otherwise (also for unknown values).
+#[no_mangle]
+pub extern "C" fn qcrypto_backend_supports_pbkdf2(
+    backend: BackendArg,
+    hash: HashAlgoArg,
+) -> gboolean {
+    ffi_guard!(glib_sys::GFALSE, {
+        Ok(hash::supports(backend, hash, pbkdf::backend_supports))
+    })
+}
+
+/// Fills the @nout bytes at @out with PBKDF2-HMAC-@hash of the @nkey-byte @key and the
+/// @nsalt-byte @salt over @iterations rounds (1 to UINT_MAX), on the default backend.
+///
+/// Returns: 0 on success, -1 with @error set on failure.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_pbkdf2(
+    hash: HashAlgoArg,
+    key: *const u8,
+    nkey: usize,
+    salt: *const u8,
+    nsalt: usize,
+    iterations: u64,
+    out: *mut u8,
+    nout: usize,
+    error: *mut *mut GError,
+) -> c_int {
+    // SAFETY: forwarded with the same contract.
+    unsafe {
+        qcrypto_pbkdf2_with_backend(
+            hash,
+            key,
+            nkey,
+            salt,
+            nsalt,
+            iterations,
+            out,
+            nout,
+            BackendArg::AUTO,
+            error,
+        )
+    }
+}
+
+/// As qcrypto_pbkdf2(), on @backend (%QCRYPTO_BACKEND_AUTO: the default).
+///
+/// Returns: 0 on success, -1 with @error set on failure (for instance when @backend
+/// lacks @hash).
+#[no_mangle]
+#[allow(clippy::too_many_arguments)] // QEMU's signature, plus the backend.
+pub unsafe extern "C" fn qcrypto_pbkdf2_with_backend(
+    hash: HashAlgoArg,
+    key: *const u8,
+    nkey: usize,
+    salt: *const u8,
+    nsalt: usize,
+    iterations: u64,
+    out: *mut u8,
+    nout: usize,
+    backend: BackendArg,
+    error: *mut *mut GError,
+) -> c_int {
+    ffi_guard!(-1, error, {
+        // SAFETY: the caller's buffers of the documented sizes.
+        let (key, salt, out) = unsafe {
+            (
+                ffi::bytes(key.cast(), nkey)?,
+                ffi::bytes(salt.cast(), nsalt)?,
+                ffi::bytes_mut(out, nout)?,
+            )
+        };
+        pbkdf::pbkdf2_with_backend(hash.get()?, key, salt, iterations, out, backend.get()?)?;
+        Ok(0)
+    })
+}
+
+/// Measures how many PBKDF2-HMAC-@hash iterations a second this machine runs for this
+/// key, salt and an @nout-byte output, as QEMU does: in a new thread, by its CPU time,
+/// scaling the count until one run takes over half a second.
+///
+/// Returns: the iterations per second, or (uint64_t)-1 with @error set on failure.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_pbkdf2_count_iters(
+    hash: HashAlgoArg,
+    key: *const u8,
+    nkey: usize,
+    salt: *const u8,
+    nsalt: usize,
+    nout: usize,
+    error: *mut *mut GError,
+) -> u64 {
+    ffi_guard!(u64::MAX, error, {
+        // SAFETY: the caller's buffers of the documented sizes.
+        let (key, salt) = unsafe {
+            (
+                ffi::bytes(key.cast(), nkey)?,
+                ffi::bytes(salt.cast(), nsalt)?,
+            )
+        };
+        Ok(pbkdf::count_iters(hash.get()?, key, salt, nout)?)
+    })
+}
