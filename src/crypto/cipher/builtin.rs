@@ -1,5 +1,6 @@
 //! The builtin cipher backend: RustCrypto block ciphers in the `cbc` and `ctr` crates'
-//! modes, ECB straight on the block cipher, and XTS from [`super::xts`].
+//! modes, ECB straight on the block cipher, and XTS from [`super::xts`]; AES in ECB,
+//! CTR and XTS runs on qio's x86-64 AES-NI/VAES kernel where the CPU has AES-NI.
 
 use cipher::consts::{U16, U8};
 use cipher::{
@@ -25,8 +26,18 @@ impl<C: KeyInit + BlockCipherEncrypt + BlockCipherDecrypt + Clone + Send + 'stat
 /// The driver for `alg` in `mode`, keyed with `key` (lengths already checked).
 pub(super) fn new(alg: CipherAlgo, mode: CipherMode, key: &[u8]) -> Box<dyn Driver> {
     use CipherAlgo::*;
+    let aes = matches!(alg, Aes128 | Aes192 | Aes256);
+    if aes && mode == CipherMode::Xts {
+        return xts::aes(key);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if aes && mode != CipherMode::Cbc {
+        if let Some(aes) = super::aes_ni::AesBlocks::new(key) {
+            let counter = (mode == CipherMode::Ctr).then_some([0; 16]);
+            return Box::new(AesNi { aes, counter });
+        }
+    }
     match alg {
-        Aes128 | Aes192 | Aes256 if mode == CipherMode::Xts => xts::aes(key),
         Aes128 => wide::<aes::Aes128>(mode, key),
         Aes192 => wide::<aes::Aes192>(mode, key),
         Aes256 => wide::<aes::Aes256>(mode, key),
@@ -36,6 +47,40 @@ pub(super) fn new(alg: CipherAlgo, mode: CipherMode, key: &[u8]) -> Box<dyn Driv
         Serpent128 | Serpent192 | Serpent256 => wide::<serpent::Serpent>(mode, key),
         Twofish128 | Twofish192 | Twofish256 => wide::<twofish::Twofish>(mode, key),
         Sm4 => wide::<sm4::Sm4>(mode, key),
+    }
+}
+
+/// AES in ECB or CTR (`counter` is the CTR state) on qio's AES-NI/VAES kernel, which
+/// keeps 8 registers of blocks in flight (16 blocks with VAES), where the `aes` crate
+/// stops at 8 blocks (`cpufeatures` hides VAES without AVX-512).
+#[cfg(target_arch = "x86_64")]
+struct AesNi {
+    aes: super::aes_ni::AesBlocks,
+    counter: Option<[u8; 16]>,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Driver for AesNi {
+    fn encrypt(&mut self, data: InOutBuf<'_, '_, u8>) -> Result<()> {
+        match &mut self.counter {
+            Some(counter) => self.aes.ctr(counter, data),
+            None => self.aes.ecb_encrypt(data),
+        }
+        Ok(())
+    }
+
+    fn decrypt(&mut self, data: InOutBuf<'_, '_, u8>) -> Result<()> {
+        match &mut self.counter {
+            Some(counter) => self.aes.ctr(counter, data),
+            None => self.aes.ecb_decrypt(data),
+        }
+        Ok(())
+    }
+
+    fn set_iv(&mut self, iv: &[u8]) -> Result<()> {
+        let counter = self.counter.as_mut().expect("only CTR has an IV here");
+        counter.copy_from_slice(iv);
+        Ok(())
     }
 }
 

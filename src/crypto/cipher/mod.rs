@@ -5,7 +5,7 @@
 //! CBC and CTR chain across calls; XTS uses the IV as each call's tweak and leaves it
 //! unchanged. A backend driver only sees requests that passed those checks.
 
-mod aes_xts;
+mod aes_ni;
 mod builtin;
 #[cfg(feature = "gnutls")]
 mod gnutls;

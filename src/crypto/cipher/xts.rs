@@ -4,7 +4,7 @@
 //! The generic form runs over any 16-byte-block RustCrypto cipher and hands the block
 //! cipher a batch of tweak-whitened blocks at a time, so ciphers with a multi-block
 //! backend (AES-NI's 8 blocks in flight) pipeline them. AES on x86-64 uses qio's own
-//! AES-NI/VAES kernel instead (see `aes_xts`), which also pipelines the tweaks.
+//! AES-NI/VAES kernel instead (see `aes_ni`), which also pipelines the tweaks.
 
 use cipher::consts::U16;
 use cipher::{Block, BlockSizeUser};
@@ -41,7 +41,7 @@ pub(super) fn aes(key: &[u8]) -> Box<dyn Driver> {
     #[cfg(target_arch = "x86_64")]
     {
         let (data, tweak) = key.split_at(key.len() / 2);
-        if let Some(xts) = super::aes_xts::AesXts::new(data, tweak) {
+        if let Some(xts) = super::aes_ni::AesXts::new(data, tweak) {
             return Box::new(Kernel { xts, iv: [0; 16] });
         }
     }
@@ -90,7 +90,7 @@ impl<C: BlockCipher + BlockSizeUser<BlockSize = U16>> Xts<C> {
 /// AES-XTS on the x86-64 kernel, with the current IV.
 #[cfg(target_arch = "x86_64")]
 struct Kernel {
-    xts: super::aes_xts::AesXts,
+    xts: super::aes_ni::AesXts,
     iv: [u8; 16],
 }
 

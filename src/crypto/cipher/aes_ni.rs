@@ -1,9 +1,10 @@
-//! AES-XTS (IEEE 1619) over whole data units such as LUKS sectors, on x86-64 with AES-NI.
+//! AES in XTS (IEEE 1619, over whole data units such as LUKS sectors), ECB and CTR modes on
+//! x86-64 with AES-NI.
 //!
 //! `xts-mode` encrypts one block at a time and the `aes` crate's batches stop at 8 AES-NI blocks
 //! (`cpufeatures` hides VAES without AVX-512). Here 8 registers of blocks are in flight: 8 blocks
-//! with AES-NI, 16 with VAES + AVX2 (two per ymm), their tweaks derived in parallel by carry-less
-//! multiplication (PCLMULQDQ). The kernel is picked once, at runtime, in `new`.
+//! with AES-NI, 16 with VAES + AVX2 (two per ymm); XTS tweaks are derived in parallel by
+//! carry-less multiplication (PCLMULQDQ). The kernel is picked once, at runtime, in `new`.
 
 #![cfg(target_arch = "x86_64")]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -38,6 +39,26 @@ enum Kernel {
     Vaes,
 }
 
+impl Kernel {
+    /// The fastest kernel this CPU runs; `None` without AES-NI (or PCLMULQDQ, which every
+    /// AES-NI CPU has).
+    fn detect() -> Option<Kernel> {
+        if !(is_x86_feature_detected!("aes") && is_x86_feature_detected!("pclmulqdq")) {
+            return None;
+        }
+        Some(
+            if is_x86_feature_detected!("vaes")
+                && is_x86_feature_detected!("vpclmulqdq")
+                && is_x86_feature_detected!("avx2")
+            {
+                Kernel::Vaes
+            } else {
+                Kernel::AesNi
+            },
+        )
+    }
+}
+
 /// AES-XTS data and tweak keys, expanded for AES-NI.
 pub(crate) struct AesXts {
     /// Data key, for AESENC.
@@ -62,17 +83,7 @@ impl AesXts {
             matches!(key1.len(), 16 | 24 | 32) && key1.len() == key2.len(),
             "AES-XTS keys must be two 16, 24 or 32-byte halves"
         );
-        if !(is_x86_feature_detected!("aes") && is_x86_feature_detected!("pclmulqdq")) {
-            return None;
-        }
-        let kernel = if is_x86_feature_detected!("vaes")
-            && is_x86_feature_detected!("vpclmulqdq")
-            && is_x86_feature_detected!("avx2")
-        {
-            Kernel::Vaes
-        } else {
-            Kernel::AesNi
-        };
+        let kernel = Kernel::detect()?;
         let rounds = key1.len() / 4 + 6;
         // SAFETY: AES-NI and PCLMULQDQ were detected just above.
         let (data_enc, tweak_enc) = unsafe { (expand_key(key1), expand_key(key2)) };
@@ -127,6 +138,244 @@ impl Drop for AesXts {
         self.data_enc.zeroize();
         self.data_dec.zeroize();
         self.tweak_enc.zeroize();
+    }
+}
+
+/// One AES key expanded for AES-NI, for ECB and CTR.
+pub(crate) struct AesBlocks {
+    enc: RoundKeys,
+    dec: RoundKeys,
+    /// 10, 12 or 14.
+    rounds: usize,
+    kernel: Kernel,
+}
+
+impl AesBlocks {
+    /// Expands `key`; `None` when the CPU lacks AES-NI.
+    ///
+    /// # Panics
+    /// If `key` is not 16, 24 or 32 bytes long.
+    pub(crate) fn new(key: &[u8]) -> Option<AesBlocks> {
+        assert!(
+            matches!(key.len(), 16 | 24 | 32),
+            "AES keys are 16, 24 or 32 bytes"
+        );
+        let kernel = Kernel::detect()?;
+        let rounds = key.len() / 4 + 6;
+        // SAFETY: AES-NI was detected just above.
+        let enc = unsafe { expand_key(key) };
+        // SAFETY: as above.
+        let dec = unsafe { inverse_key(&enc, rounds) };
+        Some(AesBlocks {
+            enc,
+            dec,
+            rounds,
+            kernel,
+        })
+    }
+
+    /// Encrypts every block of `data` (whole blocks) on its own.
+    pub(crate) fn ecb_encrypt(&self, data: InOutBuf<'_, '_, u8>) {
+        self.ecb::<false>(data);
+    }
+
+    /// Decrypts every block of `data` (whole blocks) on its own.
+    pub(crate) fn ecb_decrypt(&self, data: InOutBuf<'_, '_, u8>) {
+        self.ecb::<true>(data);
+    }
+
+    fn ecb<const DECRYPT: bool>(&self, data: InOutBuf<'_, '_, u8>) {
+        debug_assert_eq!(data.len() % BLOCK_SIZE, 0, "ECB on whole blocks");
+        let len = data.len() / BLOCK_SIZE * BLOCK_SIZE;
+        let keys = if DECRYPT { &self.dec } else { &self.enc };
+        let (src, dst) = data.into_raw();
+        // SAFETY: as in `AesXts::process`.
+        unsafe {
+            match self.kernel {
+                Kernel::AesNi => ecb_aesni::<DECRYPT>(keys, self.rounds, src, dst, len),
+                Kernel::Vaes => ecb_vaes::<DECRYPT>(keys, self.rounds, src, dst, len),
+            }
+        }
+    }
+
+    /// XORs `data` (whole blocks) with the CTR keystream from `counter`, the 16-byte
+    /// big-endian counter block, which is left at the block after the last one used.
+    pub(crate) fn ctr(&self, counter: &mut [u8; 16], data: InOutBuf<'_, '_, u8>) {
+        debug_assert_eq!(data.len() % BLOCK_SIZE, 0, "CTR on whole blocks");
+        let len = data.len() / BLOCK_SIZE * BLOCK_SIZE;
+        let mut count = u128::from_be_bytes(*counter);
+        let (src, dst) = data.into_raw();
+        // SAFETY: as in `AesXts::process`.
+        unsafe {
+            match self.kernel {
+                Kernel::AesNi => ctr_aesni(&self.enc, self.rounds, &mut count, src, dst, len),
+                Kernel::Vaes => ctr_vaes(&self.enc, self.rounds, &mut count, src, dst, len),
+            }
+        }
+        *counter = count.to_be_bytes();
+    }
+}
+
+impl Drop for AesBlocks {
+    fn drop(&mut self) {
+        self.enc.zeroize();
+        self.dec.zeroize();
+    }
+}
+
+/// [`ecb`] on [`Xmm`] registers.
+///
+/// # Safety
+/// As for [`ecb`] with `V` = [`Xmm`].
+#[target_feature(enable = "aes,pclmulqdq,sse2")]
+unsafe fn ecb_aesni<const DECRYPT: bool>(
+    keys: &RoundKeys,
+    rounds: usize,
+    src: *const u8,
+    dst: *mut u8,
+    len: usize,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe { ecb::<Xmm, DECRYPT>(keys, rounds, src, dst, len) }
+}
+
+/// [`ecb`] on [`Ymm`] registers.
+///
+/// # Safety
+/// As for [`ecb`] with `V` = [`Ymm`].
+#[target_feature(enable = "aes,pclmulqdq,avx2,vaes,vpclmulqdq")]
+unsafe fn ecb_vaes<const DECRYPT: bool>(
+    keys: &RoundKeys,
+    rounds: usize,
+    src: *const u8,
+    dst: *mut u8,
+    len: usize,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe { ecb::<Ymm, DECRYPT>(keys, rounds, src, dst, len) }
+}
+
+/// ECB: [`batch`] with zero tweaks, so each block is just AES of itself.
+///
+/// # Safety
+/// As for [`xts`].
+#[inline(always)]
+unsafe fn ecb<V: AesVector, const DECRYPT: bool>(
+    keys: &RoundKeys,
+    rounds: usize,
+    src: *const u8,
+    dst: *mut u8,
+    len: usize,
+) {
+    // SAFETY: the caller guarantees V's CPU features, which imply Xmm's.
+    let (keys, zero) = unsafe { (V::round_keys(keys), V::splat(Xmm::new(_mm_setzero_si128()))) };
+    let zeros = [zero; VECTORS_IN_FLIGHT];
+    let batch_bytes = VECTORS_IN_FLIGHT * V::BLOCKS * BLOCK_SIZE;
+    for offset in (0..len).step_by(batch_bytes) {
+        // SAFETY: `offset < len`; the batch, or the `len - offset` bytes left, lie within the
+        // caller's ranges.
+        unsafe {
+            let (src, dst) = (src.add(offset), dst.add(offset));
+            if len - offset >= batch_bytes {
+                batch::<V, DECRYPT>(&keys, rounds, &zeros, src, dst);
+            } else {
+                partial_batch::<V, DECRYPT>(&keys, rounds, &zeros, src, dst, len - offset);
+            }
+        }
+    }
+}
+
+/// [`ctr`] on [`Xmm`] registers.
+///
+/// # Safety
+/// As for [`ctr`] with `V` = [`Xmm`].
+#[target_feature(enable = "aes,pclmulqdq,sse2")]
+unsafe fn ctr_aesni(
+    keys: &RoundKeys,
+    rounds: usize,
+    count: &mut u128,
+    src: *const u8,
+    dst: *mut u8,
+    len: usize,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe { ctr::<Xmm>(keys, rounds, count, src, dst, len) }
+}
+
+/// [`ctr`] on [`Ymm`] registers.
+///
+/// # Safety
+/// As for [`ctr`] with `V` = [`Ymm`].
+#[target_feature(enable = "aes,pclmulqdq,avx2,vaes,vpclmulqdq")]
+unsafe fn ctr_vaes(
+    keys: &RoundKeys,
+    rounds: usize,
+    count: &mut u128,
+    src: *const u8,
+    dst: *mut u8,
+    len: usize,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe { ctr::<Ymm>(keys, rounds, count, src, dst, len) }
+}
+
+/// CTR: block `i` is XORed with AES(`count + i`), the counter a 128-bit big-endian integer
+/// that wraps (nettle's `ctr_crypt`). A batch's counter blocks are written to a stack
+/// buffer and loaded as registers, which costs far less than their AES rounds; a last,
+/// partial batch XORs only the bytes it has.
+///
+/// # Safety
+/// As for [`xts`].
+#[inline(always)]
+unsafe fn ctr<V: AesVector>(
+    keys: &RoundKeys,
+    rounds: usize,
+    count: &mut u128,
+    src: *const u8,
+    dst: *mut u8,
+    len: usize,
+) {
+    // SAFETY: the caller guarantees V's CPU features.
+    let keys = unsafe { V::round_keys(keys) };
+    let last_keys = [keys[rounds]; VECTORS_IN_FLIGHT];
+    let stride = V::BLOCKS * BLOCK_SIZE;
+    let batch_bytes = VECTORS_IN_FLIGHT * stride;
+    let mut counters = [0u8; MAX_BATCH_BYTES];
+    for offset in (0..len).step_by(batch_bytes) {
+        let bytes = batch_bytes.min(len - offset);
+        for block in counters[..bytes].chunks_exact_mut(BLOCK_SIZE) {
+            block.copy_from_slice(&count.to_be_bytes());
+            *count = count.wrapping_add(1);
+        }
+        let mut state = [keys[0]; VECTORS_IN_FLIGHT];
+        for (i, s) in state.iter_mut().enumerate() {
+            // SAFETY: register `i` lies within `counters`.
+            *s = unsafe { V::load(counters.as_ptr().add(i * stride)) }.xor(*s);
+        }
+        cipher::<V, VECTORS_IN_FLIGHT, false>(&mut state, &keys, rounds, &last_keys);
+        // SAFETY: `offset < len`, so the pointers stay within the caller's ranges.
+        let (src, dst) = unsafe { (src.add(offset), dst.add(offset)) };
+        if bytes == batch_bytes {
+            for (i, s) in state.iter().enumerate() {
+                // SAFETY: register `i` lies within the batch, read before it is written.
+                unsafe {
+                    let input = V::load(src.add(i * stride));
+                    s.xor(input).store(dst.add(i * stride));
+                }
+            }
+        } else {
+            let mut keystream = [0u8; MAX_BATCH_BYTES];
+            for (i, s) in state.iter().enumerate() {
+                // SAFETY: register `i` lies within `keystream`.
+                unsafe { s.store(keystream.as_mut_ptr().add(i * stride)) };
+            }
+            for (i, k) in keystream[..bytes].iter().enumerate() {
+                // SAFETY: `i < bytes`, within the caller's ranges; each byte is read before
+                // it is written.
+                unsafe { *dst.add(i) = *src.add(i) ^ k };
+            }
+            keystream.zeroize();
+        }
     }
 }
 
@@ -924,5 +1173,102 @@ mod tests {
     #[should_panic(expected = "AES-XTS keys")]
     fn rejects_unequal_keys() {
         let _ = AesXts::new(&[0; 16], &[0; 32]);
+    }
+
+    fn blocks_with(kernel: Kernel, key: &[u8]) -> AesBlocks {
+        let mut aes = AesBlocks::new(key).expect("AES-NI");
+        aes.kernel = kernel;
+        aes
+    }
+
+    /// `data` through the RustCrypto `aes` crate in ECB, or CTR from `counter` (`ctr`
+    /// crate, 128-bit big-endian counter), as the reference.
+    fn reference_blocks(key: &[u8], counter: Option<[u8; 16]>, data: &mut [u8], decrypt: bool) {
+        use cipher::{KeyIvInit, StreamCipher};
+        fn ecb<C>(c: C, data: &mut [u8], decrypt: bool)
+        where
+            C: BlockCipherEncrypt + BlockCipherDecrypt + BlockSizeUser<BlockSize = U16>,
+        {
+            for block in data.chunks_exact_mut(16) {
+                let block: &mut Array<u8, U16> = block.try_into().unwrap();
+                if decrypt {
+                    c.decrypt_block(block)
+                } else {
+                    c.encrypt_block(block)
+                }
+            }
+        }
+        match (key.len(), counter) {
+            (16, None) => ecb(Aes128::new_from_slice(key).unwrap(), data, decrypt),
+            (24, None) => ecb(Aes192::new_from_slice(key).unwrap(), data, decrypt),
+            (32, None) => ecb(Aes256::new_from_slice(key).unwrap(), data, decrypt),
+            (16, Some(iv)) => ctr::Ctr128BE::<Aes128>::new_from_slices(key, &iv)
+                .unwrap()
+                .apply_keystream(data),
+            (24, Some(iv)) => ctr::Ctr128BE::<Aes192>::new_from_slices(key, &iv)
+                .unwrap()
+                .apply_keystream(data),
+            (_, Some(iv)) => ctr::Ctr128BE::<Aes256>::new_from_slices(key, &iv)
+                .unwrap()
+                .apply_keystream(data),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn ecb_and_ctr_match_rustcrypto() {
+        let lengths = (0..=1024).step_by(16).chain([4096, 65536]);
+        for len in lengths {
+            for key_len in [16, 24, 32] {
+                let seed = (len * 5 + key_len) as u64;
+                let key = pattern(key_len, seed);
+                let pt = pattern(len, seed + 1);
+                let iv: [u8; 16] = pattern(16, seed + 2).try_into().unwrap();
+                for kernel in kernels() {
+                    let aes = blocks_with(kernel, &key);
+                    for counter in [None, Some(iv)] {
+                        let mut expected = pt.clone();
+                        reference_blocks(&key, counter, &mut expected, false);
+                        let mut out = vec![0xa5; len];
+                        let mut state = counter;
+                        let what = format!("{kernel:?} AES-{} {len} B {counter:?}", key_len * 8);
+                        match &mut state {
+                            Some(c) => aes.ctr(c, InOutBuf::new(&pt, &mut out).unwrap()),
+                            None => aes.ecb_encrypt(InOutBuf::new(&pt, &mut out).unwrap()),
+                        }
+                        assert_eq!(out, expected, "{what}");
+                        if let Some(c) = state {
+                            let next = u128::from_be_bytes(iv).wrapping_add(len as u128 / 16);
+                            assert_eq!(c, next.to_be_bytes(), "{what}: counter");
+                        } else {
+                            aes.ecb_decrypt(InOutBuf::from(&mut out[..]));
+                            assert_eq!(out, pt, "{what}: decrypt");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ctr_carries_wraps_and_chains() {
+        let key = pattern(32, 77);
+        for kernel in kernels() {
+            let aes = blocks_with(kernel, &key);
+            for start in [u64::MAX as u128 - 3, u128::MAX - 5, u128::MAX] {
+                let iv = start.to_be_bytes();
+                let data = pattern(40 * 16, 78);
+                let mut expected = data.clone();
+                reference_blocks(&key, Some(iv), &mut expected, false);
+                // Uneven calls chain to the same keystream as one call, in place.
+                let mut counter = iv;
+                let mut buf = data.clone();
+                for part in buf.chunks_mut(16 * 7) {
+                    aes.ctr(&mut counter, InOutBuf::from(part));
+                }
+                assert_eq!(buf, expected, "{kernel:?} from {start:#x}");
+                assert_eq!(counter, start.wrapping_add(40).to_be_bytes());
+            }
+        }
     }
 }
