@@ -11,7 +11,8 @@ use crate::crypto::hash::{self, HashAlgo};
 use crate::crypto::Backend;
 use crate::Result;
 
-fn algorithm(alg: HashAlgo) -> Option<ffi::gnutls_mac_algorithm_t> {
+/// gnutls' MAC for HMAC-`alg` (PBKDF2 uses it too), if gnutls names one.
+pub(crate) fn algorithm(alg: HashAlgo) -> Option<ffi::gnutls_mac_algorithm_t> {
     use ffi::gnutls_mac_algorithm_t::*;
     Some(match alg {
         HashAlgo::Md5 => GNUTLS_MAC_MD5,

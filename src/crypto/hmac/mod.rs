@@ -2,7 +2,7 @@
 
 mod builtin;
 #[cfg(feature = "gnutls")]
-mod gnutls;
+pub(crate) mod gnutls;
 #[cfg(feature = "nettle")]
 mod nettle;
 

@@ -8,6 +8,7 @@ use gnutls_sys::gen as ffi;
 
 use crate::crypto::gnutls::check;
 use crate::crypto::hash::HashAlgo;
+use crate::crypto::hmac::gnutls::algorithm;
 use crate::Result;
 
 /// What gnutls-sys 0.1.2 (generated from gnutls 3.4) lacks: `gnutls_pbkdf2`, added in
@@ -27,26 +28,13 @@ mod ext {
     }
 }
 
-fn mac(hash: HashAlgo) -> Option<ffi::gnutls_mac_algorithm_t> {
-    use ffi::gnutls_mac_algorithm_t::*;
-    Some(match hash {
-        HashAlgo::Md5 => GNUTLS_MAC_MD5,
-        HashAlgo::Sha1 => GNUTLS_MAC_SHA1,
-        HashAlgo::Sha224 => GNUTLS_MAC_SHA224,
-        HashAlgo::Sha256 => GNUTLS_MAC_SHA256,
-        HashAlgo::Sha384 => GNUTLS_MAC_SHA384,
-        HashAlgo::Sha512 => GNUTLS_MAC_SHA512,
-        HashAlgo::Ripemd160 => GNUTLS_MAC_RMD160,
-        HashAlgo::Sm3 => return None,
-    })
-}
-
 pub(super) fn supports(hash: HashAlgo) -> bool {
     static USABLE: OnceLock<[bool; HashAlgo::ALL.len()]> = OnceLock::new();
     USABLE.get_or_init(|| {
         HashAlgo::ALL.map(|h| {
             let mut out = [0u8; 16];
-            mac(h).is_some() && pbkdf2(h, b"qio probe key", b"qio probe salt", 1, &mut out).is_ok()
+            algorithm(h).is_some()
+                && pbkdf2(h, b"qio probe key", b"qio probe salt", 1, &mut out).is_ok()
         })
     })[hash as usize]
 }
@@ -58,7 +46,7 @@ pub(super) fn pbkdf2(
     rounds: u32,
     out: &mut [u8],
 ) -> Result<()> {
-    let mac = mac(hash).expect("supports() was checked");
+    let mac = algorithm(hash).expect("supports() was checked");
     let datum = |bytes: &[u8]| ffi::gnutls_datum_t {
         data: bytes.as_ptr() as *mut u8,
         size: bytes.len() as u32,
