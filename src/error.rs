@@ -11,6 +11,9 @@ pub enum ErrorKind {
     NotSupported,
     /// An argument is well-formed but not acceptable (wrong length, unknown value, ...).
     InvalidArgument,
+    /// A non-blocking channel could not transfer anything now (`QIO_CHANNEL_ERR_BLOCK`):
+    /// not a failure, the caller waits for the channel to become ready and retries.
+    WouldBlock,
 }
 
 /// A runtime failure: a kind and a human-readable message worded as QEMU words it.
@@ -32,6 +35,22 @@ impl Error {
         }
     }
 
+    /// A failed system call: `message`, then the text of `errno`, as QEMU's
+    /// `error_setg_errno` writes it.
+    pub fn os(message: &str, errno: i32) -> Self {
+        Error::new(ErrorKind::Failed, format!("{message}: {}", strerror(errno)))
+    }
+
+    /// The [`ErrorKind::WouldBlock`] "error".
+    pub fn would_block_error() -> Self {
+        Error::new(ErrorKind::WouldBlock, "Resource temporarily unavailable")
+    }
+
+    /// Whether this is [`ErrorKind::WouldBlock`].
+    pub fn would_block(&self) -> bool {
+        self.kind == ErrorKind::WouldBlock
+    }
+
     /// The failure's kind.
     pub fn kind(&self) -> ErrorKind {
         self.kind
@@ -50,3 +69,14 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The C library's text for `errno` (`strerror`, thread-safe).
+pub(crate) fn strerror(errno: i32) -> String {
+    let mut buf = [0u8; 128];
+    // SAFETY: the XSI strerror_r writes a NUL-terminated string into `buf`.
+    if unsafe { libc::strerror_r(errno, buf.as_mut_ptr().cast(), buf.len()) } != 0 {
+        return format!("Unknown error {errno}");
+    }
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..len]).into_owned()
+}

@@ -5,6 +5,7 @@
 
 pub mod crypto;
 mod error;
+pub mod io;
 mod qapi;
 
 pub use error::{Error, ErrorKind, Result};

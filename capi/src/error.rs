@@ -31,7 +31,8 @@ pub(crate) fn set(error: *mut *mut GError, e: &qio::Error) {
         return;
     }
     let code = match e.kind() {
-        qio::ErrorKind::Failed => QIOError::QIO_ERROR_FAILED,
+        // WouldBlock is a return value (QIO_CHANNEL_ERR_BLOCK), never a GError.
+        qio::ErrorKind::Failed | qio::ErrorKind::WouldBlock => QIOError::QIO_ERROR_FAILED,
         qio::ErrorKind::NotSupported => QIOError::QIO_ERROR_NOT_SUPPORTED,
         qio::ErrorKind::InvalidArgument => QIOError::QIO_ERROR_INVALID_ARGUMENT,
     };

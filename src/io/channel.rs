@@ -1,0 +1,582 @@
+//! `QIOChannel`: the byte stream every channel type implements (QEMU's `io/channel.c`).
+//!
+//! A channel is a [`Channel<T>`]: the state every channel shares ([`Base`]: class,
+//! features, name) followed by the type's own state `T`, which implements the small
+//! vtable [`ChannelImpl`]. Channels are always shared (`Arc`); `Arc<Channel<Socket>>`
+//! upcasts to `Arc<Channel>` (the erased `Channel<dyn ChannelImpl>`) like `QIO_CHANNEL()`,
+//! and [`Channel::downcast`] checks the class on the way back. The generic operations
+//! (the feature checks, the `*_all` helpers, watches, waiting) are written once here.
+
+use std::ffi::{c_void, CString};
+use std::io::{IoSlice, IoSliceMut};
+use std::mem::ManuallyDrop;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::io::watch::{self, Condition, Readiness};
+use crate::{Error, ErrorKind, Result};
+
+/// A capability a channel has (`QIOChannelFeature`), with QEMU's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Feature {
+    /// File descriptors can be passed with the data (UNIX sockets).
+    FdPass = 0,
+    /// [`Channel::shutdown`] works.
+    Shutdown = 1,
+    /// The channel is a listening socket.
+    Listen = 2,
+    /// Writes can use [`WRITE_FLAG_ZERO_COPY`].
+    WriteZeroCopy = 3,
+    /// Reads can use [`READ_FLAG_MSG_PEEK`].
+    ReadMsgPeek = 4,
+    /// Positioned I/O and seeking work.
+    Seekable = 5,
+    /// The channel is read and written from different threads at once (set by users).
+    ConcurrentIo = 6,
+}
+
+impl Feature {
+    /// Every feature, in value order.
+    pub const ALL: [Feature; 7] = [
+        Feature::FdPass,
+        Feature::Shutdown,
+        Feature::Listen,
+        Feature::WriteZeroCopy,
+        Feature::ReadMsgPeek,
+        Feature::Seekable,
+        Feature::ConcurrentIo,
+    ];
+
+    fn bit(self) -> u32 {
+        1 << self as u32
+    }
+}
+
+/// Read without consuming (`QIO_CHANNEL_READ_FLAG_MSG_PEEK`).
+pub const READ_FLAG_MSG_PEEK: u32 = 0x1;
+/// Report a TLS peer that closed without `close_notify` as end-of-file.
+pub const READ_FLAG_RELAXED_EOF: u32 = 0x2;
+/// Leave received file descriptors' blocking mode as the sender had it.
+pub const READ_FLAG_FD_PRESERVE_BLOCKING: u32 = 0x4;
+/// Send from the caller's pages (`MSG_ZEROCOPY`); [`Channel::flush`] waits for them.
+pub const WRITE_FLAG_ZERO_COPY: u32 = 0x1;
+
+/// Which directions [`Channel::shutdown`] closes (`QIOChannelShutdown`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Shutdown {
+    Read = 1,
+    Write = 2,
+    Both = 3,
+}
+
+/// The concrete type of a channel. The values double as a magic number: a foreign
+/// caller holding a channel pointer can check what it points at before using it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Class {
+    Socket = u32::from_be_bytes(*b"QIOs"),
+    File = u32::from_be_bytes(*b"QIOf"),
+    Command = u32::from_be_bytes(*b"QIOc"),
+    Buffer = u32::from_be_bytes(*b"QIOb"),
+    Null = u32::from_be_bytes(*b"QIOn"),
+}
+
+impl Class {
+    const ALL: [Class; 5] = [
+        Class::Socket,
+        Class::File,
+        Class::Command,
+        Class::Buffer,
+        Class::Null,
+    ];
+
+    /// QEMU's QOM type name (`qio-channel-socket`, ...).
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Class::Socket => "qio-channel-socket",
+            Class::File => "qio-channel-file",
+            Class::Command => "qio-channel-command",
+            Class::Buffer => "qio-channel-buffer",
+            Class::Null => "qio-channel-null",
+        }
+    }
+
+    /// The erased channel pointer for a thin pointer to a channel of this class.
+    fn erase(self, thin: *const c_void) -> *const Channel {
+        use crate::io::{Buffer, Command, File, Null, Socket};
+        match self {
+            Class::Socket => thin as *const Channel<Socket> as *const Channel,
+            Class::File => thin as *const Channel<File> as *const Channel,
+            Class::Command => thin as *const Channel<Command> as *const Channel,
+            Class::Buffer => thin as *const Channel<Buffer> as *const Channel,
+            Class::Null => thin as *const Channel<Null> as *const Channel,
+        }
+    }
+}
+
+/// The state every channel has, whatever its type (`QIOChannel`'s own fields).
+#[repr(C)]
+pub struct Base {
+    // First, so that a thin pointer to any channel starts with it.
+    class: Class,
+    features: AtomicU32,
+    name: Mutex<Option<CString>>,
+}
+
+impl Base {
+    /// Whether `feature` is set.
+    pub fn has_feature(&self, feature: Feature) -> bool {
+        self.features.load(Ordering::Relaxed) & feature.bit() != 0
+    }
+
+    /// Sets `feature` (features are never cleared).
+    pub fn set_feature(&self, feature: Feature) {
+        self.features.fetch_or(feature.bit(), Ordering::Relaxed);
+    }
+}
+
+/// What each channel type implements: QEMU's `QIOChannelClass`. The mandatory entries
+/// come first; the others default to QEMU's behaviour for a class without them.
+/// Every method may be called from several threads at once.
+pub trait ChannelImpl: Send + Sync + 'static {
+    /// One read into `iov`: the bytes read (0 at end-of-file), or
+    /// [`ErrorKind::WouldBlock`]. Received file descriptors are appended to `fds`.
+    fn readv(
+        &self,
+        iov: &mut [IoSliceMut<'_>],
+        fds: Option<&mut Vec<OwnedFd>>,
+        flags: u32,
+    ) -> Result<usize>;
+
+    /// One write from `iov` passing `fds`: the bytes written, or [`ErrorKind::WouldBlock`].
+    fn writev(&self, iov: &[IoSlice<'_>], fds: &[BorrowedFd<'_>], flags: u32) -> Result<usize>;
+
+    /// Switches between blocking and non-blocking I/O.
+    fn set_blocking(&self, enabled: bool) -> Result<()>;
+
+    /// Releases the underlying resource; I/O afterwards fails.
+    fn close(&self, base: &Base) -> Result<()>;
+
+    /// What a watch on this channel polls for `condition`.
+    fn readiness(&self, condition: Condition) -> Readiness;
+
+    /// Runs when the last reference goes, before the state is dropped.
+    fn finalize(&self, _base: &Base) {}
+
+    /// Whether [`ChannelImpl::preadv`] and [`ChannelImpl::pwritev`] exist.
+    fn positioned_io(&self) -> bool {
+        false
+    }
+
+    /// One read at `offset`, without moving the file position.
+    fn preadv(&self, _iov: &mut [IoSliceMut<'_>], _offset: i64) -> Result<usize> {
+        Err(unsupported("Channel does not support preadv"))
+    }
+
+    /// One write at `offset`, without moving the file position.
+    fn pwritev(&self, _iov: &[IoSlice<'_>], _offset: i64) -> Result<usize> {
+        Err(unsupported("Channel does not support pwritev"))
+    }
+
+    /// Closes one or both directions, without blocking.
+    fn shutdown(&self, _how: Shutdown) -> Result<()> {
+        Err(unsupported("Data path shutdown not supported"))
+    }
+
+    /// Nagle's algorithm on (`true`) or off.
+    fn set_delay(&self, _enabled: bool) {}
+
+    /// Holds back partial frames until uncorked.
+    fn set_cork(&self, _enabled: bool) {}
+
+    /// Moves the position (`lseek`'s `whence`); returns the new offset.
+    fn seek(&self, _offset: i64, _whence: i32) -> Result<i64> {
+        Err(unsupported("Channel does not support random access"))
+    }
+
+    /// Waits for zero-copy writes to complete: 1 when every one fell back to copying.
+    fn flush(&self) -> Result<i32> {
+        Ok(0)
+    }
+
+    /// The process id at the other end.
+    fn peerpid(&self) -> Result<u32> {
+        Err(unsupported("Channel does not support peer pid"))
+    }
+}
+
+/// A channel type: ties a [`ChannelImpl`] to its [`Class`].
+pub trait ChannelType: ChannelImpl + Sized {
+    const CLASS: Class;
+}
+
+fn unsupported(message: &str) -> Error {
+    Error::new(ErrorKind::NotSupported, message)
+}
+
+fn invalid(message: &str) -> Error {
+    Error::os(message, libc::EINVAL)
+}
+
+fn unexpected_eof() -> Error {
+    Error::new(
+        ErrorKind::Failed,
+        "Unexpected end-of-file before all data were read",
+    )
+}
+
+/// A channel: the shared [`Base`], then the type's state. `Channel` alone is the erased
+/// `Channel<dyn ChannelImpl>` that generic code (and the C API's `QIOChannel`) uses.
+#[repr(C)]
+pub struct Channel<T: ?Sized + ChannelImpl = dyn ChannelImpl> {
+    base: Base,
+    imp: T,
+}
+
+impl<T: ChannelType> Channel<T> {
+    /// A new shared channel around `imp`, with `features` set.
+    pub(crate) fn with_features(imp: T, features: &[Feature]) -> Arc<Self> {
+        let bits = features.iter().fold(0, |bits, f| bits | f.bit());
+        Arc::new(Channel {
+            base: Base {
+                class: T::CLASS,
+                features: AtomicU32::new(bits),
+                name: Mutex::new(None),
+            },
+            imp,
+        })
+    }
+
+    /// The type's own state.
+    pub fn imp(&self) -> &T {
+        &self.imp
+    }
+
+    /// This channel as a generic one (`QIO_CHANNEL()`).
+    pub fn upcast(self: &Arc<Self>) -> Arc<Channel> {
+        self.clone()
+    }
+}
+
+/// A typed channel has every generic operation (`QIO_CHANNEL(sioc)` is implicit).
+impl<T: ChannelType> std::ops::Deref for Channel<T> {
+    type Target = Channel;
+
+    fn deref(&self) -> &Channel {
+        self
+    }
+}
+
+impl<T: ?Sized + ChannelImpl> Drop for Channel<T> {
+    fn drop(&mut self) {
+        self.imp.finalize(&self.base);
+    }
+}
+
+/// An `Arc<Channel>` borrowed from a raw pointer: dropping it leaves the count alone.
+pub type BorrowedChannel = ManuallyDrop<Arc<Channel>>;
+
+impl Channel {
+    /// The channel's class.
+    pub fn class(&self) -> Class {
+        self.base.class
+    }
+
+    /// The shared state (features).
+    pub fn base(&self) -> &Base {
+        &self.base
+    }
+
+    /// The typed channel, if this one is a `T` (a checked `QIO_CHANNEL_SOCKET()`).
+    pub fn downcast<T: ChannelType>(
+        self: Arc<Self>,
+    ) -> std::result::Result<Arc<Channel<T>>, Arc<Self>> {
+        if self.class() != T::CLASS {
+            return Err(self);
+        }
+        // SAFETY: the class says the erased value is a Channel<T>; dropping the
+        // metadata of the fat pointer leaves the thin pointer Arc::from_raw expects.
+        Ok(unsafe { Arc::from_raw(Arc::into_raw(self) as *const Channel<T>) })
+    }
+
+    /// The channel's address as a thin pointer: what the C API hands out and what
+    /// watch callbacks receive.
+    pub fn as_thin(&self) -> *mut c_void {
+        self as *const Channel as *const c_void as *mut c_void
+    }
+
+    /// The class at a thin channel pointer, or `None` if it is NULL, misaligned or does
+    /// not start with a channel class.
+    ///
+    /// # Safety
+    /// A non-NULL aligned `thin` must be readable for 4 bytes.
+    pub unsafe fn class_at(thin: *const c_void) -> Option<Class> {
+        if thin.is_null() || !(thin as *const u32).is_aligned() {
+            return None;
+        }
+        // SAFETY: the caller's contract.
+        let value = unsafe { *(thin as *const u32) };
+        Class::ALL.into_iter().find(|c| *c as u32 == value)
+    }
+
+    /// Borrows the channel at a thin pointer from [`Channel::as_thin`] without taking a
+    /// reference; `None` if it is not a channel.
+    ///
+    /// # Safety
+    /// `thin` is NULL or points at readable memory; if it is a channel, the caller holds
+    /// a reference to it for as long as the borrow lives.
+    pub unsafe fn borrow_thin(thin: *const c_void) -> Option<BorrowedChannel> {
+        // SAFETY: the caller's contract; a channel pointer came from Arc::into_raw (or
+        // Arc::as_ptr) of a channel of that class.
+        unsafe {
+            let class = Channel::class_at(thin)?;
+            Some(ManuallyDrop::new(Arc::from_raw(class.erase(thin))))
+        }
+    }
+
+    /// The name given to the channel's watches.
+    pub fn name(&self) -> Option<CString> {
+        self.base.name.lock().unwrap().clone()
+    }
+
+    /// Sets the name of the watches created from now on (`g_source_set_name`).
+    pub fn set_name(&self, name: &str) {
+        *self.base.name.lock().unwrap() = CString::new(name.replace('\0', "")).ok();
+    }
+
+    /// Whether `feature` is set.
+    pub fn has_feature(&self, feature: Feature) -> bool {
+        self.base.has_feature(feature)
+    }
+
+    /// Sets `feature`.
+    pub fn set_feature(&self, feature: Feature) {
+        self.base.set_feature(feature)
+    }
+
+    /// One read (`qio_channel_readv_full`): refuses file descriptors on a channel
+    /// without [`Feature::FdPass`] and peeking without [`Feature::ReadMsgPeek`].
+    pub fn readv_full(
+        &self,
+        iov: &mut [IoSliceMut<'_>],
+        fds: Option<&mut Vec<OwnedFd>>,
+        flags: u32,
+    ) -> Result<usize> {
+        if fds.is_some() && !self.has_feature(Feature::FdPass) {
+            return Err(invalid("Channel does not support file descriptor passing"));
+        }
+        if flags & READ_FLAG_MSG_PEEK != 0 && !self.has_feature(Feature::ReadMsgPeek) {
+            return Err(invalid("Channel does not support peek read"));
+        }
+        self.imp.readv(iov, fds, flags)
+    }
+
+    /// One write (`qio_channel_writev_full`), with QEMU's checks on file descriptors
+    /// and zero copy.
+    pub fn writev_full(
+        &self,
+        iov: &[IoSlice<'_>],
+        fds: &[BorrowedFd<'_>],
+        flags: u32,
+    ) -> Result<usize> {
+        let zero_copy = flags & WRITE_FLAG_ZERO_COPY != 0;
+        if !fds.is_empty() {
+            if !self.has_feature(Feature::FdPass) {
+                return Err(invalid("Channel does not support file descriptor passing"));
+            }
+            if zero_copy {
+                return Err(invalid(
+                    "Zero Copy does not support file descriptor passing",
+                ));
+            }
+        }
+        if zero_copy && !self.has_feature(Feature::WriteZeroCopy) {
+            return Err(invalid("Requested Zero Copy feature is not available"));
+        }
+        self.imp.writev(iov, fds, flags)
+    }
+
+    /// One read into `buf`.
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize> {
+        self.readv_full(&mut [IoSliceMut::new(buf)], None, 0)
+    }
+
+    /// One write from `buf`.
+    pub fn write(&self, buf: &[u8]) -> Result<usize> {
+        self.writev_full(&[IoSlice::new(buf)], &[], 0)
+    }
+
+    /// Fills all of `iov` (`qio_channel_readv_full_all_eof`), waiting whenever the
+    /// channel would block: `Ok(true)` when everything was read, `Ok(false)` at
+    /// end-of-file before any byte (or descriptor), and an error at end-of-file after
+    /// some. Descriptors arrive with the first read only; on error they are closed.
+    pub fn readv_full_all_eof(
+        self: &Arc<Self>,
+        mut iov: &mut [IoSliceMut<'_>],
+        mut fds: Option<&mut Vec<OwnedFd>>,
+        flags: u32,
+    ) -> Result<bool> {
+        let mut want_fds = fds.is_some();
+        let mut partial = false;
+        while !iov.is_empty() || want_fds {
+            let before = fds.as_ref().map_or(0, |f| f.len());
+            let got = match self.readv_full(iov, fds.as_deref_mut().filter(|_| want_fds), flags) {
+                Err(e) if e.would_block() => {
+                    self.wait(watch::G_IO_IN);
+                    continue;
+                }
+                Err(e) => return Err(clear_fds(fds, e)),
+                Ok(got) => got,
+            };
+            let new_fds = fds.as_ref().map_or(0, |f| f.len()) > before;
+            if got == 0 && !(want_fds && new_fds) {
+                if !partial {
+                    return Ok(false);
+                }
+                return Err(clear_fds(fds, unexpected_eof()));
+            }
+            IoSliceMut::advance_slices(&mut iov, got);
+            partial = true;
+            want_fds = false;
+        }
+        Ok(true)
+    }
+
+    /// Fills all of `iov` (`qio_channel_readv_full_all`): end-of-file is an error.
+    pub fn readv_full_all(
+        self: &Arc<Self>,
+        iov: &mut [IoSliceMut<'_>],
+        fds: Option<&mut Vec<OwnedFd>>,
+    ) -> Result<()> {
+        match self.readv_full_all_eof(iov, fds, 0)? {
+            true => Ok(()),
+            false => Err(unexpected_eof()),
+        }
+    }
+
+    /// Writes all of `iov` (`qio_channel_writev_full_all`), waiting whenever the
+    /// channel would block; `fds` go with the first chunk.
+    pub fn writev_full_all(
+        self: &Arc<Self>,
+        mut iov: &mut [IoSlice<'_>],
+        mut fds: &[BorrowedFd<'_>],
+        flags: u32,
+    ) -> Result<()> {
+        while !iov.is_empty() {
+            match self.writev_full(iov, fds, flags) {
+                Err(e) if e.would_block() => self.wait(watch::G_IO_OUT),
+                Err(e) => return Err(e),
+                Ok(done) => {
+                    IoSlice::advance_slices(&mut iov, done);
+                    fds = &[];
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads exactly `buf.len()` bytes; `Ok(false)` at end-of-file before any.
+    pub fn read_all_eof(self: &Arc<Self>, buf: &mut [u8]) -> Result<bool> {
+        self.readv_full_all_eof(&mut [IoSliceMut::new(buf)], None, 0)
+    }
+
+    /// Reads exactly `buf.len()` bytes.
+    pub fn read_all(self: &Arc<Self>, buf: &mut [u8]) -> Result<()> {
+        self.readv_full_all(&mut [IoSliceMut::new(buf)], None)
+    }
+
+    /// Writes all of `buf`.
+    pub fn write_all(self: &Arc<Self>, buf: &[u8]) -> Result<()> {
+        self.writev_full_all(&mut [IoSlice::new(buf)], &[], 0)
+    }
+
+    /// Switches between blocking and non-blocking I/O.
+    pub fn set_blocking(&self, enabled: bool) -> Result<()> {
+        self.imp.set_blocking(enabled)
+    }
+
+    /// Closes the channel; later I/O fails.
+    pub fn close(&self) -> Result<()> {
+        self.imp.close(&self.base)
+    }
+
+    /// Closes one or both directions (`qio_channel_shutdown`).
+    pub fn shutdown(&self, how: Shutdown) -> Result<()> {
+        self.imp.shutdown(how)
+    }
+
+    /// Nagle's algorithm on or off (`false` sets `TCP_NODELAY`); a no-op elsewhere.
+    pub fn set_delay(&self, enabled: bool) {
+        self.imp.set_delay(enabled)
+    }
+
+    /// `TCP_CORK` on or off; a no-op elsewhere.
+    pub fn set_cork(&self, enabled: bool) {
+        self.imp.set_cork(enabled)
+    }
+
+    /// Moves the position (`qio_channel_io_seek`).
+    pub fn seek(&self, offset: i64, whence: i32) -> Result<i64> {
+        self.imp.seek(offset, whence)
+    }
+
+    fn check_positioned(&self, missing: &str) -> Result<()> {
+        if !self.imp.positioned_io() {
+            return Err(unsupported(missing));
+        }
+        if !self.has_feature(Feature::Seekable) {
+            return Err(invalid("Requested channel is not seekable"));
+        }
+        Ok(())
+    }
+
+    /// One read at `offset` (`qio_channel_preadv`).
+    pub fn preadv(&self, iov: &mut [IoSliceMut<'_>], offset: i64) -> Result<usize> {
+        self.check_positioned("Channel does not support preadv")?;
+        self.imp.preadv(iov, offset)
+    }
+
+    /// One write at `offset` (`qio_channel_pwritev`).
+    pub fn pwritev(&self, iov: &[IoSlice<'_>], offset: i64) -> Result<usize> {
+        self.check_positioned("Channel does not support pwritev")?;
+        self.imp.pwritev(iov, offset)
+    }
+
+    /// Waits for zero-copy writes (`qio_channel_flush`): 0, or 1 when every one since
+    /// the last flush fell back to copying; 0 at once without [`Feature::WriteZeroCopy`].
+    pub fn flush(&self) -> Result<i32> {
+        if !self.has_feature(Feature::WriteZeroCopy) {
+            return Ok(0);
+        }
+        self.imp.flush()
+    }
+
+    /// The peer's process id (`SO_PEERCRED`).
+    pub fn peerpid(&self) -> Result<u32> {
+        self.imp.peerpid()
+    }
+
+    /// Blocks until the channel is ready for `condition` (`qio_channel_wait`).
+    pub fn wait(&self, condition: watch::Condition) {
+        watch::wait(self, condition)
+    }
+
+    /// What a watch for `condition` polls.
+    pub(crate) fn readiness(&self, condition: Condition) -> Readiness {
+        self.imp.readiness(condition)
+    }
+}
+
+/// Closes the descriptors received so far, then returns `e`.
+fn clear_fds(fds: Option<&mut Vec<OwnedFd>>, e: Error) -> Error {
+    if let Some(fds) = fds {
+        fds.clear();
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,256 @@
+//! `QIONetListener`: listens on every address a name resolves to and hands each
+//! accepted client to a callback in a main context (QEMU's `io/net-listener.c`).
+//!
+//! Unlike QEMU's, the accept watches do not hold the listener alive: dropping it
+//! removes them and closes its sockets, so a forgotten `disconnect` leaks nothing.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use glib_sys::{GMainContext, GSource};
+
+use crate::io::watch::{self, G_IO_IN};
+use crate::io::{Channel, DnsResolver, Socket, SocketAddress};
+use crate::Result;
+
+/// What runs for each accepted client, in the thread iterating the listener's context.
+pub type ClientFunc = Arc<dyn Fn(Arc<Channel<Socket>>) + Send + Sync>;
+
+/// Owned `GSource`/`GMainContext` pointers kept in the listener's state.
+struct Source(*mut GSource);
+// SAFETY: GLib sources may be destroyed and unreffed from any thread.
+unsafe impl Send for Source {}
+
+impl Drop for Source {
+    fn drop(&mut self) {
+        // SAFETY: our reference to an attached source.
+        unsafe {
+            glib_sys::g_source_destroy(self.0);
+            glib_sys::g_source_unref(self.0);
+        }
+    }
+}
+
+struct Context(*mut GMainContext);
+// SAFETY: GLib contexts are thread-safe; we hold a reference.
+unsafe impl Send for Context {}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: our reference.
+            unsafe { glib_sys::g_main_context_unref(self.0) };
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    name: Option<String>,
+    sockets: Vec<Arc<Channel<Socket>>>,
+    /// One accept watch per socket while a client function is set.
+    watches: Vec<Source>,
+    client: Option<(ClientFunc, Option<Context>)>,
+    connected: bool,
+}
+
+/// A set of listening sockets and their client callback.
+#[derive(Default)]
+pub struct NetListener {
+    state: Mutex<State>,
+}
+
+impl NetListener {
+    /// A listener with no sockets (`qio_net_listener_new`).
+    pub fn new() -> Self {
+        NetListener::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Names the sockets added from now on `NAME-listen` (`qio_net_listener_set_name`).
+    pub fn set_name(&self, name: &str) {
+        self.state().name = Some(name.to_owned());
+    }
+
+    /// Listens on every address `addr` resolves to, with a backlog of `num`
+    /// (`qio_net_listener_open_sync`): succeeds if any does, else reports the first
+    /// failure.
+    pub fn open_sync(&self, addr: &SocketAddress, num: i32) -> Result<()> {
+        let mut first_error = None;
+        for resolved in DnsResolver::instance().lookup(addr)? {
+            let socket = Socket::new_channel();
+            match socket.listen_sync(&resolved, num) {
+                Ok(()) => self.add(socket),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match (self.is_connected(), first_error) {
+            (false, Some(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Adds a listening socket (`qio_net_listener_add`).
+    pub fn add(&self, socket: Arc<Channel<Socket>>) {
+        let mut state = self.state();
+        if let Some(name) = &state.name {
+            socket.set_name(&format!("{name}-listen"));
+        }
+        if let Some((func, context)) = &state.client {
+            let context = context.as_ref().map_or(std::ptr::null_mut(), |c| c.0);
+            let watch = accept_watch(&socket, func.clone(), context);
+            state.watches.push(watch);
+        }
+        state.sockets.push(socket);
+        state.connected = true;
+    }
+
+    /// Sets (or with `None` clears) the function each accepted client is given, run
+    /// in the thread iterating `context` (NULL: the default context)
+    /// (`qio_net_listener_set_client_func_full`). The previous function is dropped
+    /// once its watches are gone.
+    ///
+    /// # Safety
+    /// `context` is NULL or a valid `GMainContext`.
+    pub unsafe fn set_client_func(&self, func: Option<ClientFunc>, context: *mut GMainContext) {
+        let context = (!context.is_null()).then(|| {
+            // SAFETY: the caller's context; released when the function is replaced.
+            unsafe { glib_sys::g_main_context_ref(context) };
+            Context(context)
+        });
+        let mut state = self.state();
+        let old_watches = std::mem::take(&mut state.watches);
+        let old_client = std::mem::replace(&mut state.client, func.map(|f| (f, context)));
+        state.watches = self.watches_for(&state);
+        drop(state);
+        // Removing the old watches may run the old function's destroy notify: outside
+        // the lock, so it may call back into the listener.
+        drop(old_watches);
+        drop(old_client);
+    }
+
+    /// Accept watches for every socket of `state`, if a client function is set.
+    fn watches_for(&self, state: &State) -> Vec<Source> {
+        let Some((func, context)) = &state.client else {
+            return Vec::new();
+        };
+        let context = context.as_ref().map_or(std::ptr::null_mut(), |c| c.0);
+        state
+            .sockets
+            .iter()
+            .map(|socket| accept_watch(socket, func.clone(), context))
+            .collect()
+    }
+
+    /// Blocks until a client connects and returns it (`qio_net_listener_wait_client`);
+    /// the accept watches are suspended meanwhile, so the client is not also handed to
+    /// the client function. `None` if there is no socket to wait on.
+    pub fn wait_client(&self) -> Option<Arc<Channel<Socket>>> {
+        let (sockets, suspended) = {
+            let mut state = self.state();
+            (state.sockets.clone(), std::mem::take(&mut state.watches))
+        };
+        drop(suspended);
+        let client = accept_one(&sockets);
+        let mut state = self.state();
+        if state.watches.is_empty() {
+            state.watches = self.watches_for(&state);
+        }
+        client
+    }
+
+    /// Stops listening: removes the watches and closes every socket
+    /// (`qio_net_listener_disconnect`).
+    pub fn disconnect(&self) {
+        let (sockets, watches) = {
+            let mut state = self.state();
+            if !state.connected {
+                return;
+            }
+            state.connected = false;
+            (state.sockets.clone(), std::mem::take(&mut state.watches))
+        };
+        drop(watches);
+        for socket in sockets {
+            // Nothing to report to: QEMU ignores close errors here too.
+            let _ = socket.close();
+        }
+    }
+
+    /// Whether the listener has sockets and was not disconnected.
+    pub fn is_connected(&self) -> bool {
+        self.state().connected
+    }
+
+    /// The listening sockets.
+    pub fn sockets(&self) -> Vec<Arc<Channel<Socket>>> {
+        self.state().sockets.clone()
+    }
+}
+
+impl Drop for NetListener {
+    fn drop(&mut self) {
+        self.disconnect();
+    }
+}
+
+/// A watch on `socket` that accepts each client and gives it to `func`.
+fn accept_watch(
+    socket: &Arc<Channel<Socket>>,
+    func: ClientFunc,
+    context: *mut GMainContext,
+) -> Source {
+    let source = watch::create_watch(&socket.upcast(), G_IO_IN);
+    let listening = socket.clone();
+    // SAFETY: a fresh source; the closure is freed when the source is.
+    unsafe {
+        watch::set_closure(source, move |_, _| {
+            // A failed accept (the client already gone) is not the listener's error.
+            if let Ok(client) = listening.accept() {
+                func(client);
+            }
+            true
+        });
+        glib_sys::g_source_attach(source, context);
+    }
+    Source(source)
+}
+
+/// Polls `sockets` until one accepts a client.
+fn accept_one(sockets: &[Arc<Channel<Socket>>]) -> Option<Arc<Channel<Socket>>> {
+    loop {
+        let mut fds: Vec<libc::pollfd> = sockets
+            .iter()
+            .map(|s| libc::pollfd {
+                fd: s.imp().raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .filter(|p| p.fd >= 0)
+            .collect();
+        if fds.is_empty() {
+            return None;
+        }
+        // SAFETY: a valid array of pollfds.
+        if unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) } < 0 {
+            match crate::io::fd::errno() {
+                libc::EINTR => continue,
+                _ => return None,
+            }
+        }
+        let ready = fds
+            .iter()
+            .filter(|p| p.revents != 0)
+            .map(|p| p.fd)
+            .collect::<Vec<_>>();
+        for socket in sockets.iter().filter(|s| ready.contains(&s.imp().raw_fd())) {
+            if let Ok(client) = socket.accept() {
+                return Some(client);
+            }
+        }
+    }
+}
