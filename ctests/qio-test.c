@@ -139,3 +139,51 @@ guint8 *qio_test_pattern(gsize len, guint32 seed)
     }
     return buf;
 }
+
+#define TRANSFER_CHUNKS 250
+#define TRANSFER_CHUNK_SIZE 4194
+
+typedef struct {
+    QIOChannel *ioc;
+    struct iovec iov[TRANSFER_CHUNKS];
+    GError *error;
+} TransferSide;
+
+static gpointer transfer_write(gpointer opaque)
+{
+    TransferSide *side = opaque;
+    qio_channel_writev_all(side->ioc, side->iov, TRANSFER_CHUNKS, &side->error);
+    return NULL;
+}
+
+static gpointer transfer_read(gpointer opaque)
+{
+    TransferSide *side = opaque;
+    qio_channel_readv_all(side->ioc, side->iov, TRANSFER_CHUNKS, &side->error);
+    return NULL;
+}
+
+void qio_test_transfer(QIOChannel *src, QIOChannel *dst, gboolean blocking)
+{
+    gsize total = TRANSFER_CHUNKS * TRANSFER_CHUNK_SIZE;
+    g_autofree guint8 *input = qio_test_pattern(total, 42);
+    g_autofree guint8 *output = g_malloc0(total);
+    TransferSide writer = { .ioc = src }, reader = { .ioc = dst };
+    g_autoptr(GError) error = NULL;
+
+    for (guint i = 0; i < TRANSFER_CHUNKS; i++) {
+        writer.iov[i] = (struct iovec){ input + i * TRANSFER_CHUNK_SIZE, TRANSFER_CHUNK_SIZE };
+        reader.iov[i] = (struct iovec){ output + i * TRANSFER_CHUNK_SIZE, TRANSFER_CHUNK_SIZE };
+    }
+    g_assert_true(qio_channel_set_blocking(src, blocking, &error));
+    g_assert_true(qio_channel_set_blocking(dst, blocking, &error));
+    g_assert_no_error(error);
+
+    GThread *w = g_thread_new("transfer-writer", transfer_write, &writer);
+    GThread *r = g_thread_new("transfer-reader", transfer_read, &reader);
+    g_thread_join(w);
+    g_thread_join(r);
+    g_assert_no_error(writer.error);
+    g_assert_no_error(reader.error);
+    g_assert_cmpmem(input, total, output, total);
+}

@@ -54,4 +54,9 @@ guint8 *qio_test_pattern(gsize len, guint32 seed);
     g_test_expect_message("qio", G_LOG_LEVEL_CRITICAL,              \
                           "*assertion '" expression "' failed")
 
+/* Sends about 1 MB (250 iovec chunks of 4194 bytes, QEMU's pattern) from SRC to DST
+ * with qio_channel_writev_all() and qio_channel_readv_all() in two threads, both
+ * channels blocking or both non-blocking, and checks every byte arrived. */
+void qio_test_transfer(QIOChannel *src, QIOChannel *dst, gboolean blocking);
+
 #endif /* QIO_TEST_H */

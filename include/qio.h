@@ -18,6 +18,39 @@ G_BEGIN_DECLS
 /** The GError domain of every error qio reports; codes are #QIOError. */
 #define QIO_ERROR (qio_error_quark())
 
+/* Upcasts of the channel types to #QIOChannel, and back (exports check the type). */
+#define QIO_CHANNEL(obj) ((QIOChannel *)(obj))
+#define QIO_CHANNEL_SOCKET(obj) ((QIOChannelSocket *)(obj))
+#define QIO_CHANNEL_FILE(obj) ((QIOChannelFile *)(obj))
+#define QIO_CHANNEL_COMMAND(obj) ((QIOChannelCommand *)(obj))
+#define QIO_CHANNEL_BUFFER(obj) ((QIOChannelBuffer *)(obj))
+#define QIO_CHANNEL_NULL(obj) ((QIOChannelNull *)(obj))
+
+/**
+ * A non-blocking channel could not transfer anything now: wait and retry.
+ */
+#define QIO_CHANNEL_ERR_BLOCK -2
+
+/**
+ * Read without consuming the data (needs %QIO_CHANNEL_FEATURE_READ_MSG_PEEK).
+ */
+#define QIO_CHANNEL_READ_FLAG_MSG_PEEK 1
+
+/**
+ * Treat a TLS peer that closed without close_notify as end-of-file.
+ */
+#define QIO_CHANNEL_READ_FLAG_RELAXED_EOF 2
+
+/**
+ * Leave received file descriptors' O_NONBLOCK as the sender had it.
+ */
+#define QIO_CHANNEL_READ_FLAG_FD_PRESERVE_BLOCKING 4
+
+/**
+ * Send from the caller's pages (MSG_ZEROCOPY); qio_channel_flush() waits for them.
+ */
+#define QIO_CHANNEL_WRITE_FLAG_ZERO_COPY 1
+
 #define QCRYPTO_HASH_DIGEST_LEN_MD5 16
 
 #define QCRYPTO_HASH_DIGEST_LEN_SHA1 20
@@ -73,6 +106,16 @@ typedef enum {
      */
     QCRYPTO_BACKEND_GNUTLS = 3,
 } QCryptoBackend;
+
+/**
+ * The kind of a #QIOSocketAddress, with QAPI's `SocketAddressType` values.
+ */
+typedef enum {
+    QIO_SOCKET_ADDRESS_TYPE_INET = 0,
+    QIO_SOCKET_ADDRESS_TYPE_UNIX = 1,
+    QIO_SOCKET_ADDRESS_TYPE_VSOCK = 2,
+    QIO_SOCKET_ADDRESS_TYPE_FD = 3,
+} QIOSocketAddressType;
 
 /**
  * Hash algorithms, with QEMU's values.
@@ -173,6 +216,28 @@ typedef enum {
 } QIOError;
 
 /**
+ * Channel capabilities, with QEMU's values.
+ */
+typedef enum {
+    QIO_CHANNEL_FEATURE_FD_PASS = 0,
+    QIO_CHANNEL_FEATURE_SHUTDOWN = 1,
+    QIO_CHANNEL_FEATURE_LISTEN = 2,
+    QIO_CHANNEL_FEATURE_WRITE_ZERO_COPY = 3,
+    QIO_CHANNEL_FEATURE_READ_MSG_PEEK = 4,
+    QIO_CHANNEL_FEATURE_SEEKABLE = 5,
+    QIO_CHANNEL_FEATURE_CONCURRENT_IO = 6,
+} QIOChannelFeature;
+
+/**
+ * Which directions qio_channel_shutdown() closes, with QEMU's values.
+ */
+typedef enum {
+    QIO_CHANNEL_SHUTDOWN_READ = 1,
+    QIO_CHANNEL_SHUTDOWN_WRITE = 2,
+    QIO_CHANNEL_SHUTDOWN_BOTH = 3,
+} QIOChannelShutdown;
+
+/**
  * A keyed cipher with its IV state, freed with qcrypto_cipher_free().
  */
 typedef struct QCryptoCipher QCryptoCipher;
@@ -196,6 +261,84 @@ typedef struct QCryptoIVGen QCryptoIVGen;
  * A loaded secret, shared: qcrypto_secret_ref() and qcrypto_secret_unref().
  */
 typedef struct QCryptoSecret QCryptoSecret;
+
+/**
+ * A byte stream of any type; subtypes upcast with QIO_CHANNEL(). Shared: every
+ * constructor returns one reference, qio_channel_ref() adds one and
+ * qio_channel_unref() drops one.
+ */
+typedef struct QIOChannel QIOChannel;
+
+/**
+ * A memory buffer channel; a #QIOChannel through QIO_CHANNEL().
+ */
+typedef struct QIOChannelBuffer QIOChannelBuffer;
+
+/**
+ * A command channel; a #QIOChannel through QIO_CHANNEL().
+ */
+typedef struct QIOChannelCommand QIOChannelCommand;
+
+/**
+ * A file channel; a #QIOChannel through QIO_CHANNEL().
+ */
+typedef struct QIOChannelFile QIOChannelFile;
+
+/**
+ * A null channel; a #QIOChannel through QIO_CHANNEL().
+ */
+typedef struct QIOChannelNull QIOChannelNull;
+
+/**
+ * A socket channel; a #QIOChannel through QIO_CHANNEL().
+ */
+typedef struct QIOChannelSocket QIOChannelSocket;
+
+/**
+ * The resolver, a process-wide singleton: qio_dns_resolver_get_instance().
+ */
+typedef struct QIODNSResolver QIODNSResolver;
+
+/**
+ * A set of listening sockets, shared: qio_net_listener_ref() and
+ * qio_net_listener_unref(); the last unref closes the sockets.
+ */
+typedef struct QIONetListener QIONetListener;
+
+/**
+ * A socket address, freed with qio_socket_address_free().
+ */
+typedef struct QIOSocketAddress QIOSocketAddress;
+
+/**
+ * An operation's completion; freed by qio_task_free(), or by qio itself after a
+ * threaded task's callback.
+ */
+typedef struct QIOTask QIOTask;
+
+/**
+ * A watch callback: the channel, the conditions that are ready, the user data;
+ * returns G_SOURCE_CONTINUE to keep the watch or G_SOURCE_REMOVE to drop it.
+ */
+typedef gboolean (*QIOChannelFunc)(QIOChannel *ioc, GIOCondition condition, gpointer data);
+
+/**
+ * A task's completion callback.
+ */
+typedef void (*QIOTaskFunc)(QIOTask *task, gpointer opaque);
+
+/**
+ * What runs for each accepted client: @sioc is (transfer none), so take a reference
+ * to keep it.
+ */
+typedef void (*QIONetListenerClientFunc)(QIONetListener *listener,
+                                         QIOChannelSocket *sioc,
+                                         gpointer data);
+
+/**
+ * A task's worker, run in a worker thread by qio_task_run_in_thread().
+ */
+typedef void (*QIOTaskWorker)(QIOTask *task, gpointer opaque);
 
 /**
  * Splits the @blocklen bytes at @in into @stripes blocks at @out (@blocklen ×
@@ -223,6 +366,502 @@ int qcrypto_afsplit_decode(QCryptoHashAlgo hash,
                            const uint8_t *input,
                            uint8_t *out,
                            GError **error);
+
+/**
+ * Adds a reference to @ioc.
+ *
+ * Returns: (transfer full): @ioc; NULL (and a critical) if it is not a channel.
+ */
+QIOChannel *qio_channel_ref(QIOChannel *ioc);
+
+/**
+ * Drops a reference to @ioc (transfer full); the last one closes and frees it. NULL
+ * is ignored.
+ */
+void qio_channel_unref(QIOChannel *ioc);
+
+/**
+ * Returns: whether @ioc has @feature.
+ */
+gboolean qio_channel_has_feature(QIOChannel *ioc, QIOChannelFeature feature);
+
+/**
+ * Sets @feature on @ioc (for users' flags such as %QIO_CHANNEL_FEATURE_CONCURRENT_IO).
+ */
+void qio_channel_set_feature(QIOChannel *ioc, QIOChannelFeature feature);
+
+/**
+ * Names the watches created on @ioc from now on (g_source_set_name()).
+ */
+void qio_channel_set_name(QIOChannel *ioc, const char *name);
+
+/**
+ * Reads once into @iov (@niov buffers). With @fds and @nfds (both or neither), also
+ * receives file descriptors, returned as a g_malloc'd array (NULL when none) whose
+ * descriptors are close-on-exec and blocking unless
+ * %QIO_CHANNEL_READ_FLAG_FD_PRESERVE_BLOCKING. @flags: QIO_CHANNEL_READ_FLAG_*.
+ *
+ * Returns: the bytes read, 0 at end-of-file, %QIO_CHANNEL_ERR_BLOCK if a non-blocking
+ * channel has nothing yet, or -1 with @error set.
+ */
+ssize_t qio_channel_readv_full(QIOChannel *ioc,
+                               const struct iovec *iov,
+                               size_t niov,
+                               int **fds,
+                               size_t *nfds,
+                               int flags,
+                               GError **error);
+
+/**
+ * Writes once from @iov, passing the @nfds descriptors of @fds (UNIX sockets only, at
+ * most 16). @flags: QIO_CHANNEL_WRITE_FLAG_*.
+ *
+ * Returns: the bytes written, %QIO_CHANNEL_ERR_BLOCK, or -1 with @error set.
+ */
+ssize_t qio_channel_writev_full(QIOChannel *ioc,
+                                const struct iovec *iov,
+                                size_t niov,
+                                const int *fds,
+                                size_t nfds,
+                                int flags,
+                                GError **error);
+
+/**
+ * Reads once into @iov: qio_channel_readv_full() without descriptors or flags.
+ *
+ * Returns: the bytes read, 0 at end-of-file, %QIO_CHANNEL_ERR_BLOCK, or -1.
+ */
+ssize_t qio_channel_readv(QIOChannel *ioc, const struct iovec *iov, size_t niov, GError **error);
+
+/**
+ * Writes once from @iov: qio_channel_writev_full() without descriptors or flags.
+ *
+ * Returns: the bytes written, %QIO_CHANNEL_ERR_BLOCK, or -1.
+ */
+ssize_t qio_channel_writev(QIOChannel *ioc, const struct iovec *iov, size_t niov, GError **error);
+
+/**
+ * Reads once into the @buflen bytes at @buf.
+ *
+ * Returns: the bytes read, 0 at end-of-file, %QIO_CHANNEL_ERR_BLOCK, or -1.
+ */
+ssize_t qio_channel_read(QIOChannel *ioc, char *buf, size_t buflen, GError **error);
+
+/**
+ * Writes once from the @buflen bytes at @buf.
+ *
+ * Returns: the bytes written, %QIO_CHANNEL_ERR_BLOCK, or -1.
+ */
+ssize_t qio_channel_write(QIOChannel *ioc, const char *buf, size_t buflen, GError **error);
+
+/**
+ * Fills all of @iov, waiting whenever the channel would block, receiving descriptors
+ * with the first read as qio_channel_readv_full() does (on failure they are closed).
+ *
+ * Returns: 1 when everything was read, 0 at end-of-file before any data, -1 with
+ * @error set (including end-of-file after some data).
+ */
+int qio_channel_readv_full_all_eof(QIOChannel *ioc,
+                                   const struct iovec *iov,
+                                   size_t niov,
+                                   int **fds,
+                                   size_t *nfds,
+                                   int flags,
+                                   GError **error);
+
+/**
+ * Fills all of @iov, receiving descriptors as qio_channel_readv_full_all_eof() does;
+ * end-of-file is an error.
+ *
+ * Returns: 0, or -1 with @error set.
+ */
+int qio_channel_readv_full_all(QIOChannel *ioc,
+                               const struct iovec *iov,
+                               size_t niov,
+                               int **fds,
+                               size_t *nfds,
+                               GError **error);
+
+/**
+ * Fills all of @iov (qio_channel_readv_full_all_eof() without descriptors).
+ *
+ * Returns: 1, 0 at end-of-file before any data, or -1.
+ */
+int qio_channel_readv_all_eof(QIOChannel *ioc,
+                              const struct iovec *iov,
+                              size_t niov,
+                              GError **error);
+
+/**
+ * Fills all of @iov; end-of-file is an error.
+ *
+ * Returns: 0, or -1 with @error set.
+ */
+int qio_channel_readv_all(QIOChannel *ioc, const struct iovec *iov, size_t niov, GError **error);
+
+/**
+ * Reads exactly @buflen bytes into @buf.
+ *
+ * Returns: 1, 0 at end-of-file before any data, or -1.
+ */
+int qio_channel_read_all_eof(QIOChannel *ioc, char *buf, size_t buflen, GError **error);
+
+/**
+ * Reads exactly @buflen bytes into @buf; end-of-file is an error.
+ *
+ * Returns: 0, or -1 with @error set.
+ */
+int qio_channel_read_all(QIOChannel *ioc, char *buf, size_t buflen, GError **error);
+
+/**
+ * Writes all of @iov, waiting whenever the channel would block; the @nfds
+ * descriptors of @fds go with the first chunk. @flags: QIO_CHANNEL_WRITE_FLAG_*.
+ *
+ * Returns: 0, or -1 with @error set.
+ */
+int qio_channel_writev_full_all(QIOChannel *ioc,
+                                const struct iovec *iov,
+                                size_t niov,
+                                const int *fds,
+                                size_t nfds,
+                                int flags,
+                                GError **error);
+
+/**
+ * Writes all of @iov.
+ *
+ * Returns: 0, or -1 with @error set.
+ */
+int qio_channel_writev_all(QIOChannel *ioc, const struct iovec *iov, size_t niov, GError **error);
+
+/**
+ * Writes all @buflen bytes of @buf.
+ *
+ * Returns: 0, or -1 with @error set.
+ */
+int qio_channel_write_all(QIOChannel *ioc, const char *buf, size_t buflen, GError **error);
+
+/**
+ * Switches @ioc between blocking (@enabled) and non-blocking I/O.
+ *
+ * Returns: TRUE, or FALSE with @error set.
+ */
+gboolean qio_channel_set_blocking(QIOChannel *ioc, gboolean enabled, GError **error);
+
+/**
+ * Closes @ioc: later I/O fails. A command channel waits for its child here.
+ *
+ * Returns: 0, or -1 with @error set.
+ */
+int qio_channel_close(QIOChannel *ioc, GError **error);
+
+/**
+ * Closes one or both directions of @ioc without blocking (channels with
+ * %QIO_CHANNEL_FEATURE_SHUTDOWN).
+ *
+ * Returns: 0, or -1 with @error set.
+ */
+int qio_channel_shutdown(QIOChannel *ioc, QIOChannelShutdown how, GError **error);
+
+/**
+ * Turns Nagle's algorithm on (@enabled) or off (TCP_NODELAY); a no-op on channels
+ * without it.
+ */
+void qio_channel_set_delay(QIOChannel *ioc, gboolean enabled);
+
+/**
+ * Turns TCP_CORK on or off; a no-op on channels without it.
+ */
+void qio_channel_set_cork(QIOChannel *ioc, gboolean enabled);
+
+/**
+ * Moves the position of @ioc (@whence as for lseek()).
+ *
+ * Returns: the new offset, or -1 with @error set.
+ */
+off_t qio_channel_io_seek(QIOChannel *ioc, off_t offset, int whence, GError **error);
+
+/**
+ * Reads once into @iov at @offset without moving the position (seekable channels).
+ *
+ * Returns: the bytes read, 0 at end-of-file, or -1 with @error set.
+ */
+ssize_t qio_channel_preadv(QIOChannel *ioc,
+                           const struct iovec *iov,
+                           size_t niov,
+                           off_t offset,
+                           GError **error);
+
+/**
+ * Writes once from @iov at @offset without moving the position (seekable channels).
+ *
+ * Returns: the bytes written, or -1 with @error set.
+ */
+ssize_t qio_channel_pwritev(QIOChannel *ioc,
+                            const struct iovec *iov,
+                            size_t niov,
+                            off_t offset,
+                            GError **error);
+
+/**
+ * Reads once into the @buflen bytes at @buf from @offset.
+ *
+ * Returns: the bytes read, 0 at end-of-file, or -1 with @error set.
+ */
+ssize_t qio_channel_pread(QIOChannel *ioc, char *buf, size_t buflen, off_t offset, GError **error);
+
+/**
+ * Writes once the @buflen bytes at @buf at @offset.
+ *
+ * Returns: the bytes written, or -1 with @error set.
+ */
+ssize_t qio_channel_pwrite(QIOChannel *ioc,
+                           const char *buf,
+                           size_t buflen,
+                           off_t offset,
+                           GError **error);
+
+/**
+ * Waits until every zero-copy write so far has left the caller's pages.
+ *
+ * Returns: 0; 1 when every one of them fell back to copying (no zero-copy gain); -1
+ * with @error set. 0 at once on channels without %QIO_CHANNEL_FEATURE_WRITE_ZERO_COPY.
+ */
+int qio_channel_flush(QIOChannel *ioc, GError **error);
+
+/**
+ * Stores the process id of the peer of a UNIX socket channel in @pid.
+ *
+ * Returns: 0, or -1 with @error set.
+ */
+int qio_channel_get_peerpid(QIOChannel *ioc, unsigned int *pid, GError **error);
+
+/**
+ * A new source that dispatches when @ioc is ready for @condition; set its callback
+ * with g_source_set_callback() and a #QIOChannelFunc cast to #GSourceFunc. The source
+ * holds a reference on @ioc.
+ *
+ * Returns: (transfer full): the unattached source.
+ */
+GSource *qio_channel_create_watch(QIOChannel *ioc, GIOCondition condition);
+
+/**
+ * Calls @func(@ioc, ready, @user_data) in the thread iterating @context (NULL: the
+ * default context) whenever @ioc is ready for @condition, until @func returns
+ * G_SOURCE_REMOVE; @notify runs on @user_data when the watch goes.
+ *
+ * Returns: the watch's source id in @context.
+ */
+unsigned int qio_channel_add_watch_full(QIOChannel *ioc,
+                                        GIOCondition condition,
+                                        QIOChannelFunc func,
+                                        gpointer user_data,
+                                        GDestroyNotify notify,
+                                        GMainContext *context);
+
+/**
+ * qio_channel_add_watch_full() on the default context.
+ *
+ * Returns: the watch's source id.
+ */
+unsigned int qio_channel_add_watch(QIOChannel *ioc,
+                                   GIOCondition condition,
+                                   QIOChannelFunc func,
+                                   gpointer user_data,
+                                   GDestroyNotify notify);
+
+/**
+ * qio_channel_add_watch_full(), returning the attached source itself.
+ *
+ * Returns: (transfer full): the source, to g_source_unref() (g_source_destroy() removes
+ * the watch).
+ */
+GSource *qio_channel_add_watch_source(QIOChannel *ioc,
+                                      GIOCondition condition,
+                                      QIOChannelFunc func,
+                                      gpointer user_data,
+                                      GDestroyNotify notify,
+                                      GMainContext *context);
+
+/**
+ * Blocks until @ioc is ready for @condition (or reports a hang-up or error).
+ */
+void qio_channel_wait(QIOChannel *ioc, GIOCondition condition);
+
+/**
+ * Wraps @fd, which it takes over: a #QIOChannelSocket if it is a socket, else a
+ * #QIOChannelFile.
+ *
+ * Returns: (transfer full) (nullable): the channel, or NULL with @error set (@fd then
+ * stays the caller's).
+ */
+QIOChannel *qio_channel_new_fd(int fd, GError **error);
+
+/**
+ * A new empty buffer with room for @capacity bytes. Reads consume from the offset
+ * (set with qio_channel_io_seek()) up to the usage; writes append at the usage.
+ *
+ * Returns: (transfer full): the channel, to drop with qio_channel_unref().
+ */
+QIOChannelBuffer *qio_channel_buffer_new(size_t capacity);
+
+/**
+ * The bytes written to @bioc so far; their count is stored in @usage.
+ *
+ * Returns: (transfer full) (nullable): a g_malloc'd copy to g_free() (NULL-terminated
+ * for convenience; NULL only on misuse).
+ */
+uint8_t *qio_channel_buffer_dup_data(QIOChannelBuffer *bioc, size_t *usage);
+
+/**
+ * Runs @argv (NULL-terminated; the program is searched in PATH) with pipes on its
+ * stdin and stdout: @flags is O_RDONLY (stdin from /dev/null), O_WRONLY (stdout to
+ * /dev/null) or O_RDWR; stderr is inherited. qio_channel_close() waits for the child;
+ * the last unref kills it if it is still running.
+ *
+ * Returns: (transfer full) (nullable): the channel, or NULL with @error set.
+ */
+QIOChannelCommand *qio_channel_command_new_spawn(const char *const *argv,
+                                                 int flags,
+                                                 GError **error);
+
+/**
+ * A channel that takes over @fd (closed with the channel); seekable if lseek() works
+ * on it.
+ *
+ * Returns: (transfer full): the channel.
+ */
+QIOChannelFile *qio_channel_file_new_fd(int fd);
+
+/**
+ * A channel on a duplicate of @fd, which stays the caller's.
+ *
+ * Returns: (transfer full) (nullable): the channel, or NULL with @error set.
+ */
+QIOChannelFile *qio_channel_file_new_dupfd(int fd, GError **error);
+
+/**
+ * A channel on the file at @path, opened with open(2) @flags (O_CLOEXEC is added) and
+ * @mode (for O_CREAT).
+ *
+ * Returns: (transfer full) (nullable): the channel, or NULL with @error set.
+ */
+QIOChannelFile *qio_channel_file_new_path(const char *path, int flags, mode_t mode, GError **error);
+
+/**
+ * A new open null channel: writes succeed in full, reads return end-of-file, every
+ * watch condition is ready; after qio_channel_close() I/O fails.
+ *
+ * Returns: (transfer full): the channel, to drop with qio_channel_unref().
+ */
+QIOChannelNull *qio_channel_null_new(void);
+
+/**
+ * A socket channel without a socket: connect, listen or dgram gives it one.
+ *
+ * Returns: (transfer full): the channel.
+ */
+QIOChannelSocket *qio_channel_socket_new(void);
+
+/**
+ * A channel that takes over the socket @fd.
+ *
+ * Returns: (transfer full) (nullable): the channel, or NULL with @error set (@fd then
+ * stays the caller's).
+ */
+QIOChannelSocket *qio_channel_socket_new_fd(int fd, GError **error);
+
+/**
+ * Connects @ioc to @addr, trying each address a name resolves to.
+ *
+ * Returns: 0, or -1 with @error set.
+ */
+int qio_channel_socket_connect_sync(QIOChannelSocket *ioc,
+                                    const QIOSocketAddress *addr,
+                                    GError **error);
+
+/**
+ * Listens on @addr with a backlog of @num; closing the channel removes a UNIX
+ * socket's path.
+ *
+ * Returns: 0, or -1 with @error set.
+ */
+int qio_channel_socket_listen_sync(QIOChannelSocket *ioc,
+                                   const QIOSocketAddress *addr,
+                                   int num,
+                                   GError **error);
+
+/**
+ * Makes @ioc a datagram socket bound to @local_addr (nullable: any address) and
+ * connected to @remote_addr (inet or UNIX).
+ *
+ * Returns: 0, or -1 with @error set.
+ */
+int qio_channel_socket_dgram_sync(QIOChannelSocket *ioc,
+                                  const QIOSocketAddress *local_addr,
+                                  const QIOSocketAddress *remote_addr,
+                                  GError **error);
+
+/**
+ * qio_channel_socket_connect_sync() in a worker thread; @callback then runs with a
+ * task (source: @ioc) in the thread iterating @context (NULL: the default context).
+ */
+void qio_channel_socket_connect_async(QIOChannelSocket *ioc,
+                                      const QIOSocketAddress *addr,
+                                      QIOTaskFunc callback,
+                                      gpointer opaque,
+                                      GDestroyNotify destroy,
+                                      GMainContext *context);
+
+/**
+ * qio_channel_socket_listen_sync() in a worker thread, reported as
+ * qio_channel_socket_connect_async() does.
+ */
+void qio_channel_socket_listen_async(QIOChannelSocket *ioc,
+                                     const QIOSocketAddress *addr,
+                                     int num,
+                                     QIOTaskFunc callback,
+                                     gpointer opaque,
+                                     GDestroyNotify destroy,
+                                     GMainContext *context);
+
+/**
+ * qio_channel_socket_dgram_sync() in a worker thread, reported as
+ * qio_channel_socket_connect_async() does.
+ */
+void qio_channel_socket_dgram_async(QIOChannelSocket *ioc,
+                                    const QIOSocketAddress *local_addr,
+                                    const QIOSocketAddress *remote_addr,
+                                    QIOTaskFunc callback,
+                                    gpointer opaque,
+                                    GDestroyNotify destroy,
+                                    GMainContext *context);
+
+/**
+ * Accepts a connection on the listening @ioc.
+ *
+ * Returns: (transfer full) (nullable): the client's channel, or NULL with @error set
+ * (also when a non-blocking listener has no client waiting).
+ */
+QIOChannelSocket *qio_channel_socket_accept(QIOChannelSocket *ioc, GError **error);
+
+/**
+ * Returns: (transfer full) (nullable): the socket's local address, or NULL with @error
+ * set; free with qio_socket_address_free().
+ */
+QIOSocketAddress *qio_channel_socket_get_local_address(QIOChannelSocket *ioc, GError **error);
+
+/**
+ * Returns: (transfer full) (nullable): the peer's address, or NULL with @error set.
+ */
+QIOSocketAddress *qio_channel_socket_get_remote_address(QIOChannelSocket *ioc, GError **error);
+
+/**
+ * Sets the socket's send buffer size (SO_SNDBUF).
+ *
+ * Returns: 0, or -1 with @error set.
+ */
+int qio_channel_socket_set_send_buffer(QIOChannelSocket *ioc, size_t size, GError **error);
 
 /**
  * Whether some backend of this build implements @alg in @mode.
@@ -335,6 +974,44 @@ int qcrypto_cipher_decrypt(QCryptoCipher *cipher,
  * Returns: 0 on success, -1 with @error set on failure.
  */
 int qcrypto_cipher_setiv(QCryptoCipher *cipher, const uint8_t *iv, size_t niv, GError **error);
+
+/**
+ * Returns: (transfer none): the resolver.
+ */
+QIODNSResolver *qio_dns_resolver_get_instance(void);
+
+/**
+ * Resolves @addr: an inet address gives one numeric address per result, with its
+ * options; other kinds are copied. The array (@naddrs entries) is g_malloc'd: free
+ * each with qio_socket_address_free(), then the array with g_free().
+ *
+ * Returns: 0, or -1 with @error set.
+ */
+int qio_dns_resolver_lookup_sync(QIODNSResolver *resolver,
+                                 const QIOSocketAddress *addr,
+                                 size_t *naddrs,
+                                 QIOSocketAddress ***addrs,
+                                 GError **error);
+
+/**
+ * Resolves @addr in a worker thread, then calls @func with a task (source: the
+ * resolver) in the default main context; the callback reads the addresses with
+ * qio_dns_resolver_lookup_result() after checking qio_task_propagate_error().
+ */
+void qio_dns_resolver_lookup_async(QIODNSResolver *resolver,
+                                   const QIOSocketAddress *addr,
+                                   QIOTaskFunc func,
+                                   gpointer opaque,
+                                   GDestroyNotify notify);
+
+/**
+ * Copies the addresses an asynchronous lookup found (see
+ * qio_dns_resolver_lookup_sync() for the array); none when it failed.
+ */
+void qio_dns_resolver_lookup_result(QIODNSResolver *resolver,
+                                    QIOTask *task,
+                                    size_t *naddrs,
+                                    QIOSocketAddress ***addrs);
 
 /**
  * The error domain of every GError qio sets (`QIO_ERROR`).
@@ -674,6 +1351,102 @@ QCryptoHashAlgo qcrypto_ivgen_get_hash(QCryptoIVGen *ivgen);
 void qcrypto_ivgen_free(QCryptoIVGen *ivgen);
 
 /**
+ * A listener without sockets.
+ *
+ * Returns: (transfer full): the listener.
+ */
+QIONetListener *qio_net_listener_new(void);
+
+/**
+ * Adds a reference to @listener.
+ *
+ * Returns: (transfer full): @listener.
+ */
+QIONetListener *qio_net_listener_ref(QIONetListener *listener);
+
+/**
+ * Drops a reference to @listener; the last one removes its watches and closes its
+ * sockets. NULL is ignored.
+ */
+void qio_net_listener_unref(QIONetListener *listener);
+
+/**
+ * Names the sockets added from now on "@name-listen".
+ */
+void qio_net_listener_set_name(QIONetListener *listener, const char *name);
+
+/**
+ * Listens on every address @addr resolves to, with a backlog of @num.
+ *
+ * Returns: 0 if any address could be listened on, else -1 with @error set to the
+ * first failure.
+ */
+int qio_net_listener_open_sync(QIONetListener *listener,
+                               const QIOSocketAddress *addr,
+                               int num,
+                               GError **error);
+
+/**
+ * Adds the listening socket @sioc (the listener takes its own reference).
+ */
+void qio_net_listener_add(QIONetListener *listener, QIOChannelSocket *sioc);
+
+/**
+ * Calls @func(@listener, client, @data) for each accepted client in the thread
+ * iterating @context (NULL: the default context); NULL @func stops accepting. The
+ * previous function's @notify runs when it is replaced, and @notify runs on @data
+ * when this one is.
+ */
+void qio_net_listener_set_client_func_full(QIONetListener *listener,
+                                           QIONetListenerClientFunc func,
+                                           gpointer data,
+                                           GDestroyNotify notify,
+                                           GMainContext *context);
+
+/**
+ * qio_net_listener_set_client_func_full() on the default context.
+ */
+void qio_net_listener_set_client_func(QIONetListener *listener,
+                                      QIONetListenerClientFunc func,
+                                      gpointer data,
+                                      GDestroyNotify notify);
+
+/**
+ * Blocks until a client connects, with the client function suspended meanwhile.
+ *
+ * Returns: (transfer full) (nullable): the client, NULL if there is no socket.
+ */
+QIOChannelSocket *qio_net_listener_wait_client(QIONetListener *listener);
+
+/**
+ * Stops listening: removes the watches and closes the sockets.
+ */
+void qio_net_listener_disconnect(QIONetListener *listener);
+
+/**
+ * Returns: whether @listener has sockets and was not disconnected.
+ */
+gboolean qio_net_listener_is_connected(QIONetListener *listener);
+
+/**
+ * Returns: the number of listening sockets.
+ */
+size_t qio_net_listener_nsioc(QIONetListener *listener);
+
+/**
+ * Returns: (transfer none) (nullable): listening socket @n, NULL past the end.
+ */
+QIOChannelSocket *qio_net_listener_sioc(QIONetListener *listener, size_t n);
+
+/**
+ * Returns: (transfer full) (nullable): the local address of listening socket @n, or
+ * NULL with @error set.
+ */
+QIOSocketAddress *qio_net_listener_get_local_address(QIONetListener *listener,
+                                                     size_t n,
+                                                     GError **error);
+
+/**
  * Whether some backend of this build derives keys with PBKDF2-HMAC-@hash.
  *
  * Returns: TRUE if @hash can be used, FALSE otherwise (also for unknown values).
@@ -801,11 +1574,173 @@ char *qcrypto_secret_get_utf8(QCryptoSecret *secret, GError **error);
  */
 char *qcrypto_secret_get_base64(QCryptoSecret *secret, GError **error);
 
+/**
+ * Parses @text: `tcp:HOST:PORT` (or `inet:`; `[...]` around an IPv6 host; options
+ * `,ipv4[=on|off]`, `,ipv6[=on|off]`, `,numeric`), `unix:PATH`, `unix-abstract:NAME`,
+ * `vsock:CID:PORT` or `fd:N`.
+ *
+ * Returns: (transfer full) (nullable): the address, or NULL with @error set.
+ */
+QIOSocketAddress *qio_socket_address_parse(const char *text, GError **error);
+
+/**
+ * A TCP address for @host (a name or numeric address; "" for any) and @port (a
+ * number or service name).
+ *
+ * Returns: (transfer full): the address.
+ */
+QIOSocketAddress *qio_socket_address_new_inet(const char *host, const char *port);
+
+/**
+ * A UNIX socket address at @path.
+ *
+ * Returns: (transfer full): the address.
+ */
+QIOSocketAddress *qio_socket_address_new_unix(const char *path);
+
+/**
+ * A UNIX socket address named @name in Linux's abstract namespace.
+ *
+ * Returns: (transfer full): the address.
+ */
+QIOSocketAddress *qio_socket_address_new_unix_abstract(const char *name);
+
+/**
+ * A vsock address.
+ *
+ * Returns: (transfer full): the address.
+ */
+QIOSocketAddress *qio_socket_address_new_vsock(uint32_t cid, uint32_t port);
+
+/**
+ * An address naming an already open socket descriptor by number (@name, e.g. "3");
+ * connecting or listening takes the descriptor over.
+ *
+ * Returns: (transfer full): the address.
+ */
+QIOSocketAddress *qio_socket_address_new_fd(const char *name);
+
+/**
+ * Returns: (transfer full): @addr in the text form qio_socket_address_parse() reads.
+ */
+char *qio_socket_address_to_string(const QIOSocketAddress *addr);
+
+/**
+ * Returns: (transfer full): a copy of @addr.
+ */
+QIOSocketAddress *qio_socket_address_copy(const QIOSocketAddress *addr);
+
+/**
+ * Frees @addr; NULL is ignored.
+ */
+void qio_socket_address_free(QIOSocketAddress *addr);
+
+/**
+ * Returns: the kind of @addr (%QIO_SOCKET_ADDRESS_TYPE_INET on misuse).
+ */
+QIOSocketAddressType qio_socket_address_get_type(const QIOSocketAddress *addr);
+
+/**
+ * Returns: (transfer none) (nullable): the host of an inet address, else NULL.
+ */
+const char *qio_socket_address_get_host(const QIOSocketAddress *addr);
+
+/**
+ * Returns: (transfer none) (nullable): the port of an inet address, else NULL.
+ */
+const char *qio_socket_address_get_port(const QIOSocketAddress *addr);
+
+/**
+ * Returns: (transfer none) (nullable): the path (or abstract name) of a UNIX
+ * address, else NULL.
+ */
+const char *qio_socket_address_get_path(const QIOSocketAddress *addr);
+
+/**
+ * A new task reporting on @source (NULL, or a channel, #QIONetListener or
+ * #QIODNSResolver, referenced until the task is freed), completed by calling
+ * @func(task, @opaque); @destroy runs on @opaque when the task is freed.
+ *
+ * Returns: (transfer full): the task, to free with qio_task_free() unless it is run
+ * with qio_task_run_in_thread().
+ */
+QIOTask *qio_task_new(gpointer source, QIOTaskFunc func, gpointer opaque, GDestroyNotify destroy);
+
+/**
+ * Runs the task's callback (it may be run once; the task is not freed).
+ */
+void qio_task_complete(QIOTask *task);
+
+/**
+ * Frees @task: runs the destroy notifies of its opaque data, worker data and result,
+ * frees any error and drops its reference on the source. NULL is ignored.
+ */
+void qio_task_free(QIOTask *task);
+
+/**
+ * Records @err (transfer full) as the task's failure, unless one is recorded already
+ * (then @err is freed). NULL is ignored.
+ */
+void qio_task_set_error(QIOTask *task, GError *err);
+
+/**
+ * Moves the task's error, if any, into @error.
+ *
+ * Returns: TRUE if the task had failed (@error set), FALSE otherwise.
+ */
+gboolean qio_task_propagate_error(QIOTask *task, GError **error);
+
+/**
+ * Sets the task's result, freed with @destroy (which also runs on a result replaced
+ * by a later call).
+ */
+void qio_task_set_result_pointer(QIOTask *task, gpointer result, GDestroyNotify destroy);
+
+/**
+ * Returns: (transfer none) (nullable): the task's result.
+ */
+gpointer qio_task_get_result_pointer(QIOTask *task);
+
+/**
+ * Returns: (transfer none) (nullable): the object the task reports on.
+ */
+gpointer qio_task_get_source(QIOTask *task);
+
+/**
+ * Runs @worker(@task, @opaque) in a new thread, then @task's callback in the thread
+ * iterating @context (NULL: the default context), then frees @task; @destroy runs on
+ * @opaque when the task is freed.
+ */
+void qio_task_run_in_thread(QIOTask *task,
+                            QIOTaskWorker worker,
+                            gpointer opaque,
+                            GDestroyNotify destroy,
+                            GMainContext *context);
+
+/**
+ * Waits for @task's worker thread, then runs the callback here (unless the context
+ * already did) and frees the task. Call it from the thread that would otherwise run
+ * the callback.
+ */
+void qio_task_wait_thread(QIOTask *task);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoCipher, qcrypto_cipher_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoHash, qcrypto_hash_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoHmac, qcrypto_hmac_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoIVGen, qcrypto_ivgen_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoSecret, qcrypto_secret_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QIOChannel, qio_channel_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QIOTask, qio_task_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QIONetListener, qio_net_listener_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QIOSocketAddress, qio_socket_address_free)
+
+/* g_autoptr() for each channel type, dropping its reference with qio_channel_unref(). */
+#define QIO_DEFINE_CHANNEL_AUTOPTR(Type)                                      static inline void qio_autoptr_unref_##Type(Type *ioc)                     {                                                                          qio_channel_unref(QIO_CHANNEL(ioc));                                   }                                                                          G_DEFINE_AUTOPTR_CLEANUP_FUNC(Type, qio_autoptr_unref_##Type)
+QIO_DEFINE_CHANNEL_AUTOPTR(QIOChannelSocket)
+QIO_DEFINE_CHANNEL_AUTOPTR(QIOChannelFile)
+QIO_DEFINE_CHANNEL_AUTOPTR(QIOChannelCommand)
+QIO_DEFINE_CHANNEL_AUTOPTR(QIOChannelBuffer)
+QIO_DEFINE_CHANNEL_AUTOPTR(QIOChannelNull)
 
 G_END_DECLS
 

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_void};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use crate::boundary::Fail;
 
@@ -65,6 +65,28 @@ pub(crate) unsafe fn box_mut<'a, C: Castable>(
 ) -> Result<&'a mut C::Rust, Fail> {
     // SAFETY: the caller's contract; `check` validated the tag.
     unsafe { check(handle, param).map(|t| &mut (*t).value) }
+}
+
+/// Borrows the value behind a single-owner handle shared with other threads (its
+/// mutable parts are behind locks).
+///
+/// # Safety
+/// `handle` is NULL or a handle from [`box_into_handle`] not freed during the call.
+pub(crate) unsafe fn box_ref<'a, C: Castable>(
+    handle: *const C,
+    param: &str,
+) -> Result<&'a C::Rust, Fail> {
+    // SAFETY: the caller's contract; `check` validated the tag.
+    unsafe { check(handle, param).map(|t| &(*t).value) }
+}
+
+/// The tag at `handle` is `C`'s (NULL and misaligned pointers are not).
+///
+/// # Safety
+/// A non-NULL aligned `handle` must be readable for 4 bytes.
+pub(crate) unsafe fn is_a<C: Castable>(handle: *const std::ffi::c_void) -> bool {
+    // SAFETY: the caller's contract.
+    unsafe { check(handle as *const C, "").is_ok() }
 }
 
 /// Frees a single-owner handle; NULL is a no-op.
@@ -130,6 +152,33 @@ pub(crate) unsafe fn arc_unref<C: Castable>(handle: *mut C, param: &str) -> Resu
         drop(Arc::from_raw(tagged as *const Tagged<C::Rust>));
     }
     Ok(())
+}
+
+/// A reference to a shared handle that does not keep it alive, for callbacks that
+/// must not create a cycle with the object they report on.
+pub(crate) struct WeakHandle<C: Castable>(Weak<Tagged<C::Rust>>);
+
+impl<C: Castable> WeakHandle<C> {
+    /// A weak reference to a live shared handle.
+    ///
+    /// # Safety
+    /// As for [`arc_borrow`].
+    pub(crate) unsafe fn new(handle: *mut C, param: &str) -> Result<Self, Fail> {
+        // SAFETY: the caller's contract; the pointer came from Arc::into_raw, and the
+        // borrowed Arc is not dropped.
+        unsafe {
+            let tagged = check(handle, param)?;
+            let strong =
+                std::mem::ManuallyDrop::new(Arc::from_raw(tagged as *const Tagged<C::Rust>));
+            Ok(WeakHandle(Arc::downgrade(&strong)))
+        }
+    }
+
+    /// Runs `f` on the handle while holding a reference, if the handle is still alive.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*mut C) -> R) -> Option<R> {
+        let strong = self.0.upgrade()?;
+        Some(f(Arc::as_ptr(&strong) as *mut C))
+    }
 }
 
 /// The bytes of a C buffer; NULL is allowed only with length 0.
@@ -216,6 +265,19 @@ pub(crate) fn g_bytes(data: &[u8]) -> *mut u8 {
         let out = glib_sys::g_malloc(data.len() + 1) as *mut u8;
         std::ptr::copy_nonoverlapping(data.as_ptr(), out, data.len());
         *out.add(data.len()) = 0;
+        out
+    }
+}
+
+/// A `g_malloc`ed copy of `items` for C to `g_free` (NULL when empty).
+pub(crate) fn g_array_copy<T: Copy>(items: &[T]) -> *mut T {
+    if items.is_empty() {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: g_malloc never returns NULL for a non-zero size; the copy fits.
+    unsafe {
+        let out = glib_sys::g_malloc(std::mem::size_of_val(items)) as *mut T;
+        std::ptr::copy_nonoverlapping(items.as_ptr(), out, items.len());
         out
     }
 }

@@ -8,18 +8,29 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod boundary;
+mod callback;
 mod digest;
 mod ffi;
 
 pub mod afsplit;
 pub mod backend;
+pub mod channel;
+pub mod channel_buffer;
+pub mod channel_command;
+pub mod channel_file;
+pub mod channel_null;
+pub mod channel_socket;
 pub mod cipher;
+pub mod dns_resolver;
 pub mod error;
 pub mod hash;
 pub mod hmac;
 pub mod init;
 pub mod ivgen;
+pub mod net_listener;
 pub mod pbkdf;
 pub mod random;
 pub mod secret;
+pub mod socket_address;
+pub mod task;
 pub mod version;

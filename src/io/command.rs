@@ -30,6 +30,22 @@ impl Command {
         let Some((program, args)) = argv.split_first() else {
             return Err(Error::new(ErrorKind::InvalidArgument, "No command to run"));
         };
+        let failed = |errno: i32| {
+            Error::new(
+                ErrorKind::Failed,
+                format!(
+                    "Failed to execute child process \"{}\" ({})",
+                    program.to_string_lossy(),
+                    crate::error::strerror(errno)
+                ),
+            )
+        };
+        // Found before spawning, so that a missing program is reported the same way
+        // whatever the spawner does with exec failures (posix_spawn under valgrind
+        // turns them into an exit status).
+        if !in_path(program) {
+            return Err(failed(libc::ENOENT));
+        }
         let access = access & libc::O_ACCMODE;
         let pipe_or_null = |piped| if piped { Stdio::piped() } else { Stdio::null() };
         let mut child = std::process::Command::new(program)
@@ -38,16 +54,7 @@ impl Command {
             .stdout(pipe_or_null(access != libc::O_WRONLY))
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Failed,
-                    format!(
-                        "Failed to execute child process \"{}\" ({})",
-                        program.to_string_lossy(),
-                        crate::error::strerror(e.raw_os_error().unwrap_or(0))
-                    ),
-                )
-            })?;
+            .map_err(|e| failed(e.raw_os_error().unwrap_or(0)))?;
         let read = child.stdout.take().map(OwnedFd::from);
         let write = child.stdin.take().map(OwnedFd::from);
         let command = Command {
@@ -66,6 +73,21 @@ impl Command {
     fn child(&self) -> std::sync::MutexGuard<'_, Option<Child>> {
         self.child.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Whether `program` names an executable file, directly when it has a slash, else in
+/// one of `PATH`'s directories, as `execvp` looks it up.
+fn in_path(program: &std::ffi::OsStr) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |path: &std::path::Path| {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.as_bytes().contains(&b'/') {
+        return executable(std::path::Path::new(program));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+    std::env::split_paths(&path).any(|dir| executable(&dir.join(program)))
 }
 
 impl ChannelType for Command {

@@ -67,6 +67,7 @@ impl Shared {
 }
 
 /// A worker thread whose completion is pending in a main context.
+#[derive(Clone, Default)]
 pub struct ThreadTask {
     shared: Arc<Shared>,
 }
@@ -81,28 +82,45 @@ pub unsafe fn run_in_thread(
     complete: impl FnOnce() + Send + 'static,
     context: *mut GMainContext,
 ) -> ThreadTask {
-    let shared = Arc::new(Shared::default());
-    shared.state().completion = Some(Box::new(complete));
-    if !context.is_null() {
-        // SAFETY: the caller's valid context; released by SendContext's drop.
-        unsafe { glib_sys::g_main_context_ref(context) };
+    let task = ThreadTask::default();
+    // SAFETY: the caller's context.
+    unsafe { task.start(worker, complete, context) };
+    task
+}
+
+impl ThreadTask {
+    /// Starts the worker of a new task; a task is started once. Holders of a clone
+    /// made before may [`wait`](Self::wait) for it.
+    ///
+    /// # Safety
+    /// `context` is NULL or a valid `GMainContext`.
+    pub unsafe fn start(
+        &self,
+        worker: impl FnOnce() + Send + 'static,
+        complete: impl FnOnce() + Send + 'static,
+        context: *mut GMainContext,
+    ) {
+        self.shared.state().completion = Some(Box::new(complete));
+        if !context.is_null() {
+            // SAFETY: the caller's valid context; released by SendContext's drop.
+            unsafe { glib_sys::g_main_context_ref(context) };
+        }
+        let context = SendContext(context);
+        let thread_shared = self.shared.clone();
+        let job: Job = Arc::new(Mutex::new(Some(Box::new(move || {
+            worker();
+            schedule_completion(&thread_shared, context);
+        }))));
+        let thread_job = job.clone();
+        let spawned = std::thread::Builder::new()
+            .name("io-task-worker".into())
+            .spawn(move || run_job(&thread_job));
+        if spawned.is_err() {
+            // No thread to be had (resource exhaustion): do the work here, late but
+            // with the same completion semantics.
+            run_job(&job);
+        }
     }
-    let context = SendContext(context);
-    let thread_shared = shared.clone();
-    let job: Job = Arc::new(Mutex::new(Some(Box::new(move || {
-        worker();
-        schedule_completion(&thread_shared, context);
-    }))));
-    let thread_job = job.clone();
-    let spawned = std::thread::Builder::new()
-        .name("io-task-worker".into())
-        .spawn(move || run_job(&thread_job));
-    if spawned.is_err() {
-        // No thread to be had (resource exhaustion): do the work here, late but
-        // with the same completion semantics.
-        run_job(&job);
-    }
-    ThreadTask { shared }
 }
 
 type Job = Arc<Mutex<Option<Box<dyn FnOnce() + Send>>>>;

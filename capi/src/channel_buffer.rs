@@ -1,0 +1,44 @@
+//! `QIOChannelBuffer`: a growable memory buffer as a channel (QEMU's
+//! `io/channel-buffer.h`); the fields QEMU exposes are read through functions.
+
+use qio::io::Buffer;
+
+use crate::boundary::{ffi_guard, require};
+use crate::channel::{borrow_typed, into_handle};
+
+/// A memory buffer channel; a #QIOChannel through QIO_CHANNEL().
+pub struct QIOChannelBuffer {
+    _private: [u8; 0],
+}
+
+/// A new empty buffer with room for @capacity bytes. Reads consume from the offset
+/// (set with qio_channel_io_seek()) up to the usage; writes append at the usage.
+///
+/// Returns: (transfer full): the channel, to drop with qio_channel_unref().
+#[no_mangle]
+pub extern "C" fn qio_channel_buffer_new(capacity: usize) -> *mut QIOChannelBuffer {
+    ffi_guard!(std::ptr::null_mut(), {
+        Ok(into_handle(Buffer::new_channel(capacity)))
+    })
+}
+
+/// The bytes written to @bioc so far; their count is stored in @usage.
+///
+/// Returns: (transfer full) (nullable): a g_malloc'd copy to g_free() (NULL-terminated
+/// for convenience; NULL only on misuse).
+#[no_mangle]
+pub unsafe extern "C" fn qio_channel_buffer_dup_data(
+    bioc: *mut QIOChannelBuffer,
+    usage: *mut usize,
+) -> *mut u8 {
+    ffi_guard!(std::ptr::null_mut(), {
+        // SAFETY: the caller's handle, checked.
+        let channel = unsafe { borrow_typed::<Buffer, _>(bioc, "bioc", "QIO_IS_CHANNEL_BUFFER")? };
+        require!(!usage.is_null(), "usage != NULL");
+        Ok(channel.imp().with_data(|data| {
+            // SAFETY: the caller's out-parameter.
+            unsafe { *usage = data.len() };
+            crate::ffi::g_bytes(data)
+        }))
+    })
+}

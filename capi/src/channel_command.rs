@@ -1,0 +1,45 @@
+//! `QIOChannelCommand`: a child process's stdin and stdout (QEMU's
+//! `io/channel-command.h`).
+
+use std::ffi::{CStr, OsStr};
+use std::os::raw::{c_char, c_int};
+use std::os::unix::ffi::OsStrExt;
+
+use glib_sys::GError;
+use qio::io::Command;
+
+use crate::boundary::{ffi_guard, require};
+use crate::channel::into_handle;
+
+/// A command channel; a #QIOChannel through QIO_CHANNEL().
+pub struct QIOChannelCommand {
+    _private: [u8; 0],
+}
+
+/// Runs @argv (NULL-terminated; the program is searched in PATH) with pipes on its
+/// stdin and stdout: @flags is O_RDONLY (stdin from /dev/null), O_WRONLY (stdout to
+/// /dev/null) or O_RDWR; stderr is inherited. qio_channel_close() waits for the child;
+/// the last unref kills it if it is still running.
+///
+/// Returns: (transfer full) (nullable): the channel, or NULL with @error set.
+#[no_mangle]
+pub unsafe extern "C" fn qio_channel_command_new_spawn(
+    argv: *const *const c_char,
+    flags: c_int,
+    error: *mut *mut GError,
+) -> *mut QIOChannelCommand {
+    ffi_guard!(std::ptr::null_mut(), error, {
+        require!(!argv.is_null(), "argv != NULL");
+        let mut args = Vec::new();
+        // SAFETY: the caller's NULL-terminated array of strings.
+        unsafe {
+            while !(*argv.add(args.len())).is_null() {
+                args.push(OsStr::from_bytes(
+                    CStr::from_ptr(*argv.add(args.len())).to_bytes(),
+                ));
+            }
+        }
+        require!(!args.is_empty(), "argv[0] != NULL");
+        Ok(into_handle(Command::spawn(&args, flags)?))
+    })
+}
