@@ -11,9 +11,11 @@ build=${QIO_BUILD_DIR:-build}
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "cargo fmt --check"
+step "cargo fmt --check (and the fuzz crate's lock file is current)"
 cargo fmt --all --check
 cargo fmt --manifest-path fuzz/Cargo.toml --check
+# The fuzz crate depends on qio: a new qio dependency must reach fuzz/Cargo.lock too.
+cargo metadata --locked --manifest-path fuzz/Cargo.toml --format-version 1 >/dev/null
 
 step "cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
