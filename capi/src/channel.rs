@@ -202,6 +202,31 @@ fn wants_fds(fds: *mut *mut c_int, nfds: *mut usize) -> Result<bool, Fail> {
     Ok(!fds.is_null())
 }
 
+/// Runs one of the core's `readv_full_all*` helpers for an export, receiving the
+/// descriptors (when the caller asked for them) into its out-parameters on success.
+///
+/// # Safety
+/// The exports' contract for `ioc`, `iov`, `fds` and `nfds`.
+unsafe fn read_all<T>(
+    ioc: *mut QIOChannel,
+    iov: *const iovec,
+    niov: usize,
+    fds: *mut *mut c_int,
+    nfds: *mut usize,
+    read: impl FnOnce(&Arc<Channel>, &mut [IoSliceMut<'_>], Option<&mut Vec<OwnedFd>>) -> qio::Result<T>,
+) -> Result<T, Fail> {
+    // SAFETY: the caller's handle and buffers.
+    let (channel, mut bufs) = unsafe { (borrow(ioc, "ioc")?, read_iov(iov, niov)?) };
+    let want = wants_fds(fds, nfds)?;
+    let mut received = Vec::new();
+    let value = read(&channel, &mut bufs, want.then_some(&mut received))?;
+    if want {
+        // SAFETY: the caller's out-parameters.
+        unsafe { give_fds(received, fds, nfds) };
+    }
+    Ok(value)
+}
+
 /// Adds a reference to @ioc.
 ///
 /// Returns: (transfer full): @ioc; NULL (and a critical) if it is not a channel.
@@ -410,16 +435,12 @@ pub unsafe extern "C" fn qio_channel_readv_full_all_eof(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handle and buffers.
-        let (channel, mut bufs) = unsafe { (borrow(ioc, "ioc")?, read_iov(iov, niov)?) };
-        let want = wants_fds(fds, nfds)?;
-        let mut received = Vec::new();
-        let all =
-            channel.readv_full_all_eof(&mut bufs, want.then_some(&mut received), flags as u32)?;
-        if want {
-            // SAFETY: the caller's out-parameters.
-            unsafe { give_fds(received, fds, nfds) };
-        }
+        // SAFETY: forwarded contract.
+        let all = unsafe {
+            read_all(ioc, iov, niov, fds, nfds, |channel, bufs, received| {
+                channel.readv_full_all_eof(bufs, received, flags as u32)
+            })?
+        };
         Ok(all.into())
     })
 }
@@ -438,15 +459,12 @@ pub unsafe extern "C" fn qio_channel_readv_full_all(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handle and buffers.
-        let (channel, mut bufs) = unsafe { (borrow(ioc, "ioc")?, read_iov(iov, niov)?) };
-        let want = wants_fds(fds, nfds)?;
-        let mut received = Vec::new();
-        channel.readv_full_all(&mut bufs, want.then_some(&mut received))?;
-        if want {
-            // SAFETY: the caller's out-parameters.
-            unsafe { give_fds(received, fds, nfds) };
-        }
+        // SAFETY: forwarded contract.
+        unsafe {
+            read_all(ioc, iov, niov, fds, nfds, |channel, bufs, received| {
+                channel.readv_full_all(bufs, received)
+            })?
+        };
         Ok(0)
     })
 }

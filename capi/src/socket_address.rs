@@ -228,18 +228,19 @@ pub unsafe extern "C" fn qio_socket_address_get_type(
     })
 }
 
-/// One of the address's C strings.
+/// One of the address's C strings (NULL when it has none).
+///
+/// # Safety
+/// `addr` is NULL or a live handle.
 unsafe fn field(
     addr: *const QIOSocketAddress,
     pick: fn(&Address) -> &Option<CString>,
-) -> *const c_char {
-    ffi_guard!(std::ptr::null(), {
-        // SAFETY: the caller's handle, checked.
-        let address = unsafe { ffi::box_ref(addr, "addr")? };
-        Ok(pick(address)
-            .as_ref()
-            .map_or(std::ptr::null(), |s| s.as_ptr()))
-    })
+) -> Result<*const c_char, Fail> {
+    // SAFETY: the caller's contract; checked.
+    let address = unsafe { ffi::box_ref(addr, "addr")? };
+    Ok(pick(address)
+        .as_ref()
+        .map_or(std::ptr::null(), |s| s.as_ptr()))
 }
 
 /// Returns: (transfer none) (nullable): the host of an inet address, else NULL.
@@ -247,8 +248,8 @@ unsafe fn field(
 pub unsafe extern "C" fn qio_socket_address_get_host(
     addr: *const QIOSocketAddress,
 ) -> *const c_char {
-    // SAFETY: forwarded contract.
-    unsafe { field(addr, |a| &a.host) }
+    // SAFETY: the caller's handle, checked.
+    ffi_guard!(std::ptr::null(), { unsafe { field(addr, |a| &a.host) } })
 }
 
 /// Returns: (transfer none) (nullable): the port of an inet address, else NULL.
@@ -256,8 +257,8 @@ pub unsafe extern "C" fn qio_socket_address_get_host(
 pub unsafe extern "C" fn qio_socket_address_get_port(
     addr: *const QIOSocketAddress,
 ) -> *const c_char {
-    // SAFETY: forwarded contract.
-    unsafe { field(addr, |a| &a.port) }
+    // SAFETY: the caller's handle, checked.
+    ffi_guard!(std::ptr::null(), { unsafe { field(addr, |a| &a.port) } })
 }
 
 /// Returns: (transfer none) (nullable): the path (or abstract name) of a UNIX
@@ -266,6 +267,6 @@ pub unsafe extern "C" fn qio_socket_address_get_port(
 pub unsafe extern "C" fn qio_socket_address_get_path(
     addr: *const QIOSocketAddress,
 ) -> *const c_char {
-    // SAFETY: forwarded contract.
-    unsafe { field(addr, |a| &a.path) }
+    // SAFETY: the caller's handle, checked.
+    ffi_guard!(std::ptr::null(), { unsafe { field(addr, |a| &a.path) } })
 }

@@ -7,7 +7,6 @@
 
 use std::ffi::OsStr;
 use std::fmt;
-use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
@@ -225,18 +224,6 @@ impl fmt::Display for SocketAddress {
             SocketAddress::Vsock { cid, port } => write!(f, "vsock:{cid}:{port}"),
             SocketAddress::Fd(name) => write!(f, "fd:{name}"),
         }
-    }
-}
-
-impl From<SocketAddr> for SocketAddress {
-    /// A numeric inet address.
-    fn from(addr: SocketAddr) -> SocketAddress {
-        SocketAddress::Inet(InetAddress {
-            host: addr.ip().to_string(),
-            port: addr.port().to_string(),
-            numeric: true,
-            ..InetAddress::default()
-        })
     }
 }
 

@@ -65,11 +65,6 @@ impl Command {
         Ok(Channel::with_features(command, &[]))
     }
 
-    /// The child's process id.
-    pub fn pid(&self) -> Option<u32> {
-        self.child().as_ref().map(Child::id)
-    }
-
     fn child(&self) -> std::sync::MutexGuard<'_, Option<Child>> {
         self.child.lock().unwrap_or_else(PoisonError::into_inner)
     }

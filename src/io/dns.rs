@@ -35,12 +35,10 @@ impl DnsResolver {
             .iter()
             .map(|sa| match SocketAddress::from_sockaddr(sa)? {
                 SocketAddress::Inet(found) => Ok(SocketAddress::Inet(InetAddress {
+                    host: found.host,
+                    port: found.port,
                     numeric: true,
-                    ..InetAddress {
-                        host: found.host,
-                        port: found.port,
-                        ..inet.clone()
-                    }
+                    ..inet.clone()
                 })),
                 other => Ok(other),
             })
