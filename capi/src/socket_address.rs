@@ -92,9 +92,10 @@ fn utf8(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Parses @text: `tcp:HOST:PORT` (or `inet:`; `[...]` around an IPv6 host; options
-/// `,ipv4[=on|off]`, `,ipv6[=on|off]`, `,numeric`), `unix:PATH`, `unix-abstract:NAME`,
-/// `vsock:CID:PORT` or `fd:N`.
+/// Parses @text as QEMU's `socket_parse()` does, with its error messages:
+/// `tcp:HOST:PORT` (or `inet:HOST:PORT`, or `HOST:PORT` alone; `[...]` around an IPv6
+/// host; options `,ipv4[=on|off]`, `,ipv6[=on|off]`, `,numeric`), `unix:PATH`,
+/// `unix-abstract:NAME`, `vsock:CID:PORT` or `fd:N`.
 ///
 /// Returns: (transfer full) (nullable): the address, or NULL with @error set.
 #[no_mangle]

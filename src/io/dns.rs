@@ -83,6 +83,8 @@ fn family(inet: &InetAddress) -> Result<i32> {
                 "Cannot disable IPv4 and IPv6 at same time",
             ))
         }
+        // Both on and no host: one IPv6 wildcard socket, which takes IPv4 too.
+        (Some(true), Some(true)) if inet.host.is_empty() => libc::AF_INET6,
         (Some(true), Some(true)) => libc::AF_UNSPEC,
         (_, Some(true)) | (Some(false), _) => libc::AF_INET6,
         (Some(true), _) | (_, Some(false)) => libc::AF_INET,
@@ -113,7 +115,7 @@ fn resolve(inet: &InetAddress, passive: bool) -> Result<Vec<SockAddr>> {
     hints.ai_flags = if passive {
         libc::AI_PASSIVE
     } else {
-        libc::AI_ADDRCONFIG
+        libc::AI_CANONNAME | libc::AI_V4MAPPED | libc::AI_ADDRCONFIG
     };
     if inet.numeric {
         hints.ai_flags |= libc::AI_NUMERICHOST | libc::AI_NUMERICSERV;
