@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <linux/vm_sockets.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -411,6 +412,69 @@ static void test_peerpid_and_peek_refused(void)
     g_assert_no_error(error);
 }
 
+/* End-of-file inside the _all helpers: an error when some but not all of the data
+ * came, and for the plain _all calls even when none did; 0 from _all_eof at a clean EOF. */
+static void test_eof_inside_read_all(void)
+{
+    int sv[2];
+    g_autoptr(GError) error = NULL;
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    g_autoptr(QIOChannel) a = qio_channel_new_fd(sv[0], &error);
+    g_autoptr(QIOChannel) b = qio_channel_new_fd(sv[1], &error);
+    char buf[8];
+    g_assert_cmpint(qio_channel_write_all(a, "abc", 3, &error), ==, 0);
+    g_assert_cmpint(qio_channel_shutdown(a, QIO_CHANNEL_SHUTDOWN_WRITE, &error), ==, 0);
+    g_assert_cmpint(qio_channel_read_all(b, buf, sizeof(buf), &error), ==, -1);
+    qio_test_assert_error(error, QIO_ERROR_FAILED, "Unexpected end-of-file before all data were read");
+    g_assert_cmpint(qio_channel_read_all_eof(b, buf, sizeof(buf), &error), ==, 0);
+    g_assert_no_error(error);
+    g_assert_cmpint(qio_channel_read_all(b, buf, sizeof(buf), &error), ==, -1);
+    qio_test_assert_error(error, QIO_ERROR_FAILED, "Unexpected end-of-file before all data were read");
+
+    /* The same through a non-blocking channel, whose helpers wait for more data. */
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    g_autoptr(QIOChannel) c = qio_channel_new_fd(sv[0], &error);
+    g_autoptr(QIOChannel) d = qio_channel_new_fd(sv[1], &error);
+    g_assert_true(qio_channel_set_blocking(d, FALSE, &error));
+    g_assert_cmpint(qio_channel_write_all(c, "abc", 3, &error), ==, 0);
+    g_assert_cmpint(qio_channel_close(c, &error), ==, 0);
+    g_assert_cmpint(qio_channel_read_all_eof(d, buf, sizeof(buf), &error), ==, -1);
+    qio_test_assert_error(error, QIO_ERROR_FAILED, "Unexpected end-of-file before all data were read");
+}
+
+/* vsock where the kernel has it: listening on any CID with a kernel-chosen port, and
+ * what is refused. Connecting needs a peer, which a guest without a loopback
+ * transport (vsock_loopback) cannot be for itself, so no transfer is tried. */
+static void test_vsock(void)
+{
+    int probe = socket(AF_VSOCK, SOCK_STREAM, 0);
+    if (probe < 0) {
+        g_test_skip("the kernel has no AF_VSOCK");
+        return;
+    }
+    close(probe);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QIOSocketAddress) any = parse("vsock:4294967295:4294967295");
+    g_autoptr(QIOChannelSocket) listener = qio_channel_socket_new();
+    g_assert_cmpint(qio_channel_socket_listen_sync(listener, any, 1, &error), ==, 0);
+    g_assert_no_error(error);
+    g_assert_true(qio_channel_has_feature(QIO_CHANNEL(listener), QIO_CHANNEL_FEATURE_LISTEN));
+    g_autoptr(QIOSocketAddress) bound = qio_channel_socket_get_local_address(listener, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(qio_socket_address_get_type(bound), ==, QIO_SOCKET_ADDRESS_TYPE_VSOCK);
+    g_autofree char *text = qio_socket_address_to_string(bound);
+    g_assert_true(g_str_has_prefix(text, "vsock:4294967295:"));
+    g_assert_cmpstr(text, !=, "vsock:4294967295:4294967295");
+
+    /* A second listener on the same port, and a vsock datagram, are refused. */
+    g_autoptr(QIOChannelSocket) again = qio_channel_socket_new();
+    g_assert_cmpint(qio_channel_socket_listen_sync(again, bound, 1, &error), ==, -1);
+    qio_test_assert_error(error, QIO_ERROR_FAILED, "Failed to bind socket: Address already in use");
+    g_autoptr(QIOChannelSocket) dgram = qio_channel_socket_new();
+    g_assert_cmpint(qio_channel_socket_dgram_sync(dgram, NULL, bound, &error), ==, -1);
+    qio_test_assert_error(error, QIO_ERROR_INVALID_ARGUMENT, "socket type unsupported for datagram");
+}
+
 /* Datagram sockets sync and async, each sending to a plain UDP socket. */
 static void test_dgram(void)
 {
@@ -521,6 +585,8 @@ int main(int argc, char **argv)
     g_test_add_func("/io/channel/socket/peek-shutdown-options", test_peek_shutdown_and_options);
     g_test_add_func("/io/channel/socket/zero-copy", test_zero_copy);
     g_test_add_func("/io/channel/socket/peerpid-and-peek-refused", test_peerpid_and_peek_refused);
+    g_test_add_func("/io/channel/socket/eof-inside-read-all", test_eof_inside_read_all);
+    g_test_add_func("/io/channel/socket/vsock", test_vsock);
     g_test_add_func("/io/channel/socket/dgram", test_dgram);
     g_test_add_func("/io/channel/socket/connect-failures", test_connect_failures);
     g_test_add_func("/io/channel/socket/misuse", test_misuse);
