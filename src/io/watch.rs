@@ -13,7 +13,7 @@ use std::os::fd::RawFd;
 use std::ptr::addr_of_mut;
 use std::sync::Arc;
 
-use glib_sys::{gboolean, gpointer, GMainContext, GPollFD, GSource, GSourceFunc, GSourceFuncs};
+use glib_sys::{gboolean, gpointer, GMainContext, GSource, GSourceFunc, GSourceFuncs};
 
 use crate::io::Channel;
 
@@ -47,13 +47,18 @@ struct ChannelSource {
     condition: Condition,
     /// For [`Readiness::Always`]: the mask of conditions reported.
     always: Condition,
+    /// The descriptors' tags from `g_source_add_unix_fd`.
     npoll: usize,
-    poll: [GPollFD; 2],
+    tags: [gpointer; 2],
 }
 
+/// Descriptor sources have no `check`: GLib itself marks them ready when a descriptor
+/// polled with any revents (its fast path, without a call into every source on each
+/// iteration), and [`dispatch`] then runs the callback only for `revents & condition`,
+/// as QEMU's check does.
 static FD_FUNCS: GSourceFuncs = GSourceFuncs {
     prepare: None,
-    check: Some(fd_check),
+    check: None,
     dispatch: Some(dispatch),
     finalize: Some(finalize),
     closure_callback: None,
@@ -71,16 +76,11 @@ static ALWAYS_FUNCS: GSourceFuncs = GSourceFuncs {
 
 /// The conditions reported as ready by the polled descriptors.
 fn polled(s: &ChannelSource) -> Condition {
-    s.poll[..s.npoll]
-        .iter()
-        .fold(0, |ready, p| ready | Condition::from(p.revents))
-        & s.condition
-}
-
-unsafe extern "C" fn fd_check(source: *mut GSource) -> gboolean {
-    // SAFETY: GLib passes one of our sources.
-    let s = unsafe { &*(source as *const ChannelSource) };
-    (polled(s) != 0).into()
+    let source = s as *const ChannelSource as *mut GSource;
+    s.tags[..s.npoll].iter().fold(0, |ready, &tag| {
+        // SAFETY: a tag of this source, queried from its own dispatch.
+        ready | unsafe { glib_sys::g_source_query_unix_fd(source, tag) }
+    }) & s.condition
 }
 
 unsafe extern "C" fn always_prepare(source: *mut GSource, timeout: *mut i32) -> gboolean {
@@ -112,6 +112,10 @@ unsafe extern "C" fn dispatch(
         0 => s.always & s.condition,
         _ => polled(s),
     };
+    if ready == 0 {
+        // Only conditions nobody asked for (a hang-up or error): not an event.
+        return glib_sys::GTRUE;
+    }
     // SAFETY: the callback was set by g_source_set_callback as a ChannelFunc (the
     // documented contract of channel watches, as GLib's own typed sources do).
     let func: ChannelFunc = unsafe { std::mem::transmute(callback) };
@@ -141,8 +145,7 @@ pub fn create_watch(channel: &Arc<Channel>, condition: Condition) -> *mut GSourc
         Readiness::Always(_) => vec![],
     };
     // SAFETY: g_source_new allocates a zeroed ChannelSource-sized source whose funcs
-    // are static; every field is written before GLib can call into it, and the GPollFDs
-    // live inside the source, so the pointers given to g_source_add_poll stay valid.
+    // are static; every field is written before GLib can call into it.
     unsafe {
         let source = glib_sys::g_source_new(
             funcs as *const GSourceFuncs as *mut GSourceFuncs,
@@ -157,13 +160,8 @@ pub fn create_watch(channel: &Arc<Channel>, condition: Condition) -> *mut GSourc
         });
         addr_of_mut!((*s).npoll).write(fds.len());
         for (i, (fd, events)) in fds.into_iter().enumerate() {
-            let poll = addr_of_mut!((*s).poll[i]);
-            poll.write(GPollFD {
-                fd,
-                events: events as u16,
-                revents: 0,
-            });
-            glib_sys::g_source_add_poll(source, poll);
+            let tag = glib_sys::g_source_add_unix_fd(source, fd, events);
+            addr_of_mut!((*s).tags[i]).write(tag);
         }
         if let Some(name) = channel.name() {
             glib_sys::g_source_set_name(source, name.as_ptr());

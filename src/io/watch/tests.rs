@@ -1,3 +1,4 @@
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -81,4 +82,33 @@ fn watches_take_the_channel_name() {
         glib_sys::g_source_unref(source);
     }
     assert_eq!(Arc::strong_count(&channel), 1);
+}
+
+#[test]
+fn a_hang_up_only_reaches_watches_that_asked_for_it() {
+    let ctx = context();
+    let mut fds = [0; 2];
+    // SAFETY: a valid array for pipe(2).
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: pipe(2) just made both descriptors, each owned once here.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let channel = crate::io::File::new_channel(read).upcast();
+    let seen = Arc::new([AtomicU32::new(0), AtomicU32::new(0)]);
+    for (i, condition) in [G_IO_IN, G_IO_IN | G_IO_HUP].into_iter().enumerate() {
+        let s = seen.clone();
+        // SAFETY: a valid context.
+        unsafe {
+            add_watch(&channel, condition, ctx.0, move |_, ready| {
+                s[i].fetch_or(ready | 0x1000, Ordering::SeqCst);
+                true
+            })
+        };
+    }
+    // An empty pipe whose writer is gone polls as POLLHUP alone, never POLLIN.
+    drop(write);
+    for _ in 0..3 {
+        iterate(&ctx);
+    }
+    assert_eq!(seen[0].load(Ordering::SeqCst), 0);
+    assert_eq!(seen[1].load(Ordering::SeqCst), G_IO_HUP | 0x1000);
 }
