@@ -412,6 +412,36 @@ static void test_peerpid_and_peek_refused(void)
     g_assert_no_error(error);
 }
 
+typedef struct {
+    QIOChannel *src, *dst;
+    gboolean blocking;
+} Transfer;
+
+static gpointer transfer_thread(gpointer opaque)
+{
+    Transfer *t = opaque;
+    qio_test_transfer(t->src, t->dst, t->blocking);
+    return NULL;
+}
+
+/* Both directions at once: each channel is written by one thread while another reads
+ * it, blocking and non-blocking. */
+static void test_full_duplex(void)
+{
+    for (int blocking = 1; blocking >= 0; blocking--) {
+        int sv[2];
+        g_autoptr(GError) error = NULL;
+        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+        g_autoptr(QIOChannel) a = qio_channel_new_fd(sv[0], &error);
+        g_autoptr(QIOChannel) b = qio_channel_new_fd(sv[1], &error);
+        g_assert_no_error(error);
+        Transfer back = { b, a, blocking };
+        GThread *thread = g_thread_new("b-to-a", transfer_thread, &back);
+        qio_test_transfer(a, b, blocking);
+        g_thread_join(thread);
+    }
+}
+
 /* End-of-file inside the _all helpers: an error when some but not all of the data
  * came, and for the plain _all calls even when none did; 0 from _all_eof at a clean EOF. */
 static void test_eof_inside_read_all(void)
@@ -585,6 +615,7 @@ int main(int argc, char **argv)
     g_test_add_func("/io/channel/socket/peek-shutdown-options", test_peek_shutdown_and_options);
     g_test_add_func("/io/channel/socket/zero-copy", test_zero_copy);
     g_test_add_func("/io/channel/socket/peerpid-and-peek-refused", test_peerpid_and_peek_refused);
+    g_test_add_func("/io/channel/socket/full-duplex", test_full_duplex);
     g_test_add_func("/io/channel/socket/eof-inside-read-all", test_eof_inside_read_all);
     g_test_add_func("/io/channel/socket/vsock", test_vsock);
     g_test_add_func("/io/channel/socket/dgram", test_dgram);
