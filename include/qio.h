@@ -26,6 +26,12 @@ G_BEGIN_DECLS
 #define QIO_CHANNEL_BUFFER(obj) ((QIOChannelBuffer *)(obj))
 #define QIO_CHANNEL_NULL(obj) ((QIOChannelNull *)(obj))
 
+/* Upcasts of the authorization types to #QAuthZ, and back (exports check the type). */
+#define QAUTHZ(obj) ((QAuthZ *)(obj))
+#define QAUTHZ_SIMPLE(obj) ((QAuthZSimple *)(obj))
+#define QAUTHZ_LIST(obj) ((QAuthZList *)(obj))
+#define QAUTHZ_LIST_FILE(obj) ((QAuthZListFile *)(obj))
+
 /**
  * A non-blocking channel could not transfer anything now: wait and retry.
  */
@@ -238,6 +244,50 @@ typedef enum {
 } QIOChannelShutdown;
 
 /**
+ * What a rule, or a list where no rule matches, decides; QEMU's values.
+ */
+typedef enum {
+    QAUTHZ_LIST_POLICY_DENY = 0,
+    QAUTHZ_LIST_POLICY_ALLOW = 1,
+    QAUTHZ_LIST_POLICY__MAX = 2,
+} QAuthZListPolicy;
+
+/**
+ * How a rule's text matches an identity; QEMU's values.
+ */
+typedef enum {
+    /**
+     * Byte for byte.
+     */
+    QAUTHZ_LIST_FORMAT_EXACT = 0,
+    /**
+     * A GLib pattern: `*` any run of characters, `?` any one (g_pattern_match_simple()).
+     */
+    QAUTHZ_LIST_FORMAT_GLOB = 1,
+    QAUTHZ_LIST_FORMAT__MAX = 2,
+} QAuthZListFormat;
+
+/**
+ * An authorization policy, shared: qauthz_ref() and qauthz_unref().
+ */
+typedef struct QAuthZ QAuthZ;
+
+/**
+ * A #QAuthZ of ordered rules; upcast with QAUTHZ().
+ */
+typedef struct QAuthZList QAuthZList;
+
+/**
+ * A #QAuthZ whose rules come from a JSON file; upcast with QAUTHZ().
+ */
+typedef struct QAuthZListFile QAuthZListFile;
+
+/**
+ * A #QAuthZ allowing one identity; upcast with QAUTHZ().
+ */
+typedef struct QAuthZSimple QAuthZSimple;
+
+/**
  * A keyed cipher with its IV state, freed with qcrypto_cipher_free().
  */
 typedef struct QCryptoCipher QCryptoCipher;
@@ -366,6 +416,84 @@ int qcrypto_afsplit_decode(QCryptoHashAlgo hash,
                            const uint8_t *input,
                            uint8_t *out,
                            GError **error);
+
+/**
+ * A policy allowing exactly @identity (e.g. a TLS peer's distinguished name).
+ *
+ * Returns: (transfer full) (nullable): the policy, to drop with qauthz_unref(), or
+ * NULL with @error set (@identity not UTF-8).
+ */
+QAuthZSimple *qauthz_simple_new(const char *identity, GError **error);
+
+/**
+ * A list with no rules, deciding @policy until rules are added.
+ *
+ * Returns: (transfer full): the list, to drop with qauthz_unref().
+ */
+QAuthZList *qauthz_list_new(QAuthZListPolicy policy);
+
+/**
+ * Adds a rule last: identities that @match_ matches in @format get @policy, unless an
+ * earlier rule matched them.
+ *
+ * Returns: the rule's index, or -1 with @error set (@match_ not UTF-8).
+ */
+ssize_t qauthz_list_append_rule(QAuthZList *auth,
+                                const char *match_,
+                                QAuthZListPolicy policy,
+                                QAuthZListFormat format,
+                                GError **error);
+
+/**
+ * Inserts a rule at @index (0 first; past the end appends).
+ *
+ * Returns: the rule's index, or -1 with @error set (@match_ not UTF-8).
+ */
+ssize_t qauthz_list_insert_rule(QAuthZList *auth,
+                                const char *match_,
+                                QAuthZListPolicy policy,
+                                QAuthZListFormat format,
+                                size_t index,
+                                GError **error);
+
+/**
+ * Removes the first rule whose text is @match_.
+ *
+ * Returns: the index it had, or -1 when no rule has that text.
+ */
+ssize_t qauthz_list_delete_rule(QAuthZList *auth, const char *match_);
+
+/**
+ * The list in the JSON file @filename, e.g. `{"policy": "deny", "rules": [{"match":
+ * "CN=*.example.com", "policy": "allow", "format": "glob"}]}` (`policy` defaults to
+ * deny, `format` to exact). With @refresh, the file is read again whenever it has
+ * changed; while it does not load, qauthz_is_allowed() fails with the reason.
+ *
+ * Returns: (transfer full) (nullable): the policy, to drop with qauthz_unref(), or
+ * NULL with @error set.
+ */
+QAuthZListFile *qauthz_list_file_new(const char *filename, gboolean refresh, GError **error);
+
+/**
+ * Whether @identity is allowed by @authz.
+ *
+ * Returns: TRUE if allowed; FALSE if denied, or with @error set when no decision
+ * could be made (a rules file that no longer loads, an identity not UTF-8), which
+ * callers treat as a denial.
+ */
+gboolean qauthz_is_allowed(QAuthZ *authz, const char *identity, GError **error);
+
+/**
+ * Adds a reference to @authz.
+ *
+ * Returns: (transfer full): @authz.
+ */
+QAuthZ *qauthz_ref(QAuthZ *authz);
+
+/**
+ * Drops a reference to @authz; the last one frees it. NULL is ignored.
+ */
+void qauthz_unref(QAuthZ *authz);
 
 /**
  * Adds a reference to @ioc.
@@ -1736,12 +1864,29 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QIONetListener, qio_net_listener_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QIOSocketAddress, qio_socket_address_free)
 
 /* g_autoptr() for each channel type, dropping its reference with qio_channel_unref(). */
-#define QIO_DEFINE_CHANNEL_AUTOPTR(Type)                                      static inline void qio_autoptr_unref_##Type(Type *ioc)                     {                                                                          qio_channel_unref(QIO_CHANNEL(ioc));                                   }                                                                          G_DEFINE_AUTOPTR_CLEANUP_FUNC(Type, qio_autoptr_unref_##Type)
+#define QIO_DEFINE_CHANNEL_AUTOPTR(Type)                                      \
+    static inline void qio_autoptr_unref_##Type(Type *ioc)                     \
+    {                                                                          \
+        qio_channel_unref(QIO_CHANNEL(ioc));                                   \
+    }                                                                          \
+    G_DEFINE_AUTOPTR_CLEANUP_FUNC(Type, qio_autoptr_unref_##Type)
 QIO_DEFINE_CHANNEL_AUTOPTR(QIOChannelSocket)
 QIO_DEFINE_CHANNEL_AUTOPTR(QIOChannelFile)
 QIO_DEFINE_CHANNEL_AUTOPTR(QIOChannelCommand)
 QIO_DEFINE_CHANNEL_AUTOPTR(QIOChannelBuffer)
 QIO_DEFINE_CHANNEL_AUTOPTR(QIOChannelNull)
+
+/* g_autoptr() for each authorization type, dropping its reference with qauthz_unref(). */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QAuthZ, qauthz_unref)
+#define QAUTHZ_DEFINE_AUTOPTR(Type)                                           \
+    static inline void qauthz_autoptr_unref_##Type(Type *authz)                 \
+    {                                                                          \
+        qauthz_unref(QAUTHZ(authz));                                           \
+    }                                                                          \
+    G_DEFINE_AUTOPTR_CLEANUP_FUNC(Type, qauthz_autoptr_unref_##Type)
+QAUTHZ_DEFINE_AUTOPTR(QAuthZSimple)
+QAUTHZ_DEFINE_AUTOPTR(QAuthZList)
+QAUTHZ_DEFINE_AUTOPTR(QAuthZListFile)
 
 G_END_DECLS
 

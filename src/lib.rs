@@ -3,6 +3,7 @@
 //! The C API (`libqio.so.0`, `<qio.h>`) lives in the `qio-capi` crate and uses only
 //! what this crate exports; a Rust program can use this crate directly.
 
+pub mod authz;
 pub mod crypto;
 mod error;
 pub mod io;

@@ -13,6 +13,7 @@ mod digest;
 mod ffi;
 
 pub mod afsplit;
+pub mod authz;
 pub mod backend;
 pub mod channel;
 pub mod channel_buffer;
