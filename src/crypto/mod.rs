@@ -15,6 +15,8 @@ pub mod random;
 pub mod secret;
 #[cfg(test)]
 mod testvectors;
+#[cfg(feature = "gnutls")]
+pub mod tls;
 
 pub use backend::Backend;
 pub use cipher::{Cipher, CipherAlgo, CipherMode};

@@ -1,0 +1,421 @@
+//! TLS credentials: what a session authenticates with, loaded from QEMU's directory
+//! layout. One `Creds` serves any number of sessions; each session keeps the loaded
+//! gnutls credentials it started with alive, so a reload (x509) replaces them for new
+//! sessions only.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use zeroize::Zeroizing;
+
+use super::{check, ffi};
+use crate::{Error, ErrorKind, Result};
+
+/// Which end of a connection credentials are for (`QCryptoTLSCredsEndpoint`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Client = 0,
+    Server = 1,
+}
+
+impl Endpoint {
+    fn name(self) -> &'static str {
+        match self {
+            Endpoint::Client => "client",
+            Endpoint::Server => "server",
+        }
+    }
+}
+
+/// The kinds of credentials, with what each needs beyond the common properties.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CredsKind {
+    /// Anonymous Diffie-Hellman: encryption without authentication.
+    Anon,
+    /// A pre-shared key from `keys.psk`; a client uses `username`'s (default `qemu`).
+    Psk { username: Option<String> },
+}
+
+impl CredsKind {
+    fn type_name(&self) -> &'static str {
+        match self {
+            CredsKind::Anon => "tls-creds-anon",
+            CredsKind::Psk { .. } => "tls-creds-psk",
+        }
+    }
+
+    /// What this kind appends to the priority string, enabling its key exchanges.
+    fn priority_suffix(&self) -> Option<&'static str> {
+        match self {
+            CredsKind::Anon => Some("+ANON-DH"),
+            CredsKind::Psk { .. } => Some("+ECDHE-PSK:+DHE-PSK:+PSK"),
+        }
+    }
+}
+
+/// QEMU's build-time default priority (`-Dtls_priority`).
+const DEFAULT_PRIORITY: &str = "NORMAL";
+/// The optional Diffie-Hellman parameters of a server, in `dir`.
+const DH_PARAMS: &str = "dh-params.pem";
+/// The PSK file, in `dir`: `username:hexkey` lines, as psktool writes them.
+const PSK_FILE: &str = "keys.psk";
+
+/// A gnutls credentials handle, freed with the function matching its type.
+enum Handle {
+    AnonClient(ffi::gnutls_anon_client_credentials_t),
+    AnonServer(ffi::gnutls_anon_server_credentials_t),
+    PskClient(ffi::gnutls_psk_client_credentials_t),
+    PskServer(ffi::gnutls_psk_server_credentials_t),
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // SAFETY: allocated by the matching gnutls function, freed once.
+        unsafe {
+            match *self {
+                Handle::AnonClient(h) => ffi::gnutls_anon_free_client_credentials(h),
+                Handle::AnonServer(h) => ffi::gnutls_anon_free_server_credentials(h),
+                Handle::PskClient(h) => ffi::gnutls_psk_free_client_credentials(h),
+                Handle::PskServer(h) => ffi::gnutls_psk_free_server_credentials(h),
+            }
+        }
+    }
+}
+
+/// Diffie-Hellman parameters loaded from `dh-params.pem`.
+struct DhParams(ffi::gnutls_dh_params_t);
+
+impl Drop for DhParams {
+    fn drop(&mut self) {
+        // SAFETY: initialized by gnutls_dh_params_init, freed once.
+        unsafe { ffi::gnutls_dh_params_deinit(self.0) };
+    }
+}
+
+/// One load of credentials. The handle is declared (so dropped) before the DH
+/// parameters it points to.
+pub(crate) struct Loaded {
+    handle: Handle,
+    dh_params: Option<DhParams>,
+}
+
+// SAFETY: gnutls credentials and DH parameters are not changed after loading, and
+// gnutls allows one credentials structure to serve sessions in several threads.
+unsafe impl Send for Loaded {}
+// SAFETY: as above: shared use is read-only.
+unsafe impl Sync for Loaded {}
+
+impl Loaded {
+    /// The gnutls credentials type and pointer, for `gnutls_credentials_set`.
+    pub(crate) fn gnutls(&self) -> (std::os::raw::c_int, *mut std::ffi::c_void) {
+        match self.handle {
+            Handle::AnonClient(h) | Handle::AnonServer(h) => (ffi::GNUTLS_CRD_ANON, h),
+            Handle::PskClient(h) | Handle::PskServer(h) => (ffi::GNUTLS_CRD_PSK, h),
+        }
+    }
+}
+
+/// TLS credentials for one endpoint (`QCryptoTLSCreds`).
+pub struct Creds {
+    config: Config,
+    loaded: RwLock<Arc<Loaded>>,
+}
+
+/// What credentials are made from.
+struct Config {
+    kind: CredsKind,
+    endpoint: Endpoint,
+    dir: Option<PathBuf>,
+    priority: Option<String>,
+}
+
+impl Creds {
+    /// Anonymous credentials (`tls-creds-anon`); a server reads `dir/dh-params.pem` when
+    /// there is one, a client needs no files.
+    pub fn anon(endpoint: Endpoint, dir: Option<&Path>, priority: Option<&str>) -> Result<Creds> {
+        Creds::new(CredsKind::Anon, endpoint, dir, priority)
+    }
+
+    /// Pre-shared key credentials (`tls-creds-psk`) from `dir/keys.psk`: a server takes
+    /// the whole file; a client the key of `username` (default `qemu`), which a server
+    /// must not be given.
+    pub fn psk(
+        endpoint: Endpoint,
+        dir: Option<&Path>,
+        username: Option<&str>,
+        priority: Option<&str>,
+    ) -> Result<Creds> {
+        let username = username.map(str::to_owned);
+        Creds::new(CredsKind::Psk { username }, endpoint, dir, priority)
+    }
+
+    fn new(
+        kind: CredsKind,
+        endpoint: Endpoint,
+        dir: Option<&Path>,
+        priority: Option<&str>,
+    ) -> Result<Creds> {
+        let config = Config {
+            kind,
+            endpoint,
+            dir: dir.map(Path::to_owned),
+            priority: priority.map(str::to_owned),
+        };
+        let loaded = config.load()?;
+        Ok(Creds {
+            config,
+            loaded: RwLock::new(Arc::new(loaded)),
+        })
+    }
+
+    /// The endpoint these credentials are for.
+    pub fn endpoint(&self) -> Endpoint {
+        self.config.endpoint
+    }
+
+    /// Fails unless these credentials are for `endpoint`
+    /// (`qcrypto_tls_creds_check_endpoint`).
+    pub fn check_endpoint(&self, endpoint: Endpoint) -> Result<()> {
+        if self.config.endpoint != endpoint {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "Expected TLS credentials for a {} endpoint",
+                    endpoint.name()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The gnutls priority string sessions use: the given one or `NORMAL`, then the
+    /// kind's suffix (`qcrypto_tls_creds_get_priority`).
+    pub fn priority(&self) -> String {
+        let base = self.config.priority.as_deref().unwrap_or(DEFAULT_PRIORITY);
+        match self.config.kind.priority_suffix() {
+            Some(suffix) => format!("{base}:{suffix}"),
+            None => base.to_owned(),
+        }
+    }
+
+    /// Loads the files again and uses them for new sessions; on failure the current
+    /// credentials stay (`qcrypto_tls_creds_reload`). Only x509 credentials reload.
+    pub fn reload(&self) -> Result<()> {
+        Err(Error::new(
+            ErrorKind::NotSupported,
+            format!(
+                "{} does not support reloading credentials",
+                self.config.kind.type_name()
+            ),
+        ))
+    }
+
+    /// The credentials new sessions use.
+    pub(crate) fn current(&self) -> Arc<Loaded> {
+        self.loaded
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Config {
+    /// `dir/name` if it exists; `None` if it does not and is not `required`
+    /// (`qcrypto_tls_creds_get_path`).
+    fn path(&self, name: &str, required: bool) -> Result<Option<PathBuf>> {
+        let Some(dir) = &self.dir else {
+            return match required {
+                true => Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "Missing 'dir' property value",
+                )),
+                false => Ok(None),
+            };
+        };
+        let path = dir.join(name);
+        match std::fs::metadata(&path) {
+            Ok(_) => Ok(Some(path)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(None),
+            Err(e) => Err(Error::os(
+                &format!("Unable to access credentials {}", path.display()),
+                e.raw_os_error().unwrap_or(libc::EIO),
+            )),
+        }
+    }
+
+    fn load(&self) -> Result<Loaded> {
+        match (&self.kind, self.endpoint) {
+            (CredsKind::Anon, Endpoint::Client) => Ok(Loaded {
+                handle: Handle::AnonClient(allocate(
+                    ffi::gnutls_anon_allocate_client_credentials,
+                    ffi::gnutls_anon_free_client_credentials,
+                )?),
+                dh_params: None,
+            }),
+            (CredsKind::Anon, Endpoint::Server) => {
+                let dh_params = self.dh_params()?;
+                let handle = allocate(
+                    ffi::gnutls_anon_allocate_server_credentials,
+                    ffi::gnutls_anon_free_server_credentials,
+                )?;
+                if let Some(params) = &dh_params {
+                    // SAFETY: both handles are live; the credentials keep a pointer to
+                    // the parameters, which `Loaded` frees after them.
+                    unsafe { ffi::gnutls_anon_set_server_dh_params(handle, params.0) };
+                }
+                Ok(Loaded {
+                    handle: Handle::AnonServer(handle),
+                    dh_params,
+                })
+            }
+            (CredsKind::Psk { username: Some(_) }, Endpoint::Server) => Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "username should not be set when endpoint=server",
+            )),
+            (CredsKind::Psk { .. }, Endpoint::Server) => {
+                let dh_params = self.dh_params()?;
+                let file = self.path(PSK_FILE, true)?.expect("a required path");
+                let file = c_path(&file)?;
+                let handle = allocate(
+                    ffi::gnutls_psk_allocate_server_credentials,
+                    ffi::gnutls_psk_free_server_credentials,
+                )?;
+                let loaded = Loaded {
+                    handle: Handle::PskServer(handle),
+                    dh_params,
+                };
+                // SAFETY: a live handle and a NUL-terminated path.
+                let rc =
+                    unsafe { ffi::gnutls_psk_set_server_credentials_file(handle, file.as_ptr()) };
+                check("Cannot set PSK server credentials", rc)?;
+                if let Some(params) = &loaded.dh_params {
+                    // SAFETY: as for anon above.
+                    unsafe { ffi::gnutls_psk_set_server_dh_params(handle, params.0) };
+                }
+                Ok(loaded)
+            }
+            (CredsKind::Psk { username }, Endpoint::Client) => {
+                let file = self.path(PSK_FILE, true)?.expect("a required path");
+                let username = username.as_deref().unwrap_or("qemu");
+                let key = psk_lookup(&file, username)?;
+                let handle = allocate(
+                    ffi::gnutls_psk_allocate_client_credentials,
+                    ffi::gnutls_psk_free_client_credentials,
+                )?;
+                let loaded = Loaded {
+                    handle: Handle::PskClient(handle),
+                    dh_params: None,
+                };
+                let user = CString::new(username).map_err(|_| {
+                    Error::new(
+                        ErrorKind::InvalidArgument,
+                        "PSK username contains a NUL byte",
+                    )
+                })?;
+                let datum = ffi::gnutls_datum_t {
+                    data: key.as_ptr().cast_mut(),
+                    size: key.len() as u32,
+                };
+                // SAFETY: a live handle; gnutls copies the username and the decoded key.
+                let rc = unsafe {
+                    ffi::gnutls_psk_set_client_credentials(
+                        handle,
+                        user.as_ptr(),
+                        &datum,
+                        ffi::GNUTLS_PSK_KEY_HEX,
+                    )
+                };
+                check("Cannot set PSK client credentials", rc)?;
+                Ok(loaded)
+            }
+        }
+    }
+
+    /// A server's `dh-params.pem`, if it has one.
+    fn dh_params(&self) -> Result<Option<DhParams>> {
+        let Some(path) = self.path(DH_PARAMS, false)? else {
+            return Ok(None);
+        };
+        let pem = std::fs::read(&path).map_err(|e| {
+            Error::os(
+                &format!("Unable to read {}", path.display()),
+                e.raw_os_error().unwrap_or(libc::EIO),
+            )
+        })?;
+        let params = DhParams(allocate(
+            ffi::gnutls_dh_params_init,
+            ffi::gnutls_dh_params_deinit,
+        )?);
+        let datum = ffi::gnutls_datum_t {
+            data: pem.as_ptr().cast_mut(),
+            size: pem.len() as u32,
+        };
+        // SAFETY: a live handle and a datum over `pem`, which gnutls only reads.
+        let rc = unsafe {
+            ffi::gnutls_dh_params_import_pkcs3(params.0, &datum, ffi::GNUTLS_X509_FMT_PEM)
+        };
+        check(
+            &format!("Unable to load DH parameters from {}", path.display()),
+            rc,
+        )?;
+        Ok(Some(params))
+    }
+}
+
+/// Runs a gnutls `*_allocate_*`/`*_init` function; on failure frees whatever it left.
+fn allocate<T>(
+    init: unsafe extern "C" fn(*mut *mut T) -> std::os::raw::c_int,
+    free: unsafe extern "C" fn(*mut T),
+) -> Result<*mut T> {
+    let mut handle = std::ptr::null_mut();
+    // SAFETY: `init` fills the pointer.
+    let rc = unsafe { init(&mut handle) };
+    if rc < 0 {
+        if !handle.is_null() {
+            // SAFETY: what `init` allocated before failing.
+            unsafe { free(handle) };
+        }
+        check("Cannot allocate credentials", rc)?;
+    }
+    Ok(handle)
+}
+
+fn c_path(path: &Path) -> Result<CString> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("Path {} contains a NUL byte", path.display()),
+        )
+    })
+}
+
+/// The hex key of `username` in a PSK file: the first line starting `username:`.
+/// The file's content and the key are wiped when dropped.
+fn psk_lookup(file: &Path, username: &str) -> Result<Zeroizing<Vec<u8>>> {
+    let content = Zeroizing::new(std::fs::read(file).map_err(|e| {
+        Error::new(
+            ErrorKind::Failed,
+            format!(
+                "Cannot read PSK file {}: {}",
+                file.display(),
+                crate::error::strerror(e.raw_os_error().unwrap_or(libc::EIO))
+            ),
+        )
+    })?);
+    let prefix = [username.as_bytes(), b":"].concat();
+    content
+        .split(|&b| b == b'\n')
+        .find_map(|line| line.strip_prefix(prefix.as_slice()))
+        .map(|key| Zeroizing::new(key.strip_suffix(b"\r").unwrap_or(key).to_vec()))
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Failed,
+                format!(
+                    "Username {username} not found in PSK file {}",
+                    file.display()
+                ),
+            )
+        })
+}

@@ -1,0 +1,130 @@
+//! The gnutls TLS functions qio calls, declared here rather than taken from gnutls-sys:
+//! its 2016 bindings model C enums as Rust enums, so a function returning a value they
+//! do not list would be undefined behaviour. Enums cross as `c_int`/`c_uint`, handles
+//! as opaque pointers. Everything here is in gnutls 3.6, and Debian 12 ships 3.7.
+
+#![allow(non_camel_case_types)]
+
+use std::os::raw::{c_char, c_int, c_uint, c_void};
+
+pub type gnutls_session_t = *mut c_void;
+pub type gnutls_anon_client_credentials_t = *mut c_void;
+pub type gnutls_anon_server_credentials_t = *mut c_void;
+pub type gnutls_psk_client_credentials_t = *mut c_void;
+pub type gnutls_psk_server_credentials_t = *mut c_void;
+pub type gnutls_dh_params_t = *mut c_void;
+pub type gnutls_transport_ptr_t = *mut c_void;
+
+#[repr(C)]
+pub struct gnutls_datum_t {
+    pub data: *mut u8,
+    pub size: c_uint,
+}
+
+/// `gnutls_push_func`: sends bytes for the session, or -1 with the errno set through
+/// `gnutls_transport_set_errno`.
+pub type gnutls_push_func =
+    unsafe extern "C" fn(gnutls_transport_ptr_t, *const c_void, usize) -> isize;
+/// `gnutls_pull_func`: receives bytes for the session, as the push function sends.
+pub type gnutls_pull_func =
+    unsafe extern "C" fn(gnutls_transport_ptr_t, *mut c_void, usize) -> isize;
+
+// gnutls_init flags.
+pub const GNUTLS_SERVER: c_uint = 1;
+pub const GNUTLS_CLIENT: c_uint = 1 << 1;
+// gnutls_credentials_type_t.
+pub const GNUTLS_CRD_ANON: c_int = 2;
+pub const GNUTLS_CRD_PSK: c_int = 4;
+// gnutls_close_request_t.
+pub const GNUTLS_SHUT_WR: c_int = 1;
+// gnutls_x509_crt_fmt_t.
+pub const GNUTLS_X509_FMT_PEM: c_int = 1;
+// gnutls_psk_key_flags.
+pub const GNUTLS_PSK_KEY_HEX: c_int = 1;
+// gnutls_protocol_t.
+pub const GNUTLS_TLS1_3: c_int = 5;
+// gnutls_cipher_algorithm_t.
+pub const GNUTLS_CIPHER_CHACHA20_POLY1305: c_int = 23;
+
+pub const GNUTLS_E_AGAIN: c_int = -28;
+pub const GNUTLS_E_INTERRUPTED: c_int = -52;
+pub const GNUTLS_E_PREMATURE_TERMINATION: c_int = -110;
+
+#[link(name = "gnutls")]
+extern "C" {
+    pub fn gnutls_strerror(error: c_int) -> *const c_char;
+
+    pub fn gnutls_dh_params_init(params: *mut gnutls_dh_params_t) -> c_int;
+    pub fn gnutls_dh_params_deinit(params: gnutls_dh_params_t);
+    pub fn gnutls_dh_params_import_pkcs3(
+        params: gnutls_dh_params_t,
+        pkcs3: *const gnutls_datum_t,
+        format: c_int,
+    ) -> c_int;
+
+    pub fn gnutls_anon_allocate_client_credentials(
+        sc: *mut gnutls_anon_client_credentials_t,
+    ) -> c_int;
+    pub fn gnutls_anon_free_client_credentials(sc: gnutls_anon_client_credentials_t);
+    pub fn gnutls_anon_allocate_server_credentials(
+        sc: *mut gnutls_anon_server_credentials_t,
+    ) -> c_int;
+    pub fn gnutls_anon_free_server_credentials(sc: gnutls_anon_server_credentials_t);
+    pub fn gnutls_anon_set_server_dh_params(
+        res: gnutls_anon_server_credentials_t,
+        dh_params: gnutls_dh_params_t,
+    );
+
+    pub fn gnutls_psk_allocate_client_credentials(
+        sc: *mut gnutls_psk_client_credentials_t,
+    ) -> c_int;
+    pub fn gnutls_psk_free_client_credentials(sc: gnutls_psk_client_credentials_t);
+    pub fn gnutls_psk_set_client_credentials(
+        res: gnutls_psk_client_credentials_t,
+        username: *const c_char,
+        key: *const gnutls_datum_t,
+        flags: c_int,
+    ) -> c_int;
+    pub fn gnutls_psk_allocate_server_credentials(
+        sc: *mut gnutls_psk_server_credentials_t,
+    ) -> c_int;
+    pub fn gnutls_psk_free_server_credentials(sc: gnutls_psk_server_credentials_t);
+    pub fn gnutls_psk_set_server_credentials_file(
+        res: gnutls_psk_server_credentials_t,
+        password_file: *const c_char,
+    ) -> c_int;
+    pub fn gnutls_psk_set_server_dh_params(
+        res: gnutls_psk_server_credentials_t,
+        dh_params: gnutls_dh_params_t,
+    );
+}
+
+#[link(name = "gnutls")]
+extern "C" {
+    pub fn gnutls_init(session: *mut gnutls_session_t, flags: c_uint) -> c_int;
+    pub fn gnutls_deinit(session: gnutls_session_t);
+    pub fn gnutls_priority_set_direct(
+        session: gnutls_session_t,
+        priorities: *const c_char,
+        err_pos: *mut *const c_char,
+    ) -> c_int;
+    pub fn gnutls_credentials_set(
+        session: gnutls_session_t,
+        kind: c_int,
+        cred: *mut c_void,
+    ) -> c_int;
+    pub fn gnutls_transport_set_ptr(session: gnutls_session_t, ptr: gnutls_transport_ptr_t);
+    pub fn gnutls_transport_set_push_function(session: gnutls_session_t, push: gnutls_push_func);
+    pub fn gnutls_transport_set_pull_function(session: gnutls_session_t, pull: gnutls_pull_func);
+    pub fn gnutls_transport_set_errno(session: gnutls_session_t, err: c_int);
+    pub fn gnutls_handshake(session: gnutls_session_t) -> c_int;
+    pub fn gnutls_record_get_direction(session: gnutls_session_t) -> c_int;
+    pub fn gnutls_record_send(session: gnutls_session_t, data: *const c_void, size: usize)
+        -> isize;
+    pub fn gnutls_record_recv(session: gnutls_session_t, data: *mut c_void, size: usize) -> isize;
+    pub fn gnutls_record_check_pending(session: gnutls_session_t) -> usize;
+    pub fn gnutls_bye(session: gnutls_session_t, how: c_int) -> c_int;
+    pub fn gnutls_cipher_get(session: gnutls_session_t) -> c_int;
+    pub fn gnutls_cipher_get_key_size(algorithm: c_int) -> usize;
+    pub fn gnutls_protocol_get_version(session: gnutls_session_t) -> c_int;
+}

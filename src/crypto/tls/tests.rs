@@ -1,0 +1,381 @@
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+/// A fresh directory for one test's credential files, removed when dropped.
+pub(crate) struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("qio-tls-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub(crate) fn write(&self, name: &str, content: &str) {
+        std::fs::write(self.0.join(name), content).unwrap();
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn priorities_get_the_kinds_suffix_and_endpoints_are_checked() {
+    let anon = Creds::anon(Endpoint::Client, None, None).unwrap();
+    assert_eq!(anon.priority(), "NORMAL:+ANON-DH");
+    let custom = Creds::anon(Endpoint::Server, None, Some("@SYSTEM")).unwrap();
+    assert_eq!(custom.priority(), "@SYSTEM:+ANON-DH");
+    assert!(anon.check_endpoint(Endpoint::Client).is_ok());
+    assert_eq!(
+        anon.check_endpoint(Endpoint::Server).unwrap_err().message(),
+        "Expected TLS credentials for a server endpoint"
+    );
+    assert_eq!(
+        custom
+            .check_endpoint(Endpoint::Client)
+            .unwrap_err()
+            .message(),
+        "Expected TLS credentials for a client endpoint"
+    );
+    assert_eq!(
+        anon.reload().unwrap_err().message(),
+        "tls-creds-anon does not support reloading credentials"
+    );
+}
+
+#[test]
+fn psk_files_follow_qemus_layout_and_rules() {
+    let dir = TempDir::new("psk");
+    dir.write(
+        "keys.psk",
+        "other:10ffa6a2c42f0388\r\nqemu:009d5638c40fde0c\n",
+    );
+    let server = Creds::psk(Endpoint::Server, Some(&dir.0), None, None).unwrap();
+    assert_eq!(server.priority(), "NORMAL:+ECDHE-PSK:+DHE-PSK:+PSK");
+    Creds::psk(Endpoint::Client, Some(&dir.0), None, None).unwrap();
+    Creds::psk(Endpoint::Client, Some(&dir.0), Some("other"), None).unwrap();
+
+    let e = Creds::psk(Endpoint::Client, Some(&dir.0), Some("fred"), None)
+        .err()
+        .unwrap();
+    let file = dir.0.join("keys.psk");
+    assert_eq!(
+        e.message(),
+        format!("Username fred not found in PSK file {}", file.display())
+    );
+    let e = Creds::psk(Endpoint::Server, Some(&dir.0), Some("qemu"), None)
+        .err()
+        .unwrap();
+    assert_eq!(
+        e.message(),
+        "username should not be set when endpoint=server"
+    );
+    let e = Creds::psk(Endpoint::Client, None, None, None)
+        .err()
+        .unwrap();
+    assert_eq!(e.message(), "Missing 'dir' property value");
+    let empty = TempDir::new("psk-empty");
+    let e = Creds::psk(Endpoint::Server, Some(&empty.0), None, None)
+        .err()
+        .unwrap();
+    assert_eq!(
+        e.message(),
+        format!(
+            "Unable to access credentials {}: No such file or directory",
+            empty.0.join("keys.psk").display()
+        )
+    );
+    // A key that is not hex is gnutls' to refuse.
+    dir.write("keys.psk", "qemu:not-hex\n");
+    let e = Creds::psk(Endpoint::Client, Some(&dir.0), None, None)
+        .err()
+        .unwrap();
+    assert!(
+        e.message()
+            .starts_with("Cannot set PSK client credentials: "),
+        "{}",
+        e.message()
+    );
+}
+
+#[test]
+fn a_server_loads_dh_parameters_when_present() {
+    let dir = TempDir::new("dh");
+    dir.write(
+        "dh-params.pem",
+        "-----BEGIN DH PARAMETERS-----\nnot base64\n-----END DH PARAMETERS-----\n",
+    );
+    let e = Creds::anon(Endpoint::Server, Some(&dir.0), None)
+        .err()
+        .unwrap();
+    let path = dir.0.join("dh-params.pem");
+    assert!(
+        e.message().starts_with(&format!(
+            "Unable to load DH parameters from {}: ",
+            path.display()
+        )),
+        "{}",
+        e.message()
+    );
+    dir.write("dh-params.pem", FFDHE2048_PEM);
+    Creds::anon(Endpoint::Server, Some(&dir.0), None).unwrap();
+    // A client ignores the file.
+    dir.write("dh-params.pem", "garbage");
+    Creds::anon(Endpoint::Client, Some(&dir.0), None).unwrap();
+    let _ = Path::new("");
+}
+
+/// RFC 7919's ffdhe2048 group in PKCS#3 PEM (public, standard parameters).
+pub(crate) const FFDHE2048_PEM: &str = "-----BEGIN DH PARAMETERS-----
+MIIBCAKCAQEA//////////+t+FRYortKmq/cViAnPTzx2LnFg84tNpWp4TZBFGQz
++8yTnc4kmz75fS/jY2MMddj2gbICrsRhetPfHtXV/WVhJDP1H18GbtCFY2VVPe0a
+87VXE15/V8k1mE8McODmi3fipona8+/och3xWKE2rec1MKzKT0g6eXq8CrGCsyT7
+YdEIqUuyyOP7uWrat2DX9GgdT0Kj3jlN9K5W7edjcrsZCwenyO4KbXCeAvzhzffi
+7MA0BM0oNC9hkXL+nOmFg/+OTxIy7vKBg8P+OxtMb61zO7X8vC7CIAXFjvGDfRaD
+ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
+-----END DH PARAMETERS-----
+";
+
+/// A session's transport over one end of a UNIX socketpair.
+struct Stream(std::os::unix::net::UnixStream);
+
+impl Transport for Stream {
+    fn push(&self, buf: &[u8]) -> crate::Result<usize> {
+        use std::io::Write;
+        io_result((&self.0).write(buf))
+    }
+
+    fn pull(&self, buf: &mut [u8]) -> crate::Result<usize> {
+        use std::io::Read;
+        io_result((&self.0).read(buf))
+    }
+}
+
+fn io_result(result: std::io::Result<usize>) -> crate::Result<usize> {
+    result.map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock => crate::Error::would_block_error(),
+        _ => crate::Error::new(crate::ErrorKind::Failed, format!("transport: {e}")),
+    })
+}
+
+/// A client and a server session over a socketpair, each end non-blocking when asked.
+fn pair(client: &Creds, server: &Creds, nonblocking: bool) -> (Session, Session) {
+    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    a.set_nonblocking(nonblocking).unwrap();
+    b.set_nonblocking(nonblocking).unwrap();
+    let c = Session::new(client, Endpoint::Client).unwrap();
+    let s = Session::new(server, Endpoint::Server).unwrap();
+    c.set_transport(Box::new(Stream(a)));
+    s.set_transport(Box::new(Stream(b)));
+    (c, s)
+}
+
+/// Steps both handshakes in turn, as QEMU's test does, until both complete or fail.
+fn handshake(client: &Session, server: &Session) -> (crate::Result<()>, crate::Result<()>) {
+    let (mut c, mut s) = (None, None);
+    for _ in 0..100 {
+        if c.is_none() {
+            match client.handshake() {
+                Ok(Progress::Complete) => c = Some(Ok(())),
+                Ok(_) => {}
+                Err(e) => c = Some(Err(e)),
+            }
+        }
+        if s.is_none() {
+            match server.handshake() {
+                Ok(Progress::Complete) => s = Some(Ok(())),
+                Ok(_) => {}
+                Err(e) => s = Some(Err(e)),
+            }
+        }
+        if let (Some(c), Some(s)) = (&c, &s) {
+            return (c.clone(), s.clone());
+        }
+    }
+    panic!("handshake did not finish: client {c:?}, server {s:?}");
+}
+
+fn psk_dir(name: &str, key: &str) -> TempDir {
+    let dir = TempDir::new(name);
+    dir.write("keys.psk", &format!("qemu:{key}\n"));
+    dir
+}
+
+#[test]
+fn anon_and_psk_sessions_handshake_and_exchange_records() {
+    let dir = psk_dir("psk-session", "009d5638c40fde0c");
+    let kinds = [
+        (
+            Creds::anon(Endpoint::Client, None, None).unwrap(),
+            Creds::anon(Endpoint::Server, None, None).unwrap(),
+        ),
+        (
+            Creds::psk(Endpoint::Client, Some(&dir.0), None, None).unwrap(),
+            Creds::psk(Endpoint::Server, Some(&dir.0), None, None).unwrap(),
+        ),
+    ];
+    for (client_creds, server_creds) in &kinds {
+        let (client, server) = pair(client_creds, server_creds, true);
+        assert!(!client.handshake_complete());
+        let (c, s) = handshake(&client, &server);
+        c.unwrap();
+        s.unwrap();
+        assert!(client.handshake_complete() && server.handshake_complete());
+        assert!(client.key_size().unwrap() >= 16);
+
+        assert_eq!(client.write(b"hello").unwrap(), 5);
+        let mut buf = [0; 16];
+        assert_eq!(server.read(&mut buf[..2]).unwrap(), Received::Bytes(2));
+        assert_eq!(server.check_pending(), 3);
+        assert_eq!(server.read(&mut buf[2..]).unwrap(), Received::Bytes(3));
+        assert_eq!(&buf[..5], b"hello");
+        assert!(server.read(&mut buf).unwrap_err().would_block());
+
+        // An orderly close reads as end-of-file.
+        assert_eq!(client.bye().unwrap(), Progress::Complete);
+        assert_eq!(server.read(&mut buf).unwrap(), Received::Bytes(0));
+    }
+}
+
+#[test]
+fn a_peer_gone_without_close_notify_is_premature_termination() {
+    let client_creds = Creds::anon(Endpoint::Client, None, None).unwrap();
+    let server_creds = Creds::anon(Endpoint::Server, None, None).unwrap();
+    let (client, server) = pair(&client_creds, &server_creds, true);
+    let (c, s) = handshake(&client, &server);
+    c.and(s).unwrap();
+    drop(client);
+    let mut buf = [0; 4];
+    assert_eq!(server.read(&mut buf).unwrap(), Received::PrematureEof);
+}
+
+#[test]
+fn mismatched_psk_keys_fail_the_handshake_with_the_reason() {
+    let client_dir = psk_dir("psk-client", "009d5638c40fde0c");
+    let server_dir = psk_dir("psk-server", "10ffa6a2c42f0388");
+    let client_creds = Creds::psk(Endpoint::Client, Some(&client_dir.0), None, None).unwrap();
+    let server_creds = Creds::psk(Endpoint::Server, Some(&server_dir.0), None, None).unwrap();
+    let (client, server) = pair(&client_creds, &server_creds, true);
+    // The server finds out first; like QEMU, it sends no alert, and the client learns
+    // when the connection is closed.
+    let failed = (0..100)
+        .find_map(|_| {
+            client.handshake().unwrap();
+            server.handshake().err()
+        })
+        .expect("the server refuses the key");
+    assert_eq!(
+        failed.message(),
+        "TLS handshake failed: An illegal parameter has been received."
+    );
+    drop(server);
+    let e = (0..100)
+        .find_map(|_| client.handshake().err())
+        .expect("the client sees the closed connection");
+    assert!(
+        e.message().starts_with("TLS handshake failed: "),
+        "{}",
+        e.message()
+    );
+    // The wrong endpoint is refused before any I/O.
+    let e = Session::new(&client_creds, Endpoint::Server).err().unwrap();
+    assert_eq!(e.message(), "Credentials endpoint doesn't match session");
+    // A bad priority string says which.
+    let bad = Creds::anon(Endpoint::Client, None, Some("NORMAL:+NOPE")).unwrap();
+    let e = Session::new(&bad, Endpoint::Client).err().unwrap();
+    assert!(
+        e.message()
+            .starts_with("Unable to set TLS session priority NORMAL:+NOPE:+ANON-DH: "),
+        "{}",
+        e.message()
+    );
+}
+
+#[test]
+fn a_transport_failure_is_named_in_the_error() {
+    struct Broken;
+    impl Transport for Broken {
+        fn push(&self, _: &[u8]) -> crate::Result<usize> {
+            Err(crate::Error::new(crate::ErrorKind::Failed, "cable cut"))
+        }
+        fn pull(&self, _: &mut [u8]) -> crate::Result<usize> {
+            panic!("pulled")
+        }
+    }
+    let creds = Creds::anon(Endpoint::Client, None, None).unwrap();
+    let session = Session::new(&creds, Endpoint::Client).unwrap();
+    let e = session.handshake().unwrap_err();
+    assert_eq!(
+        e.message(),
+        "TLS handshake failed: Error in the push function.: TLS session has no transport"
+    );
+    session.set_transport(Box::new(Broken));
+    let e = session.handshake().unwrap_err();
+    assert!(e.message().ends_with(": cable cut"), "{}", e.message());
+}
+
+#[test]
+fn one_thread_reads_while_another_writes_with_the_1717_lock() {
+    let dir = psk_dir("psk-threads", "009d5638c40fde0c");
+    for (client_creds, server_creds) in [
+        (
+            Creds::anon(Endpoint::Client, None, None).unwrap(),
+            Creds::anon(Endpoint::Server, None, None).unwrap(),
+        ),
+        (
+            Creds::psk(Endpoint::Client, Some(&dir.0), None, None).unwrap(),
+            Creds::psk(Endpoint::Server, Some(&dir.0), None, None).unwrap(),
+        ),
+    ] {
+        let (client, server) = pair(&client_creds, &server_creds, false);
+        client.require_thread_safety();
+        server.require_thread_safety();
+        let (client, server) = (std::sync::Arc::new(client), std::sync::Arc::new(server));
+        let s = server.clone();
+        let server_hs =
+            std::thread::spawn(move || while s.handshake().unwrap() != Progress::Complete {});
+        while client.handshake().unwrap() != Progress::Complete {}
+        server_hs.join().unwrap();
+
+        // Each side writes 1 MB while its other thread reads the peer's 1 MB.
+        const TOTAL: usize = 1 << 20;
+        let threads: Vec<_> = [client.clone(), server.clone()]
+            .into_iter()
+            .flat_map(|session| {
+                let reader = session.clone();
+                [
+                    std::thread::spawn(move || {
+                        let chunk = [0x5a; 4096];
+                        let mut sent = 0;
+                        while sent < TOTAL {
+                            sent += session
+                                .write(&chunk[..(TOTAL - sent).min(chunk.len())])
+                                .unwrap();
+                        }
+                    }),
+                    std::thread::spawn(move || {
+                        let mut buf = [0; 8192];
+                        let mut got = 0;
+                        while got < TOTAL {
+                            match reader.read(&mut buf).unwrap() {
+                                Received::Bytes(0) | Received::PrematureEof => panic!("early EOF"),
+                                Received::Bytes(n) => {
+                                    assert!(buf[..n].iter().all(|&b| b == 0x5a));
+                                    got += n;
+                                }
+                            }
+                        }
+                    }),
+                ]
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+    }
+}
