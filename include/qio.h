@@ -268,6 +268,15 @@ typedef enum {
 } QAuthZListFormat;
 
 /**
+ * Which end of a connection credentials are for; QEMU's values.
+ */
+typedef enum {
+    QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT = 0,
+    QCRYPTO_TLS_CREDS_ENDPOINT_SERVER = 1,
+    QCRYPTO_TLS_CREDS_ENDPOINT__MAX = 2,
+} QCryptoTLSCredsEndpoint;
+
+/**
  * An authorization policy, shared: qauthz_ref() and qauthz_unref().
  */
 typedef struct QAuthZ QAuthZ;
@@ -311,6 +320,11 @@ typedef struct QCryptoIVGen QCryptoIVGen;
  * A loaded secret, shared: qcrypto_secret_ref() and qcrypto_secret_unref().
  */
 typedef struct QCryptoSecret QCryptoSecret;
+
+/**
+ * TLS credentials, shared: qcrypto_tls_creds_ref() and qcrypto_tls_creds_unref().
+ */
+typedef struct QCryptoTLSCreds QCryptoTLSCreds;
 
 /**
  * A byte stream of any type; subtypes upcast with QIO_CHANNEL(). Shared: every
@@ -1853,11 +1867,78 @@ void qio_task_run_in_thread(QIOTask *task,
  */
 void qio_task_wait_thread(QIOTask *task);
 
+/**
+ * Anonymous credentials: encryption without authentication (a server may use
+ * @dir/dh-params.pem; a client needs no files, and @dir may be NULL). @priority is a
+ * gnutls priority string, NULL for "NORMAL"; "+ANON-DH" is appended.
+ *
+ * Returns: (transfer full) (nullable): the credentials, to drop with
+ * qcrypto_tls_creds_unref(), or NULL with @error set.
+ */
+QCryptoTLSCreds *qcrypto_tls_creds_anon_new(QCryptoTLSCredsEndpoint endpoint,
+                                            const char *dir,
+                                            const char *priority,
+                                            GError **error);
+
+/**
+ * Pre-shared key credentials from @dir/keys.psk (`username:hexkey` lines, as psktool
+ * writes them): a server accepts every user in the file and must not be given a
+ * @username; a client uses the key of @username, NULL for "qemu". @priority as for
+ * qcrypto_tls_creds_anon_new(), with "+ECDHE-PSK:+DHE-PSK:+PSK" appended.
+ *
+ * Returns: (transfer full) (nullable): the credentials, to drop with
+ * qcrypto_tls_creds_unref(), or NULL with @error set.
+ */
+QCryptoTLSCreds *qcrypto_tls_creds_psk_new(QCryptoTLSCredsEndpoint endpoint,
+                                           const char *dir,
+                                           const char *username,
+                                           const char *priority,
+                                           GError **error);
+
+/**
+ * Checks that @creds are for @endpoint.
+ *
+ * Returns: TRUE, or FALSE with @error set ("Expected TLS credentials for a server
+ * endpoint").
+ */
+gboolean qcrypto_tls_creds_check_endpoint(QCryptoTLSCreds *creds,
+                                          QCryptoTLSCredsEndpoint endpoint,
+                                          GError **error);
+
+/**
+ * The gnutls priority string sessions with @creds use.
+ *
+ * Returns: (transfer full): a string to g_free(); NULL (and a critical) on misuse.
+ */
+char *qcrypto_tls_creds_get_priority(QCryptoTLSCreds *creds);
+
+/**
+ * Loads the credentials' files again for new sessions; on failure the current ones
+ * stay. Only x509 credentials can.
+ *
+ * Returns: TRUE, or FALSE with @error set.
+ */
+gboolean qcrypto_tls_creds_reload(QCryptoTLSCreds *creds, GError **error);
+
+/**
+ * Adds a reference to @creds.
+ *
+ * Returns: (transfer full): @creds.
+ */
+QCryptoTLSCreds *qcrypto_tls_creds_ref(QCryptoTLSCreds *creds);
+
+/**
+ * Drops a reference to @creds; sessions made with them keep what they use. NULL is
+ * ignored.
+ */
+void qcrypto_tls_creds_unref(QCryptoTLSCreds *creds);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoCipher, qcrypto_cipher_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoHash, qcrypto_hash_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoHmac, qcrypto_hmac_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoIVGen, qcrypto_ivgen_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoSecret, qcrypto_secret_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoTLSCreds, qcrypto_tls_creds_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QIOChannel, qio_channel_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QIOTask, qio_task_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QIONetListener, qio_net_listener_unref)

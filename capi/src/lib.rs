@@ -34,4 +34,5 @@ pub mod random;
 pub mod secret;
 pub mod socket_address;
 pub mod task;
+pub mod tls_creds;
 pub mod version;
