@@ -3,6 +3,18 @@
 
 #include <string.h>
 
+gboolean bench_parse_options(int *argc, char ***argv, const GOptionEntry *entries)
+{
+    g_autoptr(GOptionContext) context = g_option_context_new(NULL);
+    g_autoptr(GError) error = NULL;
+    g_option_context_add_main_entries(context, entries, NULL);
+    if (!g_option_context_parse(context, argc, argv, &error)) {
+        g_printerr("%s\n", error->message);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 double bench_rate(void (*fn)(gpointer data), gpointer data, gsize bytes, double seconds)
 {
     gint64 start = g_get_monotonic_time(), now;

@@ -7,6 +7,9 @@
 
 #include <glib.h>
 
+/* Parses the command line against ENTRIES; on failure prints why and returns FALSE. */
+gboolean bench_parse_options(int *argc, char ***argv, const GOptionEntry *entries);
+
 /* Calls FN(DATA), which processes BYTES bytes, in batches of 16 until SECONDS have
  * passed, and returns the rate in MB/s (10^6 bytes per second). */
 double bench_rate(void (*fn)(gpointer data), gpointer data, gsize bytes, double seconds);

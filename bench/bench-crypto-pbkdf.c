@@ -97,11 +97,11 @@ int main(int argc, char **argv)
           "N" },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
-    g_autoptr(GOptionContext) context = g_option_context_new(NULL);
-    g_autoptr(GError) error = NULL;
-    g_option_context_add_main_entries(context, entries, NULL);
-    if (!g_option_context_parse(context, &argc, &argv, &error) || iterations < 1) {
-        g_printerr("%s\n", error ? error->message : "iterations must be at least 1");
+    if (!bench_parse_options(&argc, &argv, entries)) {
+        return 2;
+    }
+    if (iterations < 1) {
+        g_printerr("iterations must be at least 1\n");
         return 2;
     }
 
