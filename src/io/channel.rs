@@ -82,15 +82,19 @@ pub enum Class {
     Command = u32::from_be_bytes(*b"QIOc"),
     Buffer = u32::from_be_bytes(*b"QIOb"),
     Null = u32::from_be_bytes(*b"QIOn"),
+    #[cfg(feature = "gnutls")]
+    Tls = u32::from_be_bytes(*b"QIOt"),
 }
 
 impl Class {
-    const ALL: [Class; 5] = [
+    const ALL: &'static [Class] = &[
         Class::Socket,
         Class::File,
         Class::Command,
         Class::Buffer,
         Class::Null,
+        #[cfg(feature = "gnutls")]
+        Class::Tls,
     ];
 
     /// QEMU's QOM type name (`qio-channel-socket`, ...).
@@ -101,6 +105,8 @@ impl Class {
             Class::Command => "qio-channel-command",
             Class::Buffer => "qio-channel-buffer",
             Class::Null => "qio-channel-null",
+            #[cfg(feature = "gnutls")]
+            Class::Tls => "qio-channel-tls",
         }
     }
 
@@ -113,6 +119,8 @@ impl Class {
             Class::Command => thin as *const Channel<Command> as *const Channel,
             Class::Buffer => thin as *const Channel<Buffer> as *const Channel,
             Class::Null => thin as *const Channel<Null> as *const Channel,
+            #[cfg(feature = "gnutls")]
+            Class::Tls => thin as *const Channel<crate::io::Tls> as *const Channel,
         }
     }
 }
@@ -165,6 +173,17 @@ pub trait ChannelImpl: Send + Sync + 'static {
 
     /// Runs when the last reference goes, before the state is dropped.
     fn finalize(&self, _base: &Base) {}
+
+    /// Whether the channel can hold input of its own that its descriptors do not
+    /// show (TLS: records gnutls decrypted but not handed out yet).
+    fn buffers_input(&self) -> bool {
+        false
+    }
+
+    /// Whether such input is waiting now.
+    fn pending_input(&self) -> bool {
+        false
+    }
 
     /// Whether [`ChannelImpl::preadv`] and [`ChannelImpl::pwritev`] exist.
     fn positioned_io(&self) -> bool {
@@ -319,7 +338,7 @@ impl Channel {
         }
         // SAFETY: the caller's contract.
         let value = unsafe { *(thin as *const u32) };
-        Class::ALL.into_iter().find(|c| *c as u32 == value)
+        Class::ALL.iter().copied().find(|c| *c as u32 == value)
     }
 
     /// Borrows the channel at a thin pointer from [`Channel::as_thin`] without taking a
@@ -567,6 +586,16 @@ impl Channel {
     /// What a watch for `condition` polls.
     pub(crate) fn readiness(&self, condition: Condition) -> Readiness {
         self.imp.readiness(condition)
+    }
+
+    /// See [`ChannelImpl::buffers_input`].
+    pub(crate) fn buffers_input(&self) -> bool {
+        self.imp.buffers_input()
+    }
+
+    /// See [`ChannelImpl::pending_input`].
+    pub(crate) fn pending_input(&self) -> bool {
+        self.imp.pending_input()
     }
 }
 

@@ -13,6 +13,8 @@ pub mod listener;
 pub mod null;
 pub mod socket;
 pub mod task;
+#[cfg(feature = "gnutls")]
+pub mod tls;
 pub mod watch;
 
 pub use address::{InetAddress, SocketAddress, UnixAddress};
@@ -24,6 +26,8 @@ pub use file::File;
 pub use listener::NetListener;
 pub use null::Null;
 pub use socket::Socket;
+#[cfg(feature = "gnutls")]
+pub use tls::Tls;
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;

@@ -65,6 +65,17 @@ static FD_FUNCS: GSourceFuncs = GSourceFuncs {
     closure_marshal: None,
 };
 
+/// Sources of channels that hold input of their own (TLS): also ready, with
+/// `G_IO_IN`, while [`Channel::pending_input`] says so, whatever the descriptors show.
+static BUFFERED_FUNCS: GSourceFuncs = GSourceFuncs {
+    prepare: Some(buffered_prepare),
+    check: Some(buffered_check),
+    dispatch: Some(dispatch),
+    finalize: Some(finalize),
+    closure_callback: None,
+    closure_marshal: None,
+};
+
 static ALWAYS_FUNCS: GSourceFuncs = GSourceFuncs {
     prepare: Some(always_prepare),
     check: Some(always_check),
@@ -81,6 +92,30 @@ fn polled(s: &ChannelSource) -> Condition {
         // SAFETY: a tag of this source, queried from its own dispatch.
         ready | unsafe { glib_sys::g_source_query_unix_fd(source, tag) }
     }) & s.condition
+}
+
+/// The `G_IO_IN` the channel's own buffer makes ready, if it was asked for.
+fn buffered(s: &ChannelSource) -> Condition {
+    // SAFETY: the source holds a reference on its channel.
+    let channel = unsafe { &*s.channel };
+    match s.condition & G_IO_IN != 0 && channel.pending_input() {
+        true => G_IO_IN,
+        false => 0,
+    }
+}
+
+unsafe extern "C" fn buffered_prepare(source: *mut GSource, timeout: *mut i32) -> gboolean {
+    // SAFETY: GLib passes one of our sources and a valid timeout pointer.
+    unsafe {
+        *timeout = -1;
+        (buffered(&*(source as *const ChannelSource)) != 0).into()
+    }
+}
+
+unsafe extern "C" fn buffered_check(source: *mut GSource) -> gboolean {
+    // SAFETY: GLib passes one of our sources.
+    let s = unsafe { &*(source as *const ChannelSource) };
+    (buffered(s) | polled(s) != 0).into()
 }
 
 unsafe extern "C" fn always_prepare(source: *mut GSource, timeout: *mut i32) -> gboolean {
@@ -110,7 +145,7 @@ unsafe extern "C" fn dispatch(
     };
     let ready = match s.npoll {
         0 => s.always & s.condition,
-        _ => polled(s),
+        _ => polled(s) | buffered(s),
     };
     if ready == 0 {
         // Only conditions nobody asked for (a hang-up or error): not an event.
@@ -135,6 +170,7 @@ pub fn create_watch(channel: &Arc<Channel>, condition: Condition) -> *mut GSourc
     let readiness = channel.readiness(condition);
     let funcs = match readiness {
         Readiness::Always(_) => &ALWAYS_FUNCS,
+        _ if channel.buffers_input() => &BUFFERED_FUNCS,
         _ => &FD_FUNCS,
     };
     let fds = match readiness {

@@ -31,4 +31,4 @@ fn check(context: &str, rc: c_int) -> crate::Result<c_int> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,0 +1,298 @@
+//! `QIOChannelTLS`: TLS over any other channel, its master (QEMU's
+//! `io/channel-tls.c`). The master carries the records; this channel reads and writes
+//! plaintext, and its watches also wake readers while gnutls holds decrypted bytes that
+//! the master's descriptor cannot show.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use glib_sys::{GMainContext, GSource};
+
+use crate::crypto::tls::{Creds, Endpoint, Progress, Received, Session, Transport};
+use crate::io::channel::{
+    Base, Channel, ChannelImpl, ChannelType, Class, Feature, Shutdown, READ_FLAG_RELAXED_EOF,
+};
+use crate::io::watch::{self, Condition, Readiness, G_IO_IN, G_IO_OUT};
+use crate::{Error, ErrorKind, Result};
+
+/// The session's transport: records go through the master channel.
+struct Master(Arc<Channel>);
+
+impl Transport for Master {
+    fn push(&self, buf: &[u8]) -> Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn pull(&self, buf: &mut [u8]) -> Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+/// A watch source of a handshake in progress: destroyed with the channel or when it
+/// closes, so the handshake's callback never runs after either (CVE-2023-3354).
+struct PendingSource(*mut GSource);
+
+// SAFETY: GLib sources may be destroyed and unreffed from any thread.
+unsafe impl Send for PendingSource {}
+
+impl Drop for PendingSource {
+    fn drop(&mut self) {
+        // SAFETY: our reference to a source we attached.
+        unsafe {
+            glib_sys::g_source_destroy(self.0);
+            glib_sys::g_source_unref(self.0);
+        }
+    }
+}
+
+/// A `GMainContext` (NULL: the default) kept for the handshake's later steps.
+struct Context(*mut GMainContext);
+
+// SAFETY: contexts are thread-safe; we hold a reference while we keep the pointer.
+unsafe impl Send for Context {}
+
+impl Context {
+    /// # Safety
+    /// `context` is NULL or a valid context.
+    unsafe fn new(context: *mut GMainContext) -> Context {
+        if !context.is_null() {
+            // SAFETY: the caller's valid context.
+            unsafe { glib_sys::g_main_context_ref(context) };
+        }
+        Context(context)
+    }
+}
+
+impl Clone for Context {
+    fn clone(&self) -> Context {
+        // SAFETY: we hold a reference, so the context is valid.
+        unsafe { Context::new(self.0) }
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: the reference taken in `new`.
+            unsafe { glib_sys::g_main_context_unref(self.0) };
+        }
+    }
+}
+
+/// A handshake's completion, run once.
+type Done = Box<dyn FnOnce(Result<()>) + Send>;
+
+/// The TLS channel's state.
+pub struct Tls {
+    master: Arc<Channel>,
+    session: Session,
+    /// The [`Shutdown`] directions requested so far.
+    shutdown: AtomicU32,
+    handshake: Mutex<Option<PendingSource>>,
+}
+
+impl Tls {
+    /// A TLS channel over `master` for `endpoint` with `creds`
+    /// (`qio_channel_tls_new_server`/`_client`). The handshake is started with
+    /// [`Channel::<Tls>::handshake`].
+    pub fn new_channel(
+        master: Arc<Channel>,
+        creds: &Creds,
+        endpoint: Endpoint,
+    ) -> Result<Arc<Channel<Tls>>> {
+        let session = Session::new(creds, endpoint)?;
+        session.set_transport(Box::new(Master(master.clone())));
+        let features: &[Feature] = match master.has_feature(Feature::Shutdown) {
+            true => &[Feature::Shutdown],
+            false => &[],
+        };
+        Ok(Channel::with_features(
+            Tls {
+                master,
+                session,
+                shutdown: AtomicU32::new(0),
+                handshake: Mutex::new(None),
+            },
+            features,
+        ))
+    }
+
+    /// The channel the records travel over.
+    pub fn master(&self) -> &Arc<Channel> {
+        &self.master
+    }
+
+    /// The TLS session (`qio_channel_tls_get_session`).
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    fn pending_handshake(&self) -> std::sync::MutexGuard<'_, Option<PendingSource>> {
+        self.handshake
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a premature end-of-file reads as an ordinary one: asked by the caller,
+    /// or the read side was shut down.
+    fn relaxed_eof(&self, flags: u32) -> bool {
+        flags & READ_FLAG_RELAXED_EOF != 0
+            || self.shutdown.load(Ordering::Acquire) & Shutdown::Read as u32 != 0
+    }
+}
+
+impl Channel<Tls> {
+    /// Runs the handshake from the thread iterating `context` (NULL: the default
+    /// context), calling `done` once with its result, unless the channel is closed or
+    /// dropped first (`qio_channel_tls_handshake`). It may complete, and call `done`,
+    /// before returning. A channel with [`Feature::ConcurrentIo`] gets the session's
+    /// thread-safety lock.
+    ///
+    /// # Safety
+    /// `context` is NULL or a valid `GMainContext`.
+    pub unsafe fn handshake(
+        self: &Arc<Self>,
+        context: *mut GMainContext,
+        done: impl FnOnce(Result<()>) + Send + 'static,
+    ) {
+        if self.has_feature(Feature::ConcurrentIo) {
+            self.imp().session.require_thread_safety();
+        }
+        // SAFETY: the caller's context.
+        let context = unsafe { Context::new(context) };
+        handshake_step(self, context, Box::new(done));
+    }
+
+    /// Sends the closure alert, waiting on the master while it would block
+    /// (`qio_channel_tls_bye`); a no-op before the handshake completed.
+    pub fn bye(&self) -> Result<()> {
+        loop {
+            match self.imp().session.bye()? {
+                Progress::Complete => return Ok(()),
+                Progress::Sending => self.imp().master.wait(G_IO_OUT),
+                Progress::Receiving => self.imp().master.wait(G_IO_IN),
+            }
+        }
+    }
+}
+
+/// Advances the handshake; when it must wait, a one-shot watch on the master runs the
+/// next step.
+fn handshake_step(tls: &Arc<Channel<Tls>>, context: Context, done: Done) {
+    let condition = match tls.imp().session.handshake() {
+        Ok(Progress::Complete) => return done(Ok(())),
+        Err(e) => return done(Err(e)),
+        Ok(Progress::Sending) => G_IO_OUT,
+        Ok(Progress::Receiving) => G_IO_IN,
+    };
+    let weak: Weak<Channel<Tls>> = Arc::downgrade(tls);
+    let source = watch::create_watch(&tls.imp().master, condition);
+    let attach_to = context.0;
+    let mut next = Some((context, done));
+    // SAFETY: a fresh source; attached to the context we hold a reference on.
+    unsafe {
+        watch::set_closure(source, move |_, _| {
+            if let (Some(tls), Some((context, done))) = (weak.upgrade(), next.take()) {
+                // This source is done: forget it (it is being dispatched) before the
+                // next step may store another.
+                drop(tls.imp().pending_handshake().take());
+                handshake_step(&tls, context, done);
+            }
+            false
+        });
+        glib_sys::g_source_attach(source, attach_to);
+    }
+    *tls.imp().pending_handshake() = Some(PendingSource(source));
+}
+
+impl ChannelType for Tls {
+    const CLASS: Class = Class::Tls;
+}
+
+impl ChannelImpl for Tls {
+    fn readv(
+        &self,
+        iov: &mut [IoSliceMut<'_>],
+        _: Option<&mut Vec<OwnedFd>>,
+        flags: u32,
+    ) -> Result<usize> {
+        let mut got = 0;
+        for buf in iov {
+            let want = buf.len();
+            let n = match self.session.read(buf) {
+                Ok(Received::Bytes(n)) => n,
+                Ok(Received::PrematureEof) if self.relaxed_eof(flags) => 0,
+                Ok(Received::PrematureEof) => return Err(Error::new(
+                    ErrorKind::Failed,
+                    "Cannot read from TLS channel: The TLS connection was non-properly terminated.",
+                )),
+                Err(e) if e.would_block() && got > 0 => break,
+                Err(e) => return Err(e),
+            };
+            got += n;
+            if n < want {
+                break;
+            }
+        }
+        Ok(got)
+    }
+
+    fn writev(&self, iov: &[IoSlice<'_>], _: &[BorrowedFd<'_>], _: u32) -> Result<usize> {
+        let mut done = 0;
+        for buf in iov {
+            let n = match self.session.write(buf) {
+                Ok(n) => n,
+                Err(e) if e.would_block() && done > 0 => break,
+                Err(e) => return Err(e),
+            };
+            done += n;
+            if n < buf.len() {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    fn set_blocking(&self, enabled: bool) -> Result<()> {
+        self.master.set_blocking(enabled)
+    }
+
+    fn close(&self, _: &Base) -> Result<()> {
+        drop(self.pending_handshake().take());
+        self.master.close()
+    }
+
+    fn finalize(&self, _: &Base) {
+        drop(self.pending_handshake().take());
+    }
+
+    fn readiness(&self, condition: Condition) -> Readiness {
+        self.master.readiness(condition)
+    }
+
+    fn buffers_input(&self) -> bool {
+        true
+    }
+
+    fn pending_input(&self) -> bool {
+        self.session.check_pending() > 0
+    }
+
+    fn shutdown(&self, how: Shutdown) -> Result<()> {
+        self.shutdown.fetch_or(how as u32, Ordering::AcqRel);
+        self.master.shutdown(how)
+    }
+
+    fn set_delay(&self, enabled: bool) {
+        self.master.set_delay(enabled)
+    }
+
+    fn set_cork(&self, enabled: bool) {
+        self.master.set_cork(enabled)
+    }
+}
+
+#[cfg(test)]
+mod tests;
