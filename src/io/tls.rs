@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use glib_sys::{GMainContext, GSource};
 
+use crate::authz::Authz;
 use crate::crypto::tls::{Creds, Endpoint, Progress, Received, Session, Transport};
 use crate::io::channel::{
     Base, Channel, ChannelImpl, ChannelType, Class, Feature, Shutdown, READ_FLAG_RELAXED_EOF,
@@ -94,15 +95,32 @@ pub struct Tls {
 }
 
 impl Tls {
-    /// A TLS channel over `master` for `endpoint` with `creds`
-    /// (`qio_channel_tls_new_server`/`_client`). The handshake is started with
-    /// [`Channel::<Tls>::handshake`].
-    pub fn new_channel(
+    /// The server end of TLS over `master` with server `creds`; with x509 credentials
+    /// that verify the peer, the client's certificate DN must pass `authz`
+    /// (`qio_channel_tls_new_server`). Start it with [`Channel::<Tls>::handshake`].
+    pub fn new_server(
         master: Arc<Channel>,
         creds: &Creds,
-        endpoint: Endpoint,
+        authz: Option<Authz>,
     ) -> Result<Arc<Channel<Tls>>> {
-        let session = Session::new(creds, endpoint)?;
+        Tls::new_channel(master, Session::new(creds, None, authz, Endpoint::Server)?)
+    }
+
+    /// The client end of TLS over `master` with client `creds`; with x509 credentials
+    /// that verify the peer, the server's certificate must name `hostname`
+    /// (`qio_channel_tls_new_client`).
+    pub fn new_client(
+        master: Arc<Channel>,
+        creds: &Creds,
+        hostname: Option<&str>,
+    ) -> Result<Arc<Channel<Tls>>> {
+        Tls::new_channel(
+            master,
+            Session::new(creds, hostname, None, Endpoint::Client)?,
+        )
+    }
+
+    fn new_channel(master: Arc<Channel>, session: Session) -> Result<Arc<Channel<Tls>>> {
         session.set_transport(Box::new(Master(master.clone())));
         let features: &[Feature] = match master.has_feature(Feature::Shutdown) {
             true => &[Feature::Shutdown],
@@ -145,7 +163,8 @@ impl Tls {
 
 impl Channel<Tls> {
     /// Runs the handshake from the thread iterating `context` (NULL: the default
-    /// context), calling `done` once with its result, unless the channel is closed or
+    /// context), then checks the peer's credentials, calling `done` once with the
+    /// result, unless the channel is closed or
     /// dropped first (`qio_channel_tls_handshake`). It may complete, and call `done`,
     /// before returning. A channel with [`Feature::ConcurrentIo`] gets the session's
     /// thread-safety lock.
@@ -182,7 +201,7 @@ impl Channel<Tls> {
 /// next step.
 fn handshake_step(tls: &Arc<Channel<Tls>>, context: Context, done: Done) {
     let condition = match tls.imp().session.handshake() {
-        Ok(Progress::Complete) => return done(Ok(())),
+        Ok(Progress::Complete) => return done(tls.imp().session.check_credentials()),
         Err(e) => return done(Err(e)),
         Ok(Progress::Sending) => G_IO_OUT,
         Ok(Progress::Receiving) => G_IO_IN,

@@ -36,6 +36,8 @@ pub enum CredsKind {
     Anon,
     /// A pre-shared key from `keys.psk`; a client uses `username`'s (default `qemu`).
     Psk { username: Option<String> },
+    /// x509 certificates; with `verify_peer`, sessions check the peer's certificate.
+    X509 { verify_peer: bool },
 }
 
 impl CredsKind {
@@ -43,6 +45,7 @@ impl CredsKind {
         match self {
             CredsKind::Anon => "tls-creds-anon",
             CredsKind::Psk { .. } => "tls-creds-psk",
+            CredsKind::X509 { .. } => "tls-creds-x509",
         }
     }
 
@@ -51,6 +54,7 @@ impl CredsKind {
         match self {
             CredsKind::Anon => Some("+ANON-DH"),
             CredsKind::Psk { .. } => Some("+ECDHE-PSK:+DHE-PSK:+PSK"),
+            CredsKind::X509 { .. } => None,
         }
     }
 }
@@ -61,6 +65,12 @@ const DEFAULT_PRIORITY: &str = "NORMAL";
 const DH_PARAMS: &str = "dh-params.pem";
 /// The PSK file, in `dir`: `username:hexkey` lines, as psktool writes them.
 const PSK_FILE: &str = "keys.psk";
+/// The CA certificates, in `dir`: required at both ends.
+const CA_CERT: &str = "ca-cert.pem";
+/// A server's optional certificate revocation list, in `dir`.
+const CA_CRL: &str = "ca-crl.pem";
+/// How many numbered identities (`server-cert-N.pem`) may follow the plain one.
+const IDENTITY_MAX: usize = 4;
 
 /// A gnutls credentials handle, freed with the function matching its type.
 enum Handle {
@@ -68,6 +78,7 @@ enum Handle {
     AnonServer(ffi::gnutls_anon_server_credentials_t),
     PskClient(ffi::gnutls_psk_client_credentials_t),
     PskServer(ffi::gnutls_psk_server_credentials_t),
+    Certificate(ffi::gnutls_certificate_credentials_t),
 }
 
 impl Drop for Handle {
@@ -79,6 +90,7 @@ impl Drop for Handle {
                 Handle::AnonServer(h) => ffi::gnutls_anon_free_server_credentials(h),
                 Handle::PskClient(h) => ffi::gnutls_psk_free_client_credentials(h),
                 Handle::PskServer(h) => ffi::gnutls_psk_free_server_credentials(h),
+                Handle::Certificate(h) => ffi::gnutls_certificate_free_credentials(h),
             }
         }
     }
@@ -113,6 +125,7 @@ impl Loaded {
         match self.handle {
             Handle::AnonClient(h) | Handle::AnonServer(h) => (ffi::GNUTLS_CRD_ANON, h),
             Handle::PskClient(h) | Handle::PskServer(h) => (ffi::GNUTLS_CRD_PSK, h),
+            Handle::Certificate(h) => (ffi::GNUTLS_CRD_CERTIFICATE, h),
         }
     }
 }
@@ -129,6 +142,8 @@ struct Config {
     endpoint: Endpoint,
     dir: Option<PathBuf>,
     priority: Option<String>,
+    /// The password of encrypted x509 private keys, NUL-terminated, wiped when dropped.
+    key_password: Option<Zeroizing<Vec<u8>>>,
 }
 
 impl Creds {
@@ -151,18 +166,56 @@ impl Creds {
         Creds::new(CredsKind::Psk { username }, endpoint, dir, priority)
     }
 
+    /// x509 credentials (`tls-creds-x509`) from `dir`: `ca-cert.pem` (one or more CA
+    /// certificates); for a server `server-cert.pem` and `server-key.pem` and an
+    /// optional `ca-crl.pem` and `dh-params.pem`; for a client, optionally,
+    /// `client-cert.pem` and `client-key.pem`. Up to four more identities may follow
+    /// as `server-cert-0.pem`/`server-key-0.pem` and so on, the first ones preferred;
+    /// a cert file may hold a chain, leaf first. Encrypted keys open with
+    /// `key_password`. With `verify_peer`, sessions check the peer's certificate.
+    pub fn x509(
+        endpoint: Endpoint,
+        dir: Option<&Path>,
+        verify_peer: bool,
+        priority: Option<&str>,
+        key_password: Option<&[u8]>,
+    ) -> Result<Creds> {
+        let key_password = match key_password {
+            Some(password) if password.contains(&0) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "Key password contains a NUL byte",
+                ))
+            }
+            Some(password) => Some(Zeroizing::new([password, b"\0"].concat())),
+            None => None,
+        };
+        let config = Config {
+            kind: CredsKind::X509 { verify_peer },
+            endpoint,
+            dir: dir.map(Path::to_owned),
+            priority: priority.map(str::to_owned),
+            key_password,
+        };
+        Creds::with_config(config)
+    }
+
     fn new(
         kind: CredsKind,
         endpoint: Endpoint,
         dir: Option<&Path>,
         priority: Option<&str>,
     ) -> Result<Creds> {
-        let config = Config {
+        Creds::with_config(Config {
             kind,
             endpoint,
             dir: dir.map(Path::to_owned),
             priority: priority.map(str::to_owned),
-        };
+            key_password: None,
+        })
+    }
+
+    fn with_config(config: Config) -> Result<Creds> {
         let loaded = config.load()?;
         Ok(Creds {
             config,
@@ -203,13 +256,28 @@ impl Creds {
     /// Loads the files again and uses them for new sessions; on failure the current
     /// credentials stay (`qcrypto_tls_creds_reload`). Only x509 credentials reload.
     pub fn reload(&self) -> Result<()> {
-        Err(Error::new(
-            ErrorKind::NotSupported,
-            format!(
-                "{} does not support reloading credentials",
-                self.config.kind.type_name()
-            ),
-        ))
+        if !matches!(self.config.kind, CredsKind::X509 { .. }) {
+            return Err(Error::new(
+                ErrorKind::NotSupported,
+                format!(
+                    "{} does not support reloading credentials",
+                    self.config.kind.type_name()
+                ),
+            ));
+        }
+        let loaded = Arc::new(self.config.load()?);
+        *self.loaded.write().unwrap_or_else(PoisonError::into_inner) = loaded;
+        Ok(())
+    }
+
+    /// Whether sessions check the peer's certificate (x509 with `verify_peer`).
+    pub(crate) fn verifies_peer(&self) -> bool {
+        self.config.kind == CredsKind::X509 { verify_peer: true }
+    }
+
+    /// Whether these are x509 credentials.
+    pub(crate) fn is_x509(&self) -> bool {
+        matches!(self.config.kind, CredsKind::X509 { .. })
     }
 
     /// The credentials new sessions use.
@@ -247,6 +315,7 @@ impl Config {
 
     fn load(&self) -> Result<Loaded> {
         match (&self.kind, self.endpoint) {
+            (CredsKind::X509 { .. }, _) => self.load_x509(),
             (CredsKind::Anon, Endpoint::Client) => Ok(Loaded {
                 handle: Handle::AnonClient(allocate(
                     ffi::gnutls_anon_allocate_client_credentials,
@@ -331,6 +400,131 @@ impl Config {
                 Ok(loaded)
             }
         }
+    }
+
+    /// The endpoint's certificate and key pairs: the plain one, then numbered ones up
+    /// to the first absent number. A cert without its key, or the reverse, is an error.
+    fn identities(&self) -> Result<Vec<(PathBuf, PathBuf)>> {
+        let role = self.endpoint.name();
+        let mut found = Vec::new();
+        for index in std::iter::once(None).chain((0..IDENTITY_MAX).map(Some)) {
+            let suffix = index.map_or(String::new(), |i| format!("-{i}"));
+            let cert = self.path(&format!("{role}-cert{suffix}.pem"), false)?;
+            let key = self.path(&format!("{role}-key{suffix}.pem"), false)?;
+            let dir = self.dir.as_deref().unwrap_or(Path::new(""));
+            match (cert, key) {
+                (Some(cert), Some(key)) => found.push((cert, key)),
+                (None, None) if index.is_some() => break,
+                (None, None) => {}
+                (Some(cert), None) => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidArgument,
+                        format!(
+                            "Cert '{}' has no key '{}'",
+                            cert.display(),
+                            dir.join(format!("{role}-key{suffix}.pem")).display()
+                        ),
+                    ))
+                }
+                (None, Some(key)) => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidArgument,
+                        format!(
+                            "Key '{}' has no cert '{}'",
+                            key.display(),
+                            dir.join(format!("{role}-cert{suffix}.pem")).display()
+                        ),
+                    ))
+                }
+            }
+        }
+        if found.is_empty() && self.endpoint == Endpoint::Server {
+            let dir = self.dir.as_deref().unwrap_or(Path::new(""));
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "Missing server cert '{}' & key '{}'",
+                    dir.join("server-cert.pem").display(),
+                    dir.join("server-key.pem").display()
+                ),
+            ));
+        }
+        Ok(found)
+    }
+
+    fn load_x509(&self) -> Result<Loaded> {
+        let ca = self.path(CA_CERT, true)?.expect("a required path");
+        let crl = match self.endpoint {
+            Endpoint::Server => self.path(CA_CRL, false)?,
+            Endpoint::Client => None,
+        };
+        let identities = self.identities()?;
+        let dh_params = match self.endpoint {
+            Endpoint::Server => self.dh_params()?,
+            Endpoint::Client => None,
+        };
+        let handle = allocate(
+            ffi::gnutls_certificate_allocate_credentials,
+            ffi::gnutls_certificate_free_credentials,
+        )?;
+        let loaded = Loaded {
+            handle: Handle::Certificate(handle),
+            dh_params,
+        };
+        // SAFETY: a live handle and NUL-terminated paths.
+        let count = unsafe {
+            ffi::gnutls_certificate_set_x509_trust_file(
+                handle,
+                c_path(&ca)?.as_ptr(),
+                ffi::GNUTLS_X509_FMT_PEM,
+            )
+        };
+        let context = format!("Unable to load CA certificate {}", ca.display());
+        if check(&context, count)? == 0 {
+            return Err(Error::new(
+                ErrorKind::Failed,
+                format!("{context}: no certificate found"),
+            ));
+        }
+        if let Some(crl) = crl {
+            // SAFETY: as above.
+            let rc = unsafe {
+                ffi::gnutls_certificate_set_x509_crl_file(
+                    handle,
+                    c_path(&crl)?.as_ptr(),
+                    ffi::GNUTLS_X509_FMT_PEM,
+                )
+            };
+            check(&format!("Unable to load CRL {}", crl.display()), rc)?;
+        }
+        let password = self
+            .key_password
+            .as_ref()
+            .map_or(std::ptr::null(), |p| p.as_ptr().cast());
+        for (cert, key) in &identities {
+            // SAFETY: as above; the password is NULL or NUL-terminated.
+            let rc = unsafe {
+                ffi::gnutls_certificate_set_x509_key_file2(
+                    handle,
+                    c_path(cert)?.as_ptr(),
+                    c_path(key)?.as_ptr(),
+                    ffi::GNUTLS_X509_FMT_PEM,
+                    password,
+                    0,
+                )
+            };
+            let context = format!(
+                "Unable to load certificate {} and key {}",
+                cert.display(),
+                key.display()
+            );
+            check(&context, rc)?;
+        }
+        if let Some(params) = &loaded.dh_params {
+            // SAFETY: both live; `Loaded` frees the parameters after the credentials.
+            unsafe { ffi::gnutls_certificate_set_dh_params(handle, params.0) };
+        }
+        Ok(loaded)
     }
 
     /// A server's `dh-params.pem`, if it has one.

@@ -128,3 +128,73 @@ extern "C" {
     pub fn gnutls_cipher_get_key_size(algorithm: c_int) -> usize;
     pub fn gnutls_protocol_get_version(session: gnutls_session_t) -> c_int;
 }
+
+pub type gnutls_certificate_credentials_t = *mut c_void;
+pub type gnutls_x509_crt_t = *mut c_void;
+
+pub const GNUTLS_CRD_CERTIFICATE: c_int = 1;
+pub const GNUTLS_X509_FMT_DER: c_int = 0;
+// gnutls_certificate_request_t.
+pub const GNUTLS_CERT_REQUEST: c_int = 1;
+// gnutls_certificate_status_t.
+pub const GNUTLS_CERT_INVALID: c_uint = 1 << 1;
+pub const GNUTLS_CERT_REVOKED: c_uint = 1 << 5;
+pub const GNUTLS_CERT_SIGNER_NOT_FOUND: c_uint = 1 << 6;
+pub const GNUTLS_CERT_INSECURE_ALGORITHM: c_uint = 1 << 8;
+
+#[link(name = "gnutls")]
+extern "C" {
+    /// gnutls' deallocator for what it returns (a variable holding a function).
+    pub static gnutls_free: Option<unsafe extern "C" fn(*mut c_void)>;
+
+    pub fn gnutls_certificate_allocate_credentials(
+        res: *mut gnutls_certificate_credentials_t,
+    ) -> c_int;
+    pub fn gnutls_certificate_free_credentials(sc: gnutls_certificate_credentials_t);
+    pub fn gnutls_certificate_set_x509_trust_file(
+        cred: gnutls_certificate_credentials_t,
+        cafile: *const c_char,
+        format: c_int,
+    ) -> c_int;
+    pub fn gnutls_certificate_set_x509_crl_file(
+        res: gnutls_certificate_credentials_t,
+        crlfile: *const c_char,
+        format: c_int,
+    ) -> c_int;
+    pub fn gnutls_certificate_set_x509_key_file2(
+        res: gnutls_certificate_credentials_t,
+        certfile: *const c_char,
+        keyfile: *const c_char,
+        format: c_int,
+        pass: *const c_char,
+        flags: c_uint,
+    ) -> c_int;
+    pub fn gnutls_certificate_set_dh_params(
+        res: gnutls_certificate_credentials_t,
+        dh_params: gnutls_dh_params_t,
+    );
+    pub fn gnutls_certificate_server_set_request(session: gnutls_session_t, req: c_int);
+    pub fn gnutls_certificate_verify_peers2(
+        session: gnutls_session_t,
+        status: *mut c_uint,
+    ) -> c_int;
+    pub fn gnutls_certificate_get_peers(
+        session: gnutls_session_t,
+        list_size: *mut c_uint,
+    ) -> *const gnutls_datum_t;
+
+    pub fn gnutls_x509_crt_init(cert: *mut gnutls_x509_crt_t) -> c_int;
+    pub fn gnutls_x509_crt_deinit(cert: gnutls_x509_crt_t);
+    pub fn gnutls_x509_crt_import(
+        cert: gnutls_x509_crt_t,
+        data: *const gnutls_datum_t,
+        format: c_int,
+    ) -> c_int;
+    pub fn gnutls_x509_crt_get_expiration_time(cert: gnutls_x509_crt_t) -> libc::time_t;
+    pub fn gnutls_x509_crt_get_activation_time(cert: gnutls_x509_crt_t) -> libc::time_t;
+    pub fn gnutls_x509_crt_get_dn2(cert: gnutls_x509_crt_t, dn: *mut gnutls_datum_t) -> c_int;
+    pub fn gnutls_x509_crt_check_hostname(
+        cert: gnutls_x509_crt_t,
+        hostname: *const c_char,
+    ) -> c_uint;
+}

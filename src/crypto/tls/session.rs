@@ -16,6 +16,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 
 use super::creds::{Creds, Endpoint, Loaded};
 use super::{ffi, strerror};
+use crate::authz::Authz;
 use crate::{Error, ErrorKind, Result};
 
 /// What a session sends and receives records through. `Err` of kind
@@ -175,6 +176,15 @@ pub struct Session {
     _creds: Arc<Loaded>,
     handshake_complete: AtomicBool,
     require_thread_safety: AtomicBool,
+    endpoint: Endpoint,
+    /// Whether the peer's x509 certificate is checked after the handshake.
+    verify_peer: bool,
+    /// The name the server's certificate must match (clients).
+    hostname: Option<String>,
+    /// Who may connect, by certificate DN (servers).
+    authz: Option<Authz>,
+    /// The peer certificate's DN, once checked.
+    peer_name: Mutex<Option<String>>,
 }
 
 // SAFETY: gnutls sessions may be used from any thread, one call at a time per
@@ -193,9 +203,15 @@ impl Drop for Session {
 
 impl Session {
     /// A session for `endpoint` authenticating with `creds`, which must be for that
-    /// endpoint (`qcrypto_tls_session_new`). It has no transport until
-    /// [`set_transport`](Self::set_transport).
-    pub fn new(creds: &Creds, endpoint: Endpoint) -> Result<Session> {
+    /// endpoint (`qcrypto_tls_session_new`). With x509 credentials that verify the
+    /// peer, a client's peer must match `hostname` and a server's peer DN must pass
+    /// `authz`. It has no transport until [`set_transport`](Self::set_transport).
+    pub fn new(
+        creds: &Creds,
+        hostname: Option<&str>,
+        authz: Option<Authz>,
+        endpoint: Endpoint,
+    ) -> Result<Session> {
         if creds.endpoint() != endpoint {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -223,6 +239,11 @@ impl Session {
             _creds: loaded.clone(),
             handshake_complete: AtomicBool::new(false),
             require_thread_safety: AtomicBool::new(false),
+            endpoint,
+            verify_peer: creds.verifies_peer(),
+            hostname: hostname.map(str::to_owned),
+            authz,
+            peer_name: Mutex::new(None),
         };
         let priority = creds.priority();
         let c_priority = CString::new(priority.as_str()).map_err(|_| {
@@ -248,6 +269,11 @@ impl Session {
         // SAFETY: credentials that outlive the session (we hold `loaded`).
         let rc = unsafe { ffi::gnutls_credentials_set(handle, kind, cred) };
         super::check("Cannot set session credentials", rc)?;
+        if creds.is_x509() && endpoint == Endpoint::Server {
+            // Ask clients for a certificate; check_credentials decides if one is needed.
+            // SAFETY: a live session.
+            unsafe { ffi::gnutls_certificate_server_set_request(handle, ffi::GNUTLS_CERT_REQUEST) };
+        }
         // SAFETY: the boxed Shared lives as long as the session; the callbacks match.
         unsafe {
             ffi::gnutls_transport_set_ptr(handle, &*session.shared as *const Shared as *mut c_void);
@@ -405,6 +431,99 @@ impl Session {
         unsafe { ffi::gnutls_record_check_pending(self.handle()) }
     }
 
+    /// Checks the peer after the handshake (`qcrypto_tls_session_check_credentials`):
+    /// for x509 credentials that verify the peer, its certificate chain, each
+    /// certificate's validity period, then on the leaf the DN against the authz (a
+    /// server) and the hostname (a client, which must have one). Anonymous and PSK
+    /// sessions have nothing to check.
+    pub fn check_credentials(&self) -> Result<()> {
+        if !self.verify_peer {
+            return Ok(());
+        }
+        let failed = |message: String| Error::new(ErrorKind::Failed, message);
+        let mut status = 0;
+        // SAFETY: a live session whose handshake completed.
+        let rc = unsafe { ffi::gnutls_certificate_verify_peers2(self.handle(), &mut status) };
+        // A peer that sent no certificate fails here, as in QEMU: "Verify failed: No
+        // certificate was found."
+        super::check("Verify failed", rc)?;
+        if status != 0 {
+            let reason = [
+                (
+                    ffi::GNUTLS_CERT_INSECURE_ALGORITHM,
+                    "The certificate uses an insecure algorithm",
+                ),
+                (ffi::GNUTLS_CERT_REVOKED, "The certificate has been revoked"),
+                (
+                    ffi::GNUTLS_CERT_SIGNER_NOT_FOUND,
+                    "The certificate hasn't got a known issuer",
+                ),
+                (ffi::GNUTLS_CERT_INVALID, "The certificate is not trusted"),
+            ]
+            .into_iter()
+            .find(|(bit, _)| status & bit != 0)
+            .map_or("Invalid certificate", |(_, reason)| reason);
+            return Err(failed(reason.into()));
+        }
+        let mut count = 0;
+        // SAFETY: a live session; the list stays valid while the session does.
+        let certs = unsafe { ffi::gnutls_certificate_get_peers(self.handle(), &mut count) };
+        if certs.is_null() || count == 0 {
+            return Err(failed("No certificate peers".into()));
+        }
+        // SAFETY: gnutls returned `count` datums.
+        let certs = unsafe { std::slice::from_raw_parts(certs, count as usize) };
+        // SAFETY: time(NULL) cannot fail on Linux.
+        let now = unsafe { libc::time(std::ptr::null_mut()) };
+        for (i, der) in certs.iter().enumerate() {
+            let cert = X509Cert::import_der(der)?;
+            if cert.expiration() < now {
+                return Err(failed("The certificate has expired".into()));
+            }
+            if cert.activation() > now {
+                return Err(failed("The certificate is not yet activated".into()));
+            }
+            if i == 0 {
+                self.check_leaf(&cert)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The leaf's DN against the authz, and its names against the hostname.
+    fn check_leaf(&self, cert: &X509Cert) -> Result<()> {
+        let failed = |message: String| Error::new(ErrorKind::Failed, message);
+        let dn = cert.dn()?;
+        *self
+            .peer_name
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(dn.clone());
+        if let Some(authz) = &self.authz {
+            if !authz.is_allowed(&dn)? {
+                return Err(failed(format!("TLS x509 authz check for {dn} is denied")));
+            }
+        }
+        match &self.hostname {
+            Some(hostname) if !cert.matches_hostname(hostname)? => Err(failed(format!(
+                "Certificate does not match the hostname {hostname}"
+            ))),
+            None if self.endpoint == Endpoint::Client => {
+                Err(failed("No hostname for certificate validation".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The peer certificate's DN in certificate order (`C=UK,CN=qemu`), once
+    /// [`check_credentials`](Self::check_credentials) has read it
+    /// (`qcrypto_tls_session_get_peer_name`).
+    pub fn peer_name(&self) -> Option<String> {
+        self.peer_name
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// The key size in bytes of the negotiated cipher (`qcrypto_tls_session_get_key_size`).
     pub fn key_size(&self) -> Result<usize> {
         // SAFETY: a live session.
@@ -417,5 +536,72 @@ impl Session {
             )),
             size => Ok(size),
         }
+    }
+}
+
+/// A parsed x509 certificate, freed when dropped.
+struct X509Cert(ffi::gnutls_x509_crt_t);
+
+impl Drop for X509Cert {
+    fn drop(&mut self) {
+        // SAFETY: initialized by gnutls_x509_crt_init, freed once.
+        unsafe { ffi::gnutls_x509_crt_deinit(self.0) };
+    }
+}
+
+impl X509Cert {
+    fn import_der(der: &ffi::gnutls_datum_t) -> Result<X509Cert> {
+        let mut handle = std::ptr::null_mut();
+        // SAFETY: gnutls_x509_crt_init fills the handle.
+        let rc = unsafe { ffi::gnutls_x509_crt_init(&mut handle) };
+        super::check("Cannot initialize certificate", rc)?;
+        let cert = X509Cert(handle);
+        // SAFETY: a live certificate and a datum gnutls gave us.
+        let rc = unsafe { ffi::gnutls_x509_crt_import(handle, der, ffi::GNUTLS_X509_FMT_DER) };
+        super::check("Cannot import certificate", rc)?;
+        Ok(cert)
+    }
+
+    fn expiration(&self) -> libc::time_t {
+        // SAFETY: a live certificate.
+        unsafe { ffi::gnutls_x509_crt_get_expiration_time(self.0) }
+    }
+
+    fn activation(&self) -> libc::time_t {
+        // SAFETY: a live certificate.
+        unsafe { ffi::gnutls_x509_crt_get_activation_time(self.0) }
+    }
+
+    /// The subject DN in certificate order (`C=UK,CN=qemu`).
+    fn dn(&self) -> Result<String> {
+        let mut datum = ffi::gnutls_datum_t {
+            data: std::ptr::null_mut(),
+            size: 0,
+        };
+        // SAFETY: a live certificate; gnutls allocates the datum's data.
+        let rc = unsafe { ffi::gnutls_x509_crt_get_dn2(self.0, &mut datum) };
+        super::check("Cannot get client distinguished name", rc)?;
+        // SAFETY: gnutls filled `size` bytes; we free them with gnutls_free.
+        let dn = unsafe {
+            let dn = String::from_utf8_lossy(std::slice::from_raw_parts(
+                datum.data,
+                datum.size as usize,
+            ))
+            .into_owned();
+            if let Some(free) = ffi::gnutls_free {
+                free(datum.data.cast());
+            }
+            dn
+        };
+        Ok(dn)
+    }
+
+    /// Whether the certificate names `hostname` (subjectAltName DNS or IP entries, the
+    /// CN only without them).
+    fn matches_hostname(&self, hostname: &str) -> Result<bool> {
+        let hostname = CString::new(hostname)
+            .map_err(|_| Error::new(ErrorKind::InvalidArgument, "Hostname contains a NUL byte"))?;
+        // SAFETY: a live certificate and a NUL-terminated name.
+        Ok(unsafe { ffi::gnutls_x509_crt_check_hostname(self.0, hostname.as_ptr()) } != 0)
     }
 }

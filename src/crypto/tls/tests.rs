@@ -2,6 +2,8 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 
+mod x509;
+
 /// A fresh directory for one test's credential files, removed when dropped.
 pub(crate) struct TempDir(pub PathBuf);
 
@@ -168,8 +170,8 @@ fn pair(client: &Creds, server: &Creds, nonblocking: bool) -> (Session, Session)
     let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
     a.set_nonblocking(nonblocking).unwrap();
     b.set_nonblocking(nonblocking).unwrap();
-    let c = Session::new(client, Endpoint::Client).unwrap();
-    let s = Session::new(server, Endpoint::Server).unwrap();
+    let c = Session::new(client, None, None, Endpoint::Client).unwrap();
+    let s = Session::new(server, None, None, Endpoint::Server).unwrap();
     c.set_transport(Box::new(Stream(a)));
     s.set_transport(Box::new(Stream(b)));
     (c, s)
@@ -283,11 +285,15 @@ fn mismatched_psk_keys_fail_the_handshake_with_the_reason() {
         e.message()
     );
     // The wrong endpoint is refused before any I/O.
-    let e = Session::new(&client_creds, Endpoint::Server).err().unwrap();
+    let e = Session::new(&client_creds, None, None, Endpoint::Server)
+        .err()
+        .unwrap();
     assert_eq!(e.message(), "Credentials endpoint doesn't match session");
     // A bad priority string says which.
     let bad = Creds::anon(Endpoint::Client, None, Some("NORMAL:+NOPE")).unwrap();
-    let e = Session::new(&bad, Endpoint::Client).err().unwrap();
+    let e = Session::new(&bad, None, None, Endpoint::Client)
+        .err()
+        .unwrap();
     assert!(
         e.message()
             .starts_with("Unable to set TLS session priority NORMAL:+NOPE:+ANON-DH: "),
@@ -308,7 +314,7 @@ fn a_transport_failure_is_named_in_the_error() {
         }
     }
     let creds = Creds::anon(Endpoint::Client, None, None).unwrap();
-    let session = Session::new(&creds, Endpoint::Client).unwrap();
+    let session = Session::new(&creds, None, None, Endpoint::Client).unwrap();
     let e = session.handshake().unwrap_err();
     assert_eq!(
         e.message(),
@@ -378,4 +384,226 @@ fn one_thread_reads_while_another_writes_with_the_1717_lock() {
             thread.join().unwrap();
         }
     }
+}
+
+/// A CA, a server certificate for `qemu.example` and a client certificate for
+/// `C=UK,CN=qemu`, each side's files in its own directory.
+pub(crate) struct X509Dirs {
+    pub(crate) server: TempDir,
+    pub(crate) client: TempDir,
+    ca: x509::Cert,
+}
+
+impl X509Dirs {
+    pub(crate) fn new(name: &str) -> X509Dirs {
+        use x509::{Cert, Request, PURPOSE_CLIENT, PURPOSE_SERVER};
+        let ca_name = format!("qio test CA {name}");
+        let ca = Cert::new(&Request::ca(&ca_name), None);
+        let server_cert = Cert::new(
+            &Request::leaf("qemu.example", PURPOSE_SERVER, &["qemu.example"]),
+            Some(&ca),
+        );
+        let client_cert = Cert::new(&Request::leaf("qemu", PURPOSE_CLIENT, &[]), Some(&ca));
+        let server = TempDir::new(&format!("{name}-server"));
+        server.write("ca-cert.pem", &ca.cert_pem);
+        server.write("server-cert.pem", &server_cert.cert_pem);
+        server.write("server-key.pem", &server_cert.key_pem(None));
+        let client = TempDir::new(&format!("{name}-client"));
+        client.write("ca-cert.pem", &ca.cert_pem);
+        client.write("client-cert.pem", &client_cert.cert_pem);
+        client.write("client-key.pem", &client_cert.key_pem(None));
+        X509Dirs { server, client, ca }
+    }
+
+    pub(crate) fn creds(&self) -> (Creds, Creds) {
+        (
+            Creds::x509(Endpoint::Client, Some(&self.client.0), true, None, None).unwrap(),
+            Creds::x509(Endpoint::Server, Some(&self.server.0), true, None, None).unwrap(),
+        )
+    }
+}
+
+/// Handshakes x509 sessions and checks both ends' credentials.
+fn x509_session(
+    client_creds: &Creds,
+    server_creds: &Creds,
+    hostname: Option<&str>,
+    authz: Option<crate::authz::Authz>,
+) -> (Session, Session, crate::Result<()>, crate::Result<()>) {
+    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    b.set_nonblocking(true).unwrap();
+    let client = Session::new(client_creds, hostname, None, Endpoint::Client).unwrap();
+    let server = Session::new(server_creds, None, authz, Endpoint::Server).unwrap();
+    client.set_transport(Box::new(Stream(a)));
+    server.set_transport(Box::new(Stream(b)));
+    let (c, s) = handshake(&client, &server);
+    c.unwrap();
+    s.unwrap();
+    let (c, s) = (client.check_credentials(), server.check_credentials());
+    (client, server, c, s)
+}
+
+#[test]
+fn x509_peers_are_verified_by_chain_hostname_and_authz() {
+    let dirs = X509Dirs::new("x509");
+    let (client_creds, server_creds) = dirs.creds();
+    assert_eq!(server_creds.priority(), "NORMAL");
+
+    let (client, server, c, s) =
+        x509_session(&client_creds, &server_creds, Some("qemu.example"), None);
+    c.unwrap();
+    s.unwrap();
+    assert_eq!(server.peer_name().as_deref(), Some("C=UK,CN=qemu"));
+    assert_eq!(client.peer_name().as_deref(), Some("C=UK,CN=qemu.example"));
+
+    let (_, _, c, _) = x509_session(&client_creds, &server_creds, Some("other.example"), None);
+    assert_eq!(
+        c.unwrap_err().message(),
+        "Certificate does not match the hostname other.example"
+    );
+    let (_, _, c, _) = x509_session(&client_creds, &server_creds, None, None);
+    assert_eq!(
+        c.unwrap_err().message(),
+        "No hostname for certificate validation"
+    );
+
+    let allow = crate::authz::Authz::simple("C=UK,CN=qemu");
+    let (_, _, _, s) = x509_session(
+        &client_creds,
+        &server_creds,
+        Some("qemu.example"),
+        Some(allow),
+    );
+    s.unwrap();
+    let deny = crate::authz::Authz::simple("C=UK,CN=someone");
+    let (_, _, _, s) = x509_session(
+        &client_creds,
+        &server_creds,
+        Some("qemu.example"),
+        Some(deny),
+    );
+    assert_eq!(
+        s.unwrap_err().message(),
+        "TLS x509 authz check for C=UK,CN=qemu is denied"
+    );
+
+    // A client without a certificate: a verifying server refuses it, another does not.
+    let bare = TempDir::new("x509-bare");
+    bare.write("ca-cert.pem", &dirs.ca.cert_pem);
+    let anonymous = Creds::x509(Endpoint::Client, Some(&bare.0), true, None, None).unwrap();
+    let (_, _, c, s) = x509_session(&anonymous, &server_creds, Some("qemu.example"), None);
+    c.unwrap();
+    assert_eq!(
+        s.unwrap_err().message(),
+        "Verify failed: No certificate was found."
+    );
+    let lenient = Creds::x509(Endpoint::Server, Some(&dirs.server.0), false, None, None).unwrap();
+    let (_, _, _, s) = x509_session(&anonymous, &lenient, Some("qemu.example"), None);
+    s.unwrap();
+
+    // A server certificate from another CA is not trusted.
+    let other = X509Dirs::new("x509-other");
+    let (_, foreign_server) = other.creds();
+    let (_, _, c, _) = x509_session(&client_creds, &foreign_server, Some("qemu.example"), None);
+    assert_eq!(
+        c.unwrap_err().message(),
+        "The certificate hasn't got a known issuer"
+    );
+}
+
+#[test]
+fn x509_files_follow_qemus_layout() {
+    let dirs = X509Dirs::new("x509-files");
+    let server = &dirs.server;
+    // Numbered identities after the plain one, and an encrypted key.
+    let extra = x509::Cert::new(
+        &x509::Request::leaf("qemu.example", x509::PURPOSE_SERVER, &["qemu.example"]),
+        Some(&dirs.ca),
+    );
+    server.write("server-cert-0.pem", &extra.cert_pem);
+    server.write("server-key-0.pem", &extra.key_pem(Some("sesame")));
+    let e = Creds::x509(Endpoint::Server, Some(&server.0), true, None, None)
+        .err()
+        .unwrap();
+    let (cert0, key0) = (
+        server.0.join("server-cert-0.pem"),
+        server.0.join("server-key-0.pem"),
+    );
+    assert!(
+        e.message().starts_with(&format!(
+            "Unable to load certificate {} and key {}: ",
+            cert0.display(),
+            key0.display()
+        )),
+        "{}",
+        e.message()
+    );
+    Creds::x509(
+        Endpoint::Server,
+        Some(&server.0),
+        true,
+        None,
+        Some(b"sesame"),
+    )
+    .unwrap();
+
+    std::fs::remove_file(&key0).unwrap();
+    let e = Creds::x509(Endpoint::Server, Some(&server.0), true, None, None)
+        .err()
+        .unwrap();
+    assert_eq!(
+        e.message(),
+        format!("Cert '{}' has no key '{}'", cert0.display(), key0.display())
+    );
+    std::fs::remove_file(&cert0).unwrap();
+
+    std::fs::remove_file(server.0.join("server-cert.pem")).unwrap();
+    std::fs::remove_file(server.0.join("server-key.pem")).unwrap();
+    let e = Creds::x509(Endpoint::Server, Some(&server.0), true, None, None)
+        .err()
+        .unwrap();
+    assert_eq!(
+        e.message(),
+        format!(
+            "Missing server cert '{}' & key '{}'",
+            server.0.join("server-cert.pem").display(),
+            server.0.join("server-key.pem").display()
+        )
+    );
+    // A client may have no identity, but needs the CA.
+    std::fs::remove_file(dirs.client.0.join("client-cert.pem")).unwrap();
+    std::fs::remove_file(dirs.client.0.join("client-key.pem")).unwrap();
+    Creds::x509(Endpoint::Client, Some(&dirs.client.0), true, None, None).unwrap();
+    std::fs::remove_file(dirs.client.0.join("ca-cert.pem")).unwrap();
+    let e = Creds::x509(Endpoint::Client, Some(&dirs.client.0), true, None, None)
+        .err()
+        .unwrap();
+    assert_eq!(
+        e.message(),
+        format!(
+            "Unable to access credentials {}: No such file or directory",
+            dirs.client.0.join("ca-cert.pem").display()
+        )
+    );
+}
+
+#[test]
+fn x509_reload_swaps_for_new_sessions_and_keeps_the_old_on_failure() {
+    let dirs = X509Dirs::new("x509-reload");
+    let (client_creds, server_creds) = dirs.creds();
+    std::fs::write(dirs.server.0.join("server-key.pem"), "broken").unwrap();
+    assert!(server_creds.reload().is_err());
+    let (_, _, c, s) = x509_session(&client_creds, &server_creds, Some("qemu.example"), None);
+    c.and(s).unwrap();
+    // A new server identity from the same CA, for a new name.
+    let renamed = x509::Cert::new(
+        &x509::Request::leaf("vm2.example", x509::PURPOSE_SERVER, &["vm2.example"]),
+        Some(&dirs.ca),
+    );
+    dirs.server.write("server-cert.pem", &renamed.cert_pem);
+    dirs.server.write("server-key.pem", &renamed.key_pem(None));
+    server_creds.reload().unwrap();
+    let (_, _, c, _) = x509_session(&client_creds, &server_creds, Some("vm2.example"), None);
+    c.unwrap();
 }

@@ -35,6 +35,15 @@ fn anon() -> (Creds, Creds) {
 
 /// A client and a server TLS channel over a socketpair of socket channels.
 fn pair(creds: &(Creds, Creds)) -> (Arc<Channel<Tls>>, Arc<Channel<Tls>>) {
+    pair_checked(creds, None, None)
+}
+
+/// As [`pair`], the client expecting `hostname` and the server checking `authz`.
+fn pair_checked(
+    creds: &(Creds, Creds),
+    hostname: Option<&str>,
+    authz: Option<crate::authz::Authz>,
+) -> (Arc<Channel<Tls>>, Arc<Channel<Tls>>) {
     let (a, b) = UnixStream::pair().unwrap();
     let socket = |s: UnixStream| {
         Socket::new_fd(s.into())
@@ -42,8 +51,8 @@ fn pair(creds: &(Creds, Creds)) -> (Arc<Channel<Tls>>, Arc<Channel<Tls>>) {
             .unwrap()
             .upcast()
     };
-    let client = Tls::new_channel(socket(a), &creds.0, Endpoint::Client).unwrap();
-    let server = Tls::new_channel(socket(b), &creds.1, Endpoint::Server).unwrap();
+    let client = Tls::new_client(socket(a), &creds.0, hostname).unwrap();
+    let server = Tls::new_server(socket(b), &creds.1, authz).unwrap();
     (client, server)
 }
 
@@ -220,4 +229,44 @@ fn a_failed_handshake_reports_once() {
     let c = c.lock().unwrap();
     assert_eq!(c.len(), 1);
     assert!(c[0].is_err());
+}
+
+#[test]
+fn x509_handshakes_check_the_peer_before_calling_back() {
+    let dirs = crate::crypto::tls::tests::X509Dirs::new("tls-channel-x509");
+    let creds = dirs.creds();
+    // QEMU's test-io-channel-tls authz: a glob over the client's DN.
+    let acl = crate::authz::Authz::list(crate::authz::ListPolicy::Deny);
+    acl.as_list().unwrap().append_rule(crate::authz::ListRule {
+        text: "C=UK,CN=qemu*".into(),
+        policy: crate::authz::ListPolicy::Allow,
+        format: crate::authz::ListFormat::Glob,
+    });
+    let (client, server) = pair_checked(&creds, Some("qemu.example"), Some(acl));
+    handshake(&client, &server);
+    assert_eq!(
+        server.imp().session().peer_name().as_deref(),
+        Some("C=UK,CN=qemu")
+    );
+
+    let nobody = crate::authz::Authz::simple("C=UK,CN=nobody");
+    let (client, server) = pair_checked(&creds, Some("qemu.example"), Some(nobody));
+    for tls in [&client, &server] {
+        tls.set_blocking(false).unwrap();
+    }
+    let ctx = MainContext::new();
+    let (c, s) = (start(&client, &ctx), start(&server, &ctx));
+    for _ in 0..1000 {
+        if !c.lock().unwrap().is_empty() && !s.lock().unwrap().is_empty() {
+            break;
+        }
+        ctx.iterate();
+    }
+    c.lock().unwrap()[0].clone().unwrap();
+    let s = s.lock().unwrap();
+    assert_eq!(s.len(), 1);
+    assert_eq!(
+        s[0].as_ref().unwrap_err().message(),
+        "TLS x509 authz check for C=UK,CN=qemu is denied"
+    );
 }
