@@ -36,8 +36,12 @@ pub enum CredsKind {
     Anon,
     /// A pre-shared key from `keys.psk`; a client uses `username`'s (default `qemu`).
     Psk { username: Option<String> },
-    /// x509 certificates; with `verify_peer`, sessions check the peer's certificate.
-    X509 { verify_peer: bool },
+    /// x509 certificates; with `verify_peer`, sessions check the peer's certificate;
+    /// with `sanity_check`, our own identities are checked when loaded.
+    X509 {
+        verify_peer: bool,
+        sanity_check: bool,
+    },
 }
 
 impl CredsKind {
@@ -172,12 +176,14 @@ impl Creds {
     /// `client-cert.pem` and `client-key.pem`. Up to four more identities may follow
     /// as `server-cert-0.pem`/`server-key-0.pem` and so on, the first ones preferred;
     /// a cert file may hold a chain, leaf first. Encrypted keys open with
-    /// `key_password`. With `verify_peer`, sessions check the peer's certificate.
+    /// `key_password`. With `verify_peer`, sessions check the peer's certificate; with
+    /// `sanity_check`, each identity is checked against QEMU's rules first.
     pub fn x509(
         endpoint: Endpoint,
         dir: Option<&Path>,
         verify_peer: bool,
         priority: Option<&str>,
+        sanity_check: bool,
         key_password: Option<&[u8]>,
     ) -> Result<Creds> {
         let key_password = match key_password {
@@ -191,7 +197,10 @@ impl Creds {
             None => None,
         };
         let config = Config {
-            kind: CredsKind::X509 { verify_peer },
+            kind: CredsKind::X509 {
+                verify_peer,
+                sanity_check,
+            },
             endpoint,
             dir: dir.map(Path::to_owned),
             priority: priority.map(str::to_owned),
@@ -272,7 +281,13 @@ impl Creds {
 
     /// Whether sessions check the peer's certificate (x509 with `verify_peer`).
     pub(crate) fn verifies_peer(&self) -> bool {
-        self.config.kind == CredsKind::X509 { verify_peer: true }
+        matches!(
+            self.config.kind,
+            CredsKind::X509 {
+                verify_peer: true,
+                ..
+            }
+        )
     }
 
     /// Whether these are x509 credentials.
@@ -459,6 +474,17 @@ impl Config {
             Endpoint::Client => None,
         };
         let identities = self.identities()?;
+        if matches!(
+            self.kind,
+            CredsKind::X509 {
+                sanity_check: true,
+                ..
+            }
+        ) {
+            for (cert, _) in &identities {
+                super::sanity::check(self.endpoint == Endpoint::Server, &ca, cert)?;
+            }
+        }
         let dh_params = match self.endpoint {
             Endpoint::Server => self.dh_params()?,
             Endpoint::Client => None,

@@ -198,3 +198,51 @@ extern "C" {
         hostname: *const c_char,
     ) -> c_uint;
 }
+
+pub const GNUTLS_E_SHORT_MEMORY_BUFFER: c_int = -51;
+pub const GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE: c_int = -56;
+pub const GNUTLS_KEY_DIGITAL_SIGNATURE: c_uint = 128;
+pub const GNUTLS_KEY_KEY_CERT_SIGN: c_uint = 4;
+
+#[link(name = "gnutls")]
+extern "C" {
+    pub fn gnutls_x509_crt_list_import2(
+        certs: *mut *mut gnutls_x509_crt_t,
+        size: *mut c_uint,
+        data: *const gnutls_datum_t,
+        format: c_int,
+        flags: c_uint,
+    ) -> c_int;
+    pub fn gnutls_x509_crt_get_basic_constraints(
+        cert: gnutls_x509_crt_t,
+        critical: *mut c_uint,
+        ca: *mut c_uint,
+        pathlen: *mut c_int,
+    ) -> c_int;
+    pub fn gnutls_x509_crt_get_key_usage(
+        cert: gnutls_x509_crt_t,
+        key_usage: *mut c_uint,
+        critical: *mut c_uint,
+    ) -> c_int;
+    pub fn gnutls_x509_crt_get_key_purpose_oid(
+        cert: gnutls_x509_crt_t,
+        indx: c_uint,
+        oid: *mut c_void,
+        oid_size: *mut usize,
+        critical: *mut c_uint,
+    ) -> c_int;
+    pub fn gnutls_x509_crt_check_issuer(
+        cert: gnutls_x509_crt_t,
+        issuer: gnutls_x509_crt_t,
+    ) -> c_uint;
+    pub fn gnutls_x509_crt_list_verify(
+        cert_list: *const gnutls_x509_crt_t,
+        cert_list_length: c_uint,
+        ca_list: *const gnutls_x509_crt_t,
+        ca_list_length: c_uint,
+        crl_list: *const c_void,
+        crl_list_length: c_uint,
+        flags: c_uint,
+        verify: *mut c_uint,
+    ) -> c_int;
+}

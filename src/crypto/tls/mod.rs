@@ -3,7 +3,9 @@
 
 mod creds;
 mod ffi;
+mod sanity;
 mod session;
+mod x509;
 
 pub use creds::{Creds, CredsKind, Endpoint};
 pub use session::{Progress, Received, Session, Transport};

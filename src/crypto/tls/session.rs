@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 
 use super::creds::{Creds, Endpoint, Loaded};
+use super::x509::X509Cert;
 use super::{ffi, strerror};
 use crate::authz::Authz;
 use crate::{Error, ErrorKind, Result};
@@ -448,21 +449,7 @@ impl Session {
         // certificate was found."
         super::check("Verify failed", rc)?;
         if status != 0 {
-            let reason = [
-                (
-                    ffi::GNUTLS_CERT_INSECURE_ALGORITHM,
-                    "The certificate uses an insecure algorithm",
-                ),
-                (ffi::GNUTLS_CERT_REVOKED, "The certificate has been revoked"),
-                (
-                    ffi::GNUTLS_CERT_SIGNER_NOT_FOUND,
-                    "The certificate hasn't got a known issuer",
-                ),
-                (ffi::GNUTLS_CERT_INVALID, "The certificate is not trusted"),
-            ]
-            .into_iter()
-            .find(|(bit, _)| status & bit != 0)
-            .map_or("Invalid certificate", |(_, reason)| reason);
+            let reason = status_reason(status);
             return Err(failed(reason.into()));
         }
         let mut count = 0;
@@ -539,69 +526,21 @@ impl Session {
     }
 }
 
-/// A parsed x509 certificate, freed when dropped.
-struct X509Cert(ffi::gnutls_x509_crt_t);
-
-impl Drop for X509Cert {
-    fn drop(&mut self) {
-        // SAFETY: initialized by gnutls_x509_crt_init, freed once.
-        unsafe { ffi::gnutls_x509_crt_deinit(self.0) };
-    }
-}
-
-impl X509Cert {
-    fn import_der(der: &ffi::gnutls_datum_t) -> Result<X509Cert> {
-        let mut handle = std::ptr::null_mut();
-        // SAFETY: gnutls_x509_crt_init fills the handle.
-        let rc = unsafe { ffi::gnutls_x509_crt_init(&mut handle) };
-        super::check("Cannot initialize certificate", rc)?;
-        let cert = X509Cert(handle);
-        // SAFETY: a live certificate and a datum gnutls gave us.
-        let rc = unsafe { ffi::gnutls_x509_crt_import(handle, der, ffi::GNUTLS_X509_FMT_DER) };
-        super::check("Cannot import certificate", rc)?;
-        Ok(cert)
-    }
-
-    fn expiration(&self) -> libc::time_t {
-        // SAFETY: a live certificate.
-        unsafe { ffi::gnutls_x509_crt_get_expiration_time(self.0) }
-    }
-
-    fn activation(&self) -> libc::time_t {
-        // SAFETY: a live certificate.
-        unsafe { ffi::gnutls_x509_crt_get_activation_time(self.0) }
-    }
-
-    /// The subject DN in certificate order (`C=UK,CN=qemu`).
-    fn dn(&self) -> Result<String> {
-        let mut datum = ffi::gnutls_datum_t {
-            data: std::ptr::null_mut(),
-            size: 0,
-        };
-        // SAFETY: a live certificate; gnutls allocates the datum's data.
-        let rc = unsafe { ffi::gnutls_x509_crt_get_dn2(self.0, &mut datum) };
-        super::check("Cannot get client distinguished name", rc)?;
-        // SAFETY: gnutls filled `size` bytes; we free them with gnutls_free.
-        let dn = unsafe {
-            let dn = String::from_utf8_lossy(std::slice::from_raw_parts(
-                datum.data,
-                datum.size as usize,
-            ))
-            .into_owned();
-            if let Some(free) = ffi::gnutls_free {
-                free(datum.data.cast());
-            }
-            dn
-        };
-        Ok(dn)
-    }
-
-    /// Whether the certificate names `hostname` (subjectAltName DNS or IP entries, the
-    /// CN only without them).
-    fn matches_hostname(&self, hostname: &str) -> Result<bool> {
-        let hostname = CString::new(hostname)
-            .map_err(|_| Error::new(ErrorKind::InvalidArgument, "Hostname contains a NUL byte"))?;
-        // SAFETY: a live certificate and a NUL-terminated name.
-        Ok(unsafe { ffi::gnutls_x509_crt_check_hostname(self.0, hostname.as_ptr()) } != 0)
-    }
+/// QEMU's words for a gnutls verification status: the last of these that applies.
+pub(super) fn status_reason(status: std::os::raw::c_uint) -> &'static str {
+    [
+        (
+            ffi::GNUTLS_CERT_INSECURE_ALGORITHM,
+            "The certificate uses an insecure algorithm",
+        ),
+        (ffi::GNUTLS_CERT_REVOKED, "The certificate has been revoked"),
+        (
+            ffi::GNUTLS_CERT_SIGNER_NOT_FOUND,
+            "The certificate hasn't got a known issuer",
+        ),
+        (ffi::GNUTLS_CERT_INVALID, "The certificate is not trusted"),
+    ]
+    .into_iter()
+    .find(|(bit, _)| status & bit != 0)
+    .map_or("Invalid certificate", |(_, reason)| reason)
 }

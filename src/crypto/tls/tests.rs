@@ -417,8 +417,24 @@ impl X509Dirs {
 
     pub(crate) fn creds(&self) -> (Creds, Creds) {
         (
-            Creds::x509(Endpoint::Client, Some(&self.client.0), true, None, None).unwrap(),
-            Creds::x509(Endpoint::Server, Some(&self.server.0), true, None, None).unwrap(),
+            Creds::x509(
+                Endpoint::Client,
+                Some(&self.client.0),
+                true,
+                None,
+                true,
+                None,
+            )
+            .unwrap(),
+            Creds::x509(
+                Endpoint::Server,
+                Some(&self.server.0),
+                true,
+                None,
+                true,
+                None,
+            )
+            .unwrap(),
         )
     }
 }
@@ -491,14 +507,22 @@ fn x509_peers_are_verified_by_chain_hostname_and_authz() {
     // A client without a certificate: a verifying server refuses it, another does not.
     let bare = TempDir::new("x509-bare");
     bare.write("ca-cert.pem", &dirs.ca.cert_pem);
-    let anonymous = Creds::x509(Endpoint::Client, Some(&bare.0), true, None, None).unwrap();
+    let anonymous = Creds::x509(Endpoint::Client, Some(&bare.0), true, None, true, None).unwrap();
     let (_, _, c, s) = x509_session(&anonymous, &server_creds, Some("qemu.example"), None);
     c.unwrap();
     assert_eq!(
         s.unwrap_err().message(),
         "Verify failed: No certificate was found."
     );
-    let lenient = Creds::x509(Endpoint::Server, Some(&dirs.server.0), false, None, None).unwrap();
+    let lenient = Creds::x509(
+        Endpoint::Server,
+        Some(&dirs.server.0),
+        false,
+        None,
+        true,
+        None,
+    )
+    .unwrap();
     let (_, _, _, s) = x509_session(&anonymous, &lenient, Some("qemu.example"), None);
     s.unwrap();
 
@@ -523,7 +547,7 @@ fn x509_files_follow_qemus_layout() {
     );
     server.write("server-cert-0.pem", &extra.cert_pem);
     server.write("server-key-0.pem", &extra.key_pem(Some("sesame")));
-    let e = Creds::x509(Endpoint::Server, Some(&server.0), true, None, None)
+    let e = Creds::x509(Endpoint::Server, Some(&server.0), true, None, true, None)
         .err()
         .unwrap();
     let (cert0, key0) = (
@@ -544,12 +568,13 @@ fn x509_files_follow_qemus_layout() {
         Some(&server.0),
         true,
         None,
+        true,
         Some(b"sesame"),
     )
     .unwrap();
 
     std::fs::remove_file(&key0).unwrap();
-    let e = Creds::x509(Endpoint::Server, Some(&server.0), true, None, None)
+    let e = Creds::x509(Endpoint::Server, Some(&server.0), true, None, true, None)
         .err()
         .unwrap();
     assert_eq!(
@@ -560,7 +585,7 @@ fn x509_files_follow_qemus_layout() {
 
     std::fs::remove_file(server.0.join("server-cert.pem")).unwrap();
     std::fs::remove_file(server.0.join("server-key.pem")).unwrap();
-    let e = Creds::x509(Endpoint::Server, Some(&server.0), true, None, None)
+    let e = Creds::x509(Endpoint::Server, Some(&server.0), true, None, true, None)
         .err()
         .unwrap();
     assert_eq!(
@@ -574,11 +599,26 @@ fn x509_files_follow_qemus_layout() {
     // A client may have no identity, but needs the CA.
     std::fs::remove_file(dirs.client.0.join("client-cert.pem")).unwrap();
     std::fs::remove_file(dirs.client.0.join("client-key.pem")).unwrap();
-    Creds::x509(Endpoint::Client, Some(&dirs.client.0), true, None, None).unwrap();
+    Creds::x509(
+        Endpoint::Client,
+        Some(&dirs.client.0),
+        true,
+        None,
+        true,
+        None,
+    )
+    .unwrap();
     std::fs::remove_file(dirs.client.0.join("ca-cert.pem")).unwrap();
-    let e = Creds::x509(Endpoint::Client, Some(&dirs.client.0), true, None, None)
-        .err()
-        .unwrap();
+    let e = Creds::x509(
+        Endpoint::Client,
+        Some(&dirs.client.0),
+        true,
+        None,
+        true,
+        None,
+    )
+    .err()
+    .unwrap();
     assert_eq!(
         e.message(),
         format!(
@@ -606,4 +646,111 @@ fn x509_reload_swaps_for_new_sessions_and_keeps_the_old_on_failure() {
     server_creds.reload().unwrap();
     let (_, _, c, _) = x509_session(&client_creds, &server_creds, Some("vm2.example"), None);
     c.unwrap();
+}
+
+#[test]
+fn our_own_certificates_pass_qemus_sanity_check_or_say_why() {
+    use x509::{Cert, Request, KEY_DIGITAL_SIGNATURE, PURPOSE_CLIENT, PURPOSE_SERVER};
+    let dir = TempDir::new("x509-sanity");
+    let ca = Cert::new(&Request::ca("sanity CA"), None);
+    dir.write("ca-cert.pem", &ca.cert_pem);
+    let load = |sanity: bool| Creds::x509(Endpoint::Server, Some(&dir.0), true, None, sanity, None);
+    let cert_path = dir.0.join("server-cert.pem").display().to_string();
+    let ca_path = dir.0.join("ca-cert.pem").display().to_string();
+    let install = |cert: &Cert, chain: &[&Cert]| {
+        let pem: String = std::iter::once(cert)
+            .chain(chain.iter().copied())
+            .map(|c| c.cert_pem.as_str())
+            .collect();
+        dir.write("server-cert.pem", &pem);
+        dir.write("server-key.pem", &cert.key_pem(None));
+    };
+    let leaf = |req: Request<'_>, issuer: &Cert| Cert::new(&req, Some(issuer));
+    let server = || Request::leaf("vm", PURPOSE_SERVER, &["vm.example"]);
+
+    install(&leaf(server(), &ca), &[]);
+    load(true).unwrap();
+
+    let expired = Request {
+        start_hours: -48,
+        end_hours: -24,
+        ..server()
+    };
+    install(&leaf(expired, &ca), &[]);
+    assert_eq!(
+        load(true).err().unwrap().message(),
+        format!("The server certificate {cert_path} has expired")
+    );
+    load(false).unwrap();
+    let inactive = Request {
+        start_hours: 24,
+        end_hours: 48,
+        ..server()
+    };
+    install(&leaf(inactive, &ca), &[]);
+    assert_eq!(
+        load(true).err().unwrap().message(),
+        format!("The server certificate {cert_path} is not yet active")
+    );
+
+    let ca_leaf = Request {
+        ca: true,
+        ..server()
+    };
+    install(&leaf(ca_leaf, &ca), &[]);
+    assert_eq!(
+        load(true).err().unwrap().message(),
+        format!(
+            "The certificate {cert_path} basic constraints show a CA, but we need one for a server"
+        )
+    );
+
+    // A purpose for clients only: refused when the extension is critical.
+    let client_only = Request {
+        purpose: Some(PURPOSE_CLIENT),
+        ..server()
+    };
+    install(&leaf(client_only, &ca), &[]);
+    load(true).unwrap();
+    let client_only = Request {
+        purpose: Some(PURPOSE_CLIENT),
+        purpose_critical: true,
+        ..server()
+    };
+    install(&leaf(client_only, &ca), &[]);
+    assert_eq!(
+        load(true).err().unwrap().message(),
+        format!("Certificate {cert_path} purpose does not allow use with a TLS server")
+    );
+
+    // An intermediate in the cert file, in order, then out of order, then missing.
+    let intermediate = Cert::new(&Request::ca("sanity intermediate"), Some(&ca));
+    let chained = leaf(server(), &intermediate);
+    install(&chained, &[&intermediate]);
+    load(true).unwrap();
+    install(&chained, &[&ca]);
+    assert_eq!(
+        load(true).err().unwrap().message(),
+        "Cert 'C=UK,CN=sanity CA' does not match issuer of cert 'C=UK,CN=vm'"
+    );
+    install(&chained, &[]);
+    assert_eq!(
+        load(true).err().unwrap().message(),
+        "Cert 'C=UK,CN=vm' has no issuer in CA chain"
+    );
+
+    // A CA whose critical key usage forbids signing certificates.
+    let signless = Cert::new(
+        &Request {
+            key_usage: KEY_DIGITAL_SIGNATURE,
+            ..Request::ca("signless CA")
+        },
+        None,
+    );
+    dir.write("ca-cert.pem", &signless.cert_pem);
+    install(&leaf(server(), &signless), &[]);
+    assert_eq!(
+        load(true).err().unwrap().message(),
+        format!("Certificate {ca_path} usage does not permit certificate signing")
+    );
 }

@@ -124,6 +124,7 @@ pub struct Request<'a> {
     pub ca: bool,
     pub key_usage: c_uint,
     pub purpose: Option<&'a str>,
+    pub purpose_critical: bool,
     /// Validity relative to now, in hours.
     pub start_hours: i64,
     pub end_hours: i64,
@@ -139,6 +140,7 @@ impl Request<'_> {
             ca: true,
             key_usage: KEY_CERT_SIGN | KEY_CRL_SIGN,
             purpose: None,
+            purpose_critical: false,
             start_hours: -1,
             end_hours: 24,
         }
@@ -153,6 +155,7 @@ impl Request<'_> {
             ca: false,
             key_usage: KEY_DIGITAL_SIGNATURE,
             purpose: Some(purpose),
+            purpose_critical: false,
             start_hours: -1,
             end_hours: 24,
         }
@@ -238,7 +241,7 @@ impl Cert {
                 ok(gnutls_x509_crt_set_key_purpose_oid(
                     crt,
                     oid.as_ptr().cast(),
-                    0,
+                    req.purpose_critical as c_uint,
                 ));
             }
             for name in req.dns {
