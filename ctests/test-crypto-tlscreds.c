@@ -122,6 +122,21 @@ static void test_psk(void)
     creds_dir_clear(&d);
 }
 
+/* x509 credentials: the full load and sanity matrix is in test-crypto-tlscredsx509;
+ * here the layout's first rule, that the CA certificate is required. */
+static void test_x509_needs_a_ca(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *dir = g_dir_make_tmp("qio-tlscreds-XXXXXX", &error);
+    g_autofree char *ca = g_build_filename(dir, "ca-cert.pem", NULL);
+    g_autofree char *missing = g_strdup_printf("Unable to access credentials %s: No such file or directory", ca);
+    g_assert_null(qcrypto_tls_creds_x509_new(QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, dir, TRUE, NULL, TRUE, NULL, &error));
+    qio_test_assert_error(error, QIO_ERROR_FAILED, missing);
+    g_assert_null(qcrypto_tls_creds_x509_new(QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, NULL, TRUE, NULL, TRUE, NULL, &error));
+    qio_test_assert_error(error, QIO_ERROR_INVALID_ARGUMENT, "Missing 'dir' property value");
+    g_rmdir(dir);
+}
+
 static void test_misuse(void)
 {
     g_autoptr(GError) error = NULL;
@@ -143,6 +158,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/crypto/tlscreds/anon", test_anon);
     g_test_add_func("/crypto/tlscreds/psk", test_psk);
+    g_test_add_func("/crypto/tlscreds/x509-needs-a-ca", test_x509_needs_a_ca);
     g_test_add_func("/crypto/tlscreds/misuse", test_misuse);
     return g_test_run();
 }

@@ -25,6 +25,7 @@ G_BEGIN_DECLS
 #define QIO_CHANNEL_COMMAND(obj) ((QIOChannelCommand *)(obj))
 #define QIO_CHANNEL_BUFFER(obj) ((QIOChannelBuffer *)(obj))
 #define QIO_CHANNEL_NULL(obj) ((QIOChannelNull *)(obj))
+#define QIO_CHANNEL_TLS(obj) ((QIOChannelTLS *)(obj))
 
 /* Upcasts of the authorization types to #QAuthZ, and back (exports check the type). */
 #define QAUTHZ(obj) ((QAuthZ *)(obj))
@@ -72,6 +73,16 @@ G_BEGIN_DECLS
 #define QCRYPTO_HASH_DIGEST_LEN_RIPEMD160 20
 
 #define QCRYPTO_HASH_DIGEST_LEN_SM3 32
+
+/**
+ * What qcrypto_tls_session_read() and _write() return when the transport would block.
+ */
+#define QCRYPTO_TLS_SESSION_ERR_BLOCK -2
+
+/**
+ * What qcrypto_tls_session_read() returns when the peer closed without close_notify.
+ */
+#define QCRYPTO_TLS_SESSION_PREMATURE_TERMINATION -3
 
 /**
  * The major version of the qio this header belongs to.
@@ -277,6 +288,24 @@ typedef enum {
 } QCryptoTLSCredsEndpoint;
 
 /**
+ * Where a handshake stands; QEMU's values.
+ */
+typedef enum {
+    QCRYPTO_TLS_HANDSHAKE_COMPLETE = 0,
+    QCRYPTO_TLS_HANDSHAKE_SENDING = 1,
+    QCRYPTO_TLS_HANDSHAKE_RECVING = 2,
+} QCryptoTLSSessionHandshakeStatus;
+
+/**
+ * Where a closure alert stands; QEMU's values.
+ */
+typedef enum {
+    QCRYPTO_TLS_BYE_COMPLETE = 0,
+    QCRYPTO_TLS_BYE_SENDING = 1,
+    QCRYPTO_TLS_BYE_RECVING = 2,
+} QCryptoTLSSessionByeStatus;
+
+/**
  * An authorization policy, shared: qauthz_ref() and qauthz_unref().
  */
 typedef struct QAuthZ QAuthZ;
@@ -327,6 +356,11 @@ typedef struct QCryptoSecret QCryptoSecret;
 typedef struct QCryptoTLSCreds QCryptoTLSCreds;
 
 /**
+ * A TLS session.
+ */
+typedef struct QCryptoTLSSession QCryptoTLSSession;
+
+/**
  * A byte stream of any type; subtypes upcast with QIO_CHANNEL(). Shared: every
  * constructor returns one reference, qio_channel_ref() adds one and
  * qio_channel_unref() drops one.
@@ -357,6 +391,11 @@ typedef struct QIOChannelNull QIOChannelNull;
  * A socket channel; a #QIOChannel through QIO_CHANNEL().
  */
 typedef struct QIOChannelSocket QIOChannelSocket;
+
+/**
+ * A TLS channel; a #QIOChannel through QIO_CHANNEL().
+ */
+typedef struct QIOChannelTLS QIOChannelTLS;
 
 /**
  * The resolver, a process-wide singleton: qio_dns_resolver_get_instance().
@@ -403,6 +442,21 @@ typedef void (*QIONetListenerClientFunc)(QIONetListener *listener,
  * A task's worker, run in a worker thread by qio_task_run_in_thread().
  */
 typedef void (*QIOTaskWorker)(QIOTask *task, gpointer opaque);
+
+/**
+ * Sends @len bytes of @buf for the session; returns the count sent,
+ * %QCRYPTO_TLS_SESSION_ERR_BLOCK, or -1 with @errp set.
+ */
+typedef ssize_t (*QCryptoTLSSessionWriteFunc)(const char *buf,
+                                              size_t len,
+                                              void *opaque,
+                                              GError **errp);
+
+/**
+ * Receives up to @len bytes into @buf; returns the count (0 at end-of-file),
+ * %QCRYPTO_TLS_SESSION_ERR_BLOCK, or -1 with @errp set.
+ */
+typedef ssize_t (*QCryptoTLSSessionReadFunc)(char *buf, size_t len, void *opaque, GError **errp);
 
 /**
  * Splits the @blocklen bytes at @in into @stripes blocks at @out (@blocklen ×
@@ -1004,6 +1058,58 @@ QIOSocketAddress *qio_channel_socket_get_remote_address(QIOChannelSocket *ioc, G
  * Returns: 0, or -1 with @error set.
  */
 int qio_channel_socket_set_send_buffer(QIOChannelSocket *ioc, size_t size, GError **error);
+
+/**
+ * The server end of TLS over @master with server @creds. With x509 credentials that
+ * verify the peer, the client's certificate DN must pass @authz (when given). Start
+ * it with qio_channel_tls_handshake().
+ *
+ * Returns: (transfer full) (nullable): the channel, holding a reference on @master,
+ * or NULL with @error set.
+ */
+QIOChannelTLS *qio_channel_tls_new_server(QIOChannel *master,
+                                          QCryptoTLSCreds *creds,
+                                          QAuthZ *authz,
+                                          GError **error);
+
+/**
+ * The client end of TLS over @master with client @creds. With x509 credentials that
+ * verify the peer, the server's certificate must name @hostname, which is then
+ * required.
+ *
+ * Returns: (transfer full) (nullable): the channel, holding a reference on @master,
+ * or NULL with @error set.
+ */
+QIOChannelTLS *qio_channel_tls_new_client(QIOChannel *master,
+                                          QCryptoTLSCreds *creds,
+                                          const char *hostname,
+                                          GError **error);
+
+/**
+ * Runs the TLS handshake from the thread iterating @context (NULL: the default
+ * context), then checks the peer's credentials, then calls @func with a task (source:
+ * @ioc) whose error says how it went, and frees the task (running @destroy on
+ * @opaque). @func runs exactly once, possibly before this returns, unless @ioc is
+ * closed first; the task holds a reference on @ioc until then.
+ */
+void qio_channel_tls_handshake(QIOChannelTLS *ioc,
+                               QIOTaskFunc func,
+                               gpointer opaque,
+                               GDestroyNotify destroy,
+                               GMainContext *context);
+
+/**
+ * Sends the TLS closure alert, waiting on the master channel while it would block;
+ * nothing before the handshake completed. (QEMU may fill @error from a later
+ * callback; qio completes here.)
+ */
+void qio_channel_tls_bye(QIOChannelTLS *ioc, GError **error);
+
+/**
+ * Returns: (transfer none): the channel's TLS session, valid while @ioc is; not to
+ * be freed.
+ */
+QCryptoTLSSession *qio_channel_tls_get_session(QIOChannelTLS *ioc);
 
 /**
  * Whether some backend of this build implements @alg in @mode.
@@ -1896,6 +2002,26 @@ QCryptoTLSCreds *qcrypto_tls_creds_psk_new(QCryptoTLSCredsEndpoint endpoint,
                                            GError **error);
 
 /**
+ * x509 credentials from @dir (QEMU's layout): ca-cert.pem, one or more CA
+ * certificates; for a server, server-cert.pem and server-key.pem, then optionally
+ * server-cert-0.pem/server-key-0.pem up to -3 (the first ones preferred), ca-crl.pem
+ * and dh-params.pem; for a client, optionally client-cert.pem and client-key.pem (and
+ * -0 to -3). A cert file may hold a chain, leaf first. With @verify_peer, sessions
+ * check the peer's certificate; with @sanity_check, our own certificates are checked
+ * against QEMU's rules when loaded. Encrypted keys open with @key_password.
+ *
+ * Returns: (transfer full) (nullable): the credentials, to drop with
+ * qcrypto_tls_creds_unref(), or NULL with @error set.
+ */
+QCryptoTLSCreds *qcrypto_tls_creds_x509_new(QCryptoTLSCredsEndpoint endpoint,
+                                            const char *dir,
+                                            gboolean verify_peer,
+                                            const char *priority,
+                                            gboolean sanity_check,
+                                            const QCryptoSecret *key_password,
+                                            GError **error);
+
+/**
  * Checks that @creds are for @endpoint.
  *
  * Returns: TRUE, or FALSE with @error set ("Expected TLS credentials for a server
@@ -1913,8 +2039,8 @@ gboolean qcrypto_tls_creds_check_endpoint(QCryptoTLSCreds *creds,
 char *qcrypto_tls_creds_get_priority(QCryptoTLSCreds *creds);
 
 /**
- * Loads the credentials' files again for new sessions; on failure the current ones
- * stay. Only x509 credentials can.
+ * Loads the credentials' files again (with the sanity check if they were made with
+ * it) for new sessions; on failure the current ones stay. Only x509 credentials can.
  *
  * Returns: TRUE, or FALSE with @error set.
  */
@@ -1933,12 +2059,104 @@ QCryptoTLSCreds *qcrypto_tls_creds_ref(QCryptoTLSCreds *creds);
  */
 void qcrypto_tls_creds_unref(QCryptoTLSCreds *creds);
 
+/**
+ * A session for @endpoint with @creds, which must be for that endpoint. With x509
+ * credentials that verify the peer, a client's peer must match @hostname (required)
+ * and a server's peer DN must pass @authz (when given). Set its I/O with
+ * qcrypto_tls_session_set_callbacks().
+ *
+ * Returns: (transfer full) (nullable): the session, to free with
+ * qcrypto_tls_session_free(), or NULL with @error set.
+ */
+QCryptoTLSSession *qcrypto_tls_session_new(QCryptoTLSCreds *creds,
+                                           const char *hostname,
+                                           QAuthZ *authz,
+                                           QCryptoTLSCredsEndpoint endpoint,
+                                           GError **error);
+
+/**
+ * Frees a session made by qcrypto_tls_session_new(); NULL is ignored.
+ */
+void qcrypto_tls_session_free(QCryptoTLSSession *session);
+
+/**
+ * Makes @write_func and @read_func, with @opaque, the session's I/O.
+ */
+void qcrypto_tls_session_set_callbacks(QCryptoTLSSession *session,
+                                       QCryptoTLSSessionWriteFunc write_func,
+                                       QCryptoTLSSessionReadFunc read_func,
+                                       gpointer opaque);
+
+/**
+ * Runs the handshake as far as the I/O allows.
+ *
+ * Returns: a #QCryptoTLSSessionHandshakeStatus, or -1 with @error set.
+ */
+int qcrypto_tls_session_handshake(QCryptoTLSSession *session, GError **error);
+
+/**
+ * Sends the closure alert as far as the I/O allows; nothing before the handshake.
+ *
+ * Returns: a #QCryptoTLSSessionByeStatus, or -1 with @error set.
+ */
+int qcrypto_tls_session_bye(QCryptoTLSSession *session, GError **error);
+
+/**
+ * Checks the peer after the handshake: for x509 credentials that verify the peer, its
+ * certificate chain and validity, its DN against the authz and its names against the
+ * hostname. Nothing for anonymous and PSK sessions.
+ *
+ * Returns: 0, or -1 with @error set.
+ */
+int qcrypto_tls_session_check_credentials(QCryptoTLSSession *session, GError **error);
+
+/**
+ * Encrypts and sends up to @len bytes of @buf.
+ *
+ * Returns: the count sent, %QCRYPTO_TLS_SESSION_ERR_BLOCK, or -1 with @error set.
+ */
+ssize_t qcrypto_tls_session_write(QCryptoTLSSession *session,
+                                  const char *buf,
+                                  size_t len,
+                                  GError **error);
+
+/**
+ * Receives and decrypts up to @len bytes into @buf.
+ *
+ * Returns: the count (0 at the peer's orderly close), %QCRYPTO_TLS_SESSION_ERR_BLOCK,
+ * %QCRYPTO_TLS_SESSION_PREMATURE_TERMINATION, or -1 with @error set.
+ */
+ssize_t qcrypto_tls_session_read(QCryptoTLSSession *session, char *buf, size_t len, GError **error);
+
+/**
+ * Returns: the bytes gnutls has decrypted and not handed out yet.
+ */
+size_t qcrypto_tls_session_check_pending(QCryptoTLSSession *session);
+
+/**
+ * Returns: the negotiated cipher's key size in bytes, or -1 with @error set.
+ */
+int qcrypto_tls_session_get_key_size(QCryptoTLSSession *session, GError **error);
+
+/**
+ * Returns: (transfer full) (nullable): the peer certificate's DN in certificate order
+ * (`C=UK,CN=qemu`) once the credentials were checked, to g_free(); else NULL.
+ */
+char *qcrypto_tls_session_get_peer_name(QCryptoTLSSession *session);
+
+/**
+ * Serializes record I/O where gnutls needs it (TLS 1.3 with AES, gnutls bug 1717),
+ * for sessions read and written from two threads at once; call before the handshake.
+ */
+void qcrypto_tls_session_require_thread_safety(QCryptoTLSSession *session);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoCipher, qcrypto_cipher_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoHash, qcrypto_hash_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoHmac, qcrypto_hmac_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoIVGen, qcrypto_ivgen_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoSecret, qcrypto_secret_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoTLSCreds, qcrypto_tls_creds_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoTLSSession, qcrypto_tls_session_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QIOChannel, qio_channel_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QIOTask, qio_task_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QIONetListener, qio_net_listener_unref)
@@ -1956,6 +2174,7 @@ QIO_DEFINE_CHANNEL_AUTOPTR(QIOChannelFile)
 QIO_DEFINE_CHANNEL_AUTOPTR(QIOChannelCommand)
 QIO_DEFINE_CHANNEL_AUTOPTR(QIOChannelBuffer)
 QIO_DEFINE_CHANNEL_AUTOPTR(QIOChannelNull)
+QIO_DEFINE_CHANNEL_AUTOPTR(QIOChannelTLS)
 
 /* g_autoptr() for each authorization type, dropping its reference with qauthz_unref(). */
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QAuthZ, qauthz_unref)

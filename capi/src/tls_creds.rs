@@ -1,5 +1,5 @@
-//! `QCryptoTLSCreds`: TLS credentials (QEMU's `tls-creds-anon` and `tls-creds-psk`
-//! objects; x509 follows), made by constructors and shared by reference.
+//! `QCryptoTLSCreds`: TLS credentials (QEMU's `tls-creds-anon`, `tls-creds-psk` and
+//! `tls-creds-x509` objects), made by constructors and shared by reference.
 
 use std::ffi::OsStr;
 use std::os::raw::{c_char, c_int};
@@ -11,6 +11,7 @@ use qio::crypto::tls::{Creds, Endpoint};
 
 use crate::boundary::{ffi_guard, Fail};
 use crate::ffi::{self, Castable};
+use crate::secret::QCryptoSecret;
 
 /// Which end of a connection credentials are for; QEMU's values.
 #[repr(C)]
@@ -57,7 +58,7 @@ unsafe fn opt_path<'a>(text: *const c_char) -> Option<&'a Path> {
 
 /// # Safety
 /// `text` is NULL or a NUL-terminated string.
-unsafe fn opt_str<'a>(text: *const c_char, what: &str) -> Result<Option<&'a str>, Fail> {
+pub(crate) unsafe fn opt_str<'a>(text: *const c_char, what: &str) -> Result<Option<&'a str>, Fail> {
     // SAFETY: the caller's contract.
     unsafe { ffi::opt_c_str(text) }
         .map(|t| {
@@ -123,6 +124,46 @@ pub unsafe extern "C" fn qcrypto_tls_creds_psk_new(
     })
 }
 
+/// x509 credentials from @dir (QEMU's layout): ca-cert.pem, one or more CA
+/// certificates; for a server, server-cert.pem and server-key.pem, then optionally
+/// server-cert-0.pem/server-key-0.pem up to -3 (the first ones preferred), ca-crl.pem
+/// and dh-params.pem; for a client, optionally client-cert.pem and client-key.pem (and
+/// -0 to -3). A cert file may hold a chain, leaf first. With @verify_peer, sessions
+/// check the peer's certificate; with @sanity_check, our own certificates are checked
+/// against QEMU's rules when loaded. Encrypted keys open with @key_password.
+///
+/// Returns: (transfer full) (nullable): the credentials, to drop with
+/// qcrypto_tls_creds_unref(), or NULL with @error set.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_tls_creds_x509_new(
+    endpoint: EndpointArg,
+    dir: *const c_char,
+    verify_peer: gboolean,
+    priority: *const c_char,
+    sanity_check: gboolean,
+    key_password: *const QCryptoSecret,
+    error: *mut *mut GError,
+) -> *mut QCryptoTLSCreds {
+    ffi_guard!(std::ptr::null_mut(), error, {
+        let endpoint = endpoint.get()?;
+        // SAFETY: the caller's strings and handle, checked.
+        let (dir, priority) = unsafe { (opt_path(dir), opt_str(priority, "Priority")?) };
+        let password = match key_password.is_null() {
+            true => None,
+            // SAFETY: a handle the caller holds a reference to, checked.
+            false => Some(unsafe { ffi::arc_borrow(key_password, "key_password")? }.bytes()),
+        };
+        Ok(ffi::arc_into_handle(Creds::x509(
+            endpoint,
+            dir,
+            verify_peer != GFALSE,
+            priority,
+            sanity_check != GFALSE,
+            password,
+        )?))
+    })
+}
+
 /// # Safety
 /// `creds` is NULL or a handle the caller holds a reference to.
 pub(crate) unsafe fn borrow<'a>(creds: *const QCryptoTLSCreds) -> Result<&'a Creds, Fail> {
@@ -160,8 +201,8 @@ pub unsafe extern "C" fn qcrypto_tls_creds_get_priority(
     })
 }
 
-/// Loads the credentials' files again for new sessions; on failure the current ones
-/// stay. Only x509 credentials can.
+/// Loads the credentials' files again (with the sanity check if they were made with
+/// it) for new sessions; on failure the current ones stay. Only x509 credentials can.
 ///
 /// Returns: TRUE, or FALSE with @error set.
 #[no_mangle]

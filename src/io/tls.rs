@@ -121,6 +121,7 @@ impl Tls {
     }
 
     fn new_channel(master: Arc<Channel>, session: Session) -> Result<Arc<Channel<Tls>>> {
+        let session = session.owned_by_channel();
         session.set_transport(Box::new(Master(master.clone())));
         let features: &[Feature] = match master.has_feature(Feature::Shutdown) {
             true => &[Feature::Shutdown],

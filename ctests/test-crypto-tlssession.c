@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* QCryptoTLSSession through <qio.h>: QEMU's test-crypto-tlssession pattern (two
+ * sessions over a non-blocking socketpair, pumped in one thread) with anonymous and
+ * PSK credentials, records, pending bytes, close, premature termination, failures. */
+
+#include "qio-test.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static ssize_t push(const char *buf, size_t len, void *opaque, GError **errp)
+{
+    int fd = GPOINTER_TO_INT(opaque);
+    ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+    if (n < 0 && errno == EAGAIN) {
+        return QCRYPTO_TLS_SESSION_ERR_BLOCK;
+    }
+    if (n < 0) {
+        g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(errno), "send: %s", g_strerror(errno));
+        return -1;
+    }
+    return n;
+}
+
+static ssize_t pull(char *buf, size_t len, void *opaque, GError **errp)
+{
+    int fd = GPOINTER_TO_INT(opaque);
+    ssize_t n = recv(fd, buf, len, 0);
+    if (n < 0 && errno == EAGAIN) {
+        return QCRYPTO_TLS_SESSION_ERR_BLOCK;
+    }
+    if (n < 0) {
+        g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(errno), "recv: %s", g_strerror(errno));
+        return -1;
+    }
+    return n;
+}
+
+typedef struct {
+    int sv[2];
+    QCryptoTLSSession *client, *server;
+} Pair;
+
+static void pair_init(Pair *p, QCryptoTLSCreds *client_creds, QCryptoTLSCreds *server_creds)
+{
+    g_autoptr(GError) error = NULL;
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p->sv), ==, 0);
+    p->client = qcrypto_tls_session_new(client_creds, NULL, NULL, QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, &error);
+    p->server = qcrypto_tls_session_new(server_creds, NULL, NULL, QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, &error);
+    g_assert_no_error(error);
+    qcrypto_tls_session_set_callbacks(p->client, push, pull, GINT_TO_POINTER(p->sv[0]));
+    qcrypto_tls_session_set_callbacks(p->server, push, pull, GINT_TO_POINTER(p->sv[1]));
+}
+
+static void pair_clear(Pair *p)
+{
+    qcrypto_tls_session_free(p->client);
+    qcrypto_tls_session_free(p->server);
+    close(p->sv[0]);
+    close(p->sv[1]);
+}
+
+/* Steps both handshakes until both complete, as QEMU's test does. */
+static void pair_handshake(Pair *p)
+{
+    g_autoptr(GError) error = NULL;
+    gboolean client_done = FALSE, server_done = FALSE;
+    for (int i = 0; i < 100 && !(client_done && server_done); i++) {
+        if (!client_done) {
+            int rc = qcrypto_tls_session_handshake(p->client, &error);
+            g_assert_no_error(error);
+            client_done = rc == QCRYPTO_TLS_HANDSHAKE_COMPLETE;
+        }
+        if (!server_done) {
+            int rc = qcrypto_tls_session_handshake(p->server, &error);
+            g_assert_no_error(error);
+            server_done = rc == QCRYPTO_TLS_HANDSHAKE_COMPLETE;
+        }
+    }
+    g_assert_true(client_done && server_done);
+    g_assert_cmpint(qcrypto_tls_session_check_credentials(p->client, &error), ==, 0);
+    g_assert_cmpint(qcrypto_tls_session_check_credentials(p->server, &error), ==, 0);
+    g_assert_no_error(error);
+}
+
+static char *psk_dir(const char *key)
+{
+    g_autoptr(GError) error = NULL;
+    char *dir = g_dir_make_tmp("qio-tlssession-XXXXXX", &error);
+    g_autofree char *file = g_build_filename(dir, "keys.psk", NULL);
+    g_autofree char *line = g_strdup_printf("qemu:%s\n", key);
+    g_assert_true(g_file_set_contents(file, line, -1, &error));
+    return dir;
+}
+
+static void psk_dir_remove(char *dir)
+{
+    g_autofree char *file = g_build_filename(dir, "keys.psk", NULL);
+    g_unlink(file);
+    g_rmdir(dir);
+    g_free(dir);
+}
+
+static void exchange(QCryptoTLSCreds *client_creds, QCryptoTLSCreds *server_creds)
+{
+    g_autoptr(GError) error = NULL;
+    Pair p;
+    pair_init(&p, client_creds, server_creds);
+    qcrypto_tls_session_require_thread_safety(p.client);
+    pair_handshake(&p);
+    g_assert_cmpint(qcrypto_tls_session_get_key_size(p.client, &error), >=, 16);
+    g_assert_null(qcrypto_tls_session_get_peer_name(p.server));
+
+    g_assert_cmpint(qcrypto_tls_session_write(p.client, "hello", 5, &error), ==, 5);
+    char buf[16];
+    g_assert_cmpint(qcrypto_tls_session_read(p.server, buf, 2, &error), ==, 2);
+    g_assert_cmpuint(qcrypto_tls_session_check_pending(p.server), ==, 3);
+    g_assert_cmpint(qcrypto_tls_session_read(p.server, buf + 2, sizeof(buf) - 2, &error), ==, 3);
+    g_assert_cmpmem(buf, 5, "hello", 5);
+    g_assert_cmpint(qcrypto_tls_session_read(p.server, buf, sizeof(buf), &error), ==,
+                    QCRYPTO_TLS_SESSION_ERR_BLOCK);
+    g_assert_no_error(error);
+
+    g_assert_cmpint(qcrypto_tls_session_bye(p.client, &error), ==, QCRYPTO_TLS_BYE_COMPLETE);
+    g_assert_cmpint(qcrypto_tls_session_read(p.server, buf, sizeof(buf), &error), ==, 0);
+    g_assert_no_error(error);
+    pair_clear(&p);
+
+    /* A peer gone without close_notify. */
+    pair_init(&p, client_creds, server_creds);
+    pair_handshake(&p);
+    shutdown(p.sv[0], SHUT_RDWR);
+    g_assert_cmpint(qcrypto_tls_session_read(p.server, buf, sizeof(buf), &error), ==,
+                    QCRYPTO_TLS_SESSION_PREMATURE_TERMINATION);
+    g_assert_no_error(error);
+    pair_clear(&p);
+}
+
+static void test_anon(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QCryptoTLSCreds) client = qcrypto_tls_creds_anon_new(QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, NULL, NULL, &error);
+    g_autoptr(QCryptoTLSCreds) server = qcrypto_tls_creds_anon_new(QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, NULL, NULL, &error);
+    g_assert_no_error(error);
+    exchange(client, server);
+
+    /* The bye before a handshake does nothing; the wrong endpoint is refused. */
+    g_autoptr(QCryptoTLSSession) fresh = qcrypto_tls_session_new(client, NULL, NULL,
+                                                                  QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, &error);
+    g_assert_cmpint(qcrypto_tls_session_bye(fresh, &error), ==, QCRYPTO_TLS_BYE_COMPLETE);
+    g_assert_null(qcrypto_tls_session_new(client, NULL, NULL, QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, &error));
+    qio_test_assert_error(error, QIO_ERROR_INVALID_ARGUMENT, "Credentials endpoint doesn't match session");
+    g_assert_cmpint(qcrypto_tls_session_get_key_size(fresh, &error), ==, -1);
+    qio_test_assert_error(error, QIO_ERROR_FAILED, "Cannot get TLS cipher key size");
+}
+
+static void test_psk(void)
+{
+    g_autoptr(GError) error = NULL;
+    char *dir = psk_dir("009d5638c40fde0c");
+    g_autoptr(QCryptoTLSCreds) client = qcrypto_tls_creds_psk_new(QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, dir, NULL, NULL, &error);
+    g_autoptr(QCryptoTLSCreds) server = qcrypto_tls_creds_psk_new(QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, dir, NULL, NULL, &error);
+    g_assert_no_error(error);
+    exchange(client, server);
+    psk_dir_remove(dir);
+
+    /* Different keys: the server refuses; the client learns when the link closes. */
+    char *other = psk_dir("10ffa6a2c42f0388");
+    g_autoptr(QCryptoTLSCreds) wrong = qcrypto_tls_creds_psk_new(QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, other, NULL, NULL, &error);
+    Pair p;
+    pair_init(&p, client, wrong);
+    int rc = 0;
+    for (int i = 0; i < 100 && rc >= 0; i++) {
+        g_assert_cmpint(qcrypto_tls_session_handshake(p.client, &error), >=, 0);
+        rc = qcrypto_tls_session_handshake(p.server, &error);
+    }
+    g_assert_cmpint(rc, ==, -1);
+    g_assert_nonnull(error);
+    g_assert_true(g_str_has_prefix(error->message, "TLS handshake failed: "));
+    g_clear_error(&error);
+    pair_clear(&p);
+    psk_dir_remove(other);
+}
+
+static ssize_t failing_push(const char *buf, size_t len, void *opaque, GError **errp)
+{
+    (void)buf, (void)len, (void)opaque;
+    g_set_error_literal(errp, G_FILE_ERROR, G_FILE_ERROR_IO, "cable cut");
+    return -1;
+}
+
+static void test_failures_and_misuse(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QCryptoTLSCreds) creds = qcrypto_tls_creds_anon_new(QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, NULL, NULL, &error);
+    g_autoptr(QCryptoTLSSession) session = qcrypto_tls_session_new(creds, NULL, NULL,
+                                                                    QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, &error);
+    qcrypto_tls_session_set_callbacks(session, failing_push, pull, GINT_TO_POINTER(-1));
+    g_assert_cmpint(qcrypto_tls_session_handshake(session, &error), ==, -1);
+    g_assert_nonnull(error);
+    g_assert_true(g_str_has_suffix(error->message, ": cable cut"));
+    g_clear_error(&error);
+
+    qio_test_expect_critical("write_func != NULL");
+    qcrypto_tls_session_set_callbacks(session, NULL, pull, NULL);
+    g_test_assert_expected_messages();
+    int not_session[4] = { 0 };
+    qio_test_expect_critical("session is a valid QCryptoTLSSession");
+    qcrypto_tls_session_free((QCryptoTLSSession *)not_session);
+    g_test_assert_expected_messages();
+    qio_test_expect_critical("session != NULL");
+    g_assert_cmpuint(qcrypto_tls_session_check_pending(NULL), ==, 0);
+    g_test_assert_expected_messages();
+    qcrypto_tls_session_free(NULL);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/crypto/tlssession/anon", test_anon);
+    g_test_add_func("/crypto/tlssession/psk", test_psk);
+    g_test_add_func("/crypto/tlssession/failures-and-misuse", test_failures_and_misuse);
+    return g_test_run();
+}
