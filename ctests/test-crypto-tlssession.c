@@ -4,9 +4,11 @@
  * PSK credentials, records, pending bytes, close, premature termination, failures. */
 
 #include "qio-test.h"
+#include "qio-test-x509.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,7 +65,7 @@ static void pair_clear(Pair *p)
 }
 
 /* Steps both handshakes until both complete, as QEMU's test does. */
-static void pair_handshake(Pair *p)
+static void pair_handshake_only(Pair *p)
 {
     g_autoptr(GError) error = NULL;
     gboolean client_done = FALSE, server_done = FALSE;
@@ -80,6 +82,13 @@ static void pair_handshake(Pair *p)
         }
     }
     g_assert_true(client_done && server_done);
+}
+
+/* The handshakes, then the (empty) checks of anonymous and PSK sessions. */
+static void pair_handshake(Pair *p)
+{
+    g_autoptr(GError) error = NULL;
+    pair_handshake_only(p);
     g_assert_cmpint(qcrypto_tls_session_check_credentials(p->client, &error), ==, 0);
     g_assert_cmpint(qcrypto_tls_session_check_credentials(p->server, &error), ==, 0);
     g_assert_no_error(error);
@@ -216,11 +225,116 @@ static void test_failures_and_misuse(void)
     qcrypto_tls_session_free(NULL);
 }
 
+/* QEMU's x509 session matrix: one CA, a server "qemu.org", a client "C=UK,CN=qemu". */
+typedef struct {
+    const char *name;
+    const char *dns[3], *ips[3]; /* the server certificate's subjectAltNames */
+    const char *hostname;        /* what the client expects */
+    const char *acl[3];          /* glob rules allowing client DNs, if any */
+    gboolean different_ca, server_fail, client_fail;
+} SessionCase;
+
+static const SessionCase session_cases[] = {
+    { "basicca", { NULL }, { NULL }, "qemu.org", { NULL }, FALSE, FALSE, FALSE },
+    { "differentca", { NULL }, { NULL }, "qemu.org", { NULL }, TRUE, TRUE, TRUE },
+    { "altname1", { "www.qemu.org", "qemu.org" }, { "192.168.122.1", "fec0::dead:beaf" }, "qemu.org", { NULL }, FALSE, FALSE, FALSE },
+    { "altname2", { "www.qemu.org", "qemu.org" }, { "192.168.122.1", "fec0::dead:beaf" }, "www.qemu.org", { NULL }, FALSE, FALSE, FALSE },
+    { "altname3", { "www.qemu.org", "qemu.org" }, { "192.168.122.1", "fec0::dead:beaf" }, "wiki.qemu.org", { NULL }, FALSE, FALSE, TRUE },
+    { "altname4", { "www.qemu.org", "qemu.org" }, { "192.168.122.1", "fec0::dead:beaf" }, "192.168.122.1", { NULL }, FALSE, FALSE, FALSE },
+    { "altname5", { "www.qemu.org", "qemu.org" }, { "192.168.122.1", "fec0::dead:beaf" }, "fec0::dead:beaf", { NULL }, FALSE, FALSE, FALSE },
+    { "altname6", { "www.qemu.org", "wiki.qemu.org" }, { "192.168.122.1", "fec0::dead:beaf" }, "qemu.org", { NULL }, FALSE, FALSE, TRUE },
+    { "altname7", { "www.qemu.org", "wiki.qemu.org" }, { "192.168.122.1", "fec0::dead:beaf" }, "www.qemu.org", { NULL }, FALSE, FALSE, FALSE },
+    { "altname8", { "www.qemu.org", "wiki.qemu.org" }, { "192.168.122.1", "fec0::dead:beaf" }, "wiki.qemu.org", { NULL }, FALSE, FALSE, FALSE },
+    { "wildcard1", { NULL }, { NULL }, "qemu.org", { "C=UK,CN=dogfood" }, FALSE, TRUE, FALSE },
+    { "wildcard2", { NULL }, { NULL }, "qemu.org", { "C=UK,CN=qemu" }, FALSE, FALSE, FALSE },
+    { "wildcard3", { NULL }, { NULL }, "qemu.org", { "C=UK,CN=dogfood", "C=UK,CN=qemu" }, FALSE, FALSE, FALSE },
+    { "wildcard4", { NULL }, { NULL }, "qemu.org", { "C=UK,CN=qemustuff" }, FALSE, TRUE, FALSE },
+    { "wildcard5", { NULL }, { NULL }, "qemu.org", { "C=UK,CN=qemu*" }, FALSE, FALSE, FALSE },
+    { "wildcard6", { NULL }, { NULL }, "qemu.org", { "C=UK,CN=*emu*" }, FALSE, FALSE, FALSE },
+};
+
+/* Writes CA and LEAF (issued by it) as ENDPOINT credentials in a new directory. */
+static char *x509_dir(const QIOTestCert *ca, const QIOTestCert *leaf, gboolean server)
+{
+    char *dir = g_dir_make_tmp("qio-tlssession-XXXXXX", NULL);
+    g_autofree char *key = qio_test_cert_key_pem(leaf, NULL);
+    qio_test_write(dir, "ca-cert.pem", qio_test_cert_pem(ca));
+    qio_test_write(dir, server ? "server-cert.pem" : "client-cert.pem", qio_test_cert_pem(leaf));
+    qio_test_write(dir, server ? "server-key.pem" : "client-key.pem", key);
+    return dir;
+}
+
+static void run_session_case(gconstpointer data)
+{
+    const SessionCase *c = data;
+    g_autoptr(GError) error = NULL;
+    QIOTestCertReq ca_req = QIO_TEST_CA_REQ("qemu CA"), other_req = QIO_TEST_CA_REQ("other CA");
+    QIOTestCertReq server_req = QIO_TEST_LEAF_REQ("qemu.org", QIO_TEST_KP_SERVER);
+    QIOTestCertReq client_req = QIO_TEST_LEAF_REQ("qemu", QIO_TEST_KP_CLIENT);
+    memcpy(server_req.dns, c->dns, sizeof(c->dns));
+    memcpy(server_req.ips, c->ips, sizeof(c->ips));
+    g_autoptr(QIOTestCert) ca = qio_test_cert_new(&ca_req, NULL);
+    g_autoptr(QIOTestCert) other = qio_test_cert_new(&other_req, NULL);
+    QIOTestCert *client_ca = c->different_ca ? other : ca;
+    g_autoptr(QIOTestCert) server_cert = qio_test_cert_new(&server_req, ca);
+    g_autoptr(QIOTestCert) client_cert = qio_test_cert_new(&client_req, client_ca);
+    char *server_dir = x509_dir(ca, server_cert, TRUE), *client_dir = x509_dir(client_ca, client_cert, FALSE);
+    g_autoptr(QCryptoTLSCreds) server_creds = qcrypto_tls_creds_x509_new(
+        QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, server_dir, TRUE, NULL, TRUE, NULL, &error);
+    g_autoptr(QCryptoTLSCreds) client_creds = qcrypto_tls_creds_x509_new(
+        QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, client_dir, TRUE, NULL, TRUE, NULL, &error);
+    g_assert_no_error(error);
+    g_autoptr(QAuthZList) acl = NULL;
+    if (c->acl[0]) {
+        acl = qauthz_list_new(QAUTHZ_LIST_POLICY_DENY);
+        for (int i = 0; c->acl[i]; i++) {
+            qauthz_list_append_rule(acl, c->acl[i], QAUTHZ_LIST_POLICY_ALLOW, QAUTHZ_LIST_FORMAT_GLOB, &error);
+        }
+    }
+
+    int sv[2];
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), ==, 0);
+    g_autoptr(QCryptoTLSSession) client = qcrypto_tls_session_new(
+        client_creds, c->hostname, NULL, QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, &error);
+    g_autoptr(QCryptoTLSSession) server = qcrypto_tls_session_new(
+        server_creds, NULL, acl ? QAUTHZ(acl) : NULL, QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, &error);
+    g_assert_no_error(error);
+    qcrypto_tls_session_set_callbacks(client, push, pull, GINT_TO_POINTER(sv[0]));
+    qcrypto_tls_session_set_callbacks(server, push, pull, GINT_TO_POINTER(sv[1]));
+    Pair p = { { sv[0], sv[1] }, client, server };
+    pair_handshake_only(&p);
+
+    int client_rc = qcrypto_tls_session_check_credentials(client, &error);
+    if (error) {
+        g_test_message("client: %s", error->message);
+        g_clear_error(&error);
+    }
+    int server_rc = qcrypto_tls_session_check_credentials(server, &error);
+    if (error) {
+        g_test_message("server: %s", error->message);
+        g_clear_error(&error);
+    }
+    g_assert_cmpint(client_rc, ==, c->client_fail ? -1 : 0);
+    g_assert_cmpint(server_rc, ==, c->server_fail ? -1 : 0);
+    if (!c->different_ca) {
+        g_autofree char *peer = qcrypto_tls_session_get_peer_name(server);
+        g_assert_cmpstr(peer, ==, "C=UK,CN=qemu");
+    }
+    close(sv[0]);
+    close(sv[1]);
+    qio_test_dir_remove(server_dir);
+    qio_test_dir_remove(client_dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/crypto/tlssession/anon", test_anon);
     g_test_add_func("/crypto/tlssession/psk", test_psk);
     g_test_add_func("/crypto/tlssession/failures-and-misuse", test_failures_and_misuse);
+    for (gsize i = 0; i < G_N_ELEMENTS(session_cases); i++) {
+        g_autofree char *path = g_strdup_printf("/crypto/tlssession/x509/%s", session_cases[i].name);
+        g_test_add_data_func(path, &session_cases[i], run_session_case);
+    }
     return g_test_run();
 }
