@@ -624,18 +624,23 @@ fn psk_lookup(file: &Path, username: &str) -> Result<Zeroizing<Vec<u8>>> {
             ),
         )
     })?);
+    psk_file_key(&content, username).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Failed,
+            format!(
+                "Username {username} not found in PSK file {}",
+                file.display()
+            ),
+        )
+    })
+}
+
+/// The key text of `username` in the content of a `keys.psk` file (`user:hexkey`
+/// lines, LF or CRLF), wiped when dropped; `None` when the user has no line.
+pub fn psk_file_key(content: &[u8], username: &str) -> Option<Zeroizing<Vec<u8>>> {
     let prefix = [username.as_bytes(), b":"].concat();
     content
         .split(|&b| b == b'\n')
         .find_map(|line| line.strip_prefix(prefix.as_slice()))
         .map(|key| Zeroizing::new(key.strip_suffix(b"\r").unwrap_or(key).to_vec()))
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::Failed,
-                format!(
-                    "Username {username} not found in PSK file {}",
-                    file.display()
-                ),
-            )
-        })
 }

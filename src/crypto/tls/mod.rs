@@ -7,7 +7,7 @@ mod sanity;
 mod session;
 mod x509;
 
-pub use creds::{Creds, CredsKind, Endpoint};
+pub use creds::{psk_file_key, Creds, CredsKind, Endpoint};
 pub use session::{Progress, Received, Session, SessionOwner, Transport};
 
 use std::ffi::CStr;
