@@ -338,11 +338,17 @@ impl ChannelImpl for Socket {
         if flags & READ_FLAG_MSG_PEEK != 0 {
             sflags |= libc::MSG_PEEK;
         }
-        let got = self.fd.with(|fd| {
+        let got = self.fd.with(|fd| match (&mut *iov, &fds) {
+            // One buffer and no descriptors: recv(2) skips copying out a msghdr and an
+            // iovec, as writes use send(2).
+            // SAFETY: the buffer is writable for its length during the call.
+            ([buf], None) => fd::retry("Unable to read from socket", || unsafe {
+                libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), sflags)
+            }),
             // SAFETY: `msg` describes writable buffers that outlive the call.
-            fd::retry("Unable to read from socket", || unsafe {
+            _ => fd::retry("Unable to read from socket", || unsafe {
                 libc::recvmsg(fd, &mut msg, sflags)
-            })
+            }),
         })?;
         if let Some(fds) = fds {
             // SAFETY: the kernel filled `control` and set msg_controllen.

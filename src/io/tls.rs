@@ -26,6 +26,10 @@ impl Transport for Master {
         self.0.write(buf)
     }
 
+    fn push_vectored(&self, bufs: &[IoSlice<'_>]) -> Result<usize> {
+        self.0.writev_full(bufs, &[], 0)
+    }
+
     fn pull(&self, buf: &mut [u8]) -> Result<usize> {
         self.0.read(buf)
     }

@@ -25,6 +25,9 @@ pub struct gnutls_datum_t {
 /// `gnutls_transport_set_errno`.
 pub type gnutls_push_func =
     unsafe extern "C" fn(gnutls_transport_ptr_t, *const c_void, usize) -> isize;
+/// `gnutls_vec_push_func`: sends the buffers of an iovec array, as the push function.
+pub type gnutls_vec_push_func =
+    unsafe extern "C" fn(gnutls_transport_ptr_t, *const libc::iovec, c_int) -> isize;
 /// `gnutls_pull_func`: receives bytes for the session, as the push function sends.
 pub type gnutls_pull_func =
     unsafe extern "C" fn(gnutls_transport_ptr_t, *mut c_void, usize) -> isize;
@@ -116,6 +119,10 @@ extern "C" {
     pub fn gnutls_transport_set_ptr(session: gnutls_session_t, ptr: gnutls_transport_ptr_t);
     pub fn gnutls_transport_set_push_function(session: gnutls_session_t, push: gnutls_push_func);
     pub fn gnutls_transport_set_pull_function(session: gnutls_session_t, pull: gnutls_pull_func);
+    pub fn gnutls_transport_set_vec_push_function(
+        session: gnutls_session_t,
+        push: gnutls_vec_push_func,
+    );
     pub fn gnutls_transport_set_errno(session: gnutls_session_t, err: c_int);
     pub fn gnutls_handshake(session: gnutls_session_t) -> c_int;
     pub fn gnutls_record_get_direction(session: gnutls_session_t) -> c_int;

@@ -25,6 +25,14 @@ use crate::{Error, ErrorKind, Result};
 pub trait Transport: Send + Sync {
     /// Sends some of `buf`; the count sent.
     fn push(&self, buf: &[u8]) -> Result<usize>;
+    /// Sends some of `bufs` in order, as one write where the transport can (gnutls
+    /// hands over several records at once); the count sent.
+    fn push_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> Result<usize> {
+        match bufs.iter().find(|b| !b.is_empty()) {
+            Some(buf) => self.push(buf),
+            None => Ok(0),
+        }
+    }
     /// Receives into `buf`; the count received, 0 at end-of-file.
     fn pull(&self, buf: &mut [u8]) -> Result<usize>;
 }
@@ -153,6 +161,22 @@ unsafe extern "C" fn push(
         )
     };
     shared.transport_io(&shared.write_error, |t| t.push(buf))
+}
+
+unsafe extern "C" fn push_vec(
+    ptr: ffi::gnutls_transport_ptr_t,
+    iov: *const libc::iovec,
+    count: c_int,
+) -> isize {
+    // SAFETY: the pointer is the session's boxed Shared; gnutls passes `count` iovecs
+    // of readable buffers, laid out as IoSlices are on Unix.
+    let (shared, bufs) = unsafe {
+        (
+            &*(ptr as *const Shared),
+            std::slice::from_raw_parts(iov.cast::<std::io::IoSlice<'_>>(), count.max(0) as usize),
+        )
+    };
+    shared.transport_io(&shared.write_error, |t| t.push_vectored(bufs))
 }
 
 unsafe extern "C" fn pull(
@@ -296,6 +320,7 @@ impl Session {
         unsafe {
             ffi::gnutls_transport_set_ptr(handle, &*session.shared as *const Shared as *mut c_void);
             ffi::gnutls_transport_set_push_function(handle, push);
+            ffi::gnutls_transport_set_vec_push_function(handle, push_vec);
             ffi::gnutls_transport_set_pull_function(handle, pull);
         }
         Ok(session)
