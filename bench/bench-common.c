@@ -1,7 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define _GNU_SOURCE /* pthread_setaffinity_np */
 #include "bench-common.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <string.h>
+
+void bench_pin_to_cpu(int cpu)
+{
+    if (cpu >= (int)g_get_num_processors()) {
+        return;
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
 
 gboolean bench_parse_options(int *argc, char ***argv, const GOptionEntry *entries)
 {

@@ -10,6 +10,10 @@
 /* Parses the command line against ENTRIES; on failure prints why and returns FALSE. */
 gboolean bench_parse_options(int *argc, char ***argv, const GOptionEntry *entries);
 
+/* Runs the calling thread on CPU only, when there is such a CPU: the two ends of a
+ * connection then keep their own cores, and figures vary far less between runs. */
+void bench_pin_to_cpu(int cpu);
+
 /* Calls FN(DATA), which processes BYTES bytes, in batches of 16 until SECONDS have
  * passed, and returns the rate in MB/s (10^6 bytes per second). */
 double bench_rate(void (*fn)(gpointer data), gpointer data, gsize bytes, double seconds);

@@ -22,12 +22,9 @@
  * median and 99th percentile over EVENTS events.
  */
 
-#define _GNU_SOURCE /* pthread_setaffinity_np */
 #include <qio.h>
 
 #include <errno.h>
-#include <pthread.h>
-#include <sched.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -102,23 +99,10 @@ typedef struct {
     gboolean source;
 } Peer;
 
-/* Runs the calling thread on CPU only, when there is such a CPU: the two ends of a
- * connection then keep their own cores, and figures vary far less between runs. */
-static void pin_to_cpu(int cpu)
-{
-    if (cpu >= (int)g_get_num_processors()) {
-        return;
-    }
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
 static gpointer peer_thread(gpointer data)
 {
     Peer *peer = data;
-    pin_to_cpu(1);
+    bench_pin_to_cpu(1);
     g_autofree guint8 *buf = g_malloc0(CHUNK);
     for (guint64 done = 0; done < peer->total;) {
         gsize len = MIN(CHUNK, peer->total - done);
@@ -226,7 +210,7 @@ static double throughput(gboolean tcp, Op op, gboolean qio, guint64 total, guint
 static void throughput_table(int rounds, guint64 total, const char *only_op)
 {
     g_autofree guint8 *buf = g_malloc0(CHUNK);
-    pin_to_cpu(0);
+    bench_pin_to_cpu(0);
     g_print("| transport | op | raw MB/s | qio MB/s | qio / raw |\n");
     g_print("|---|---|--:|--:|--:|\n");
     for (int tcp = 0; tcp <= 1; tcp++) {

@@ -41,8 +41,12 @@ QIOTestCert *qio_test_cert_new(const QIOTestCertReq *req, const QIOTestCert *iss
     static guint32 serial = 1;
     QIOTestCert *cert = g_new0(QIOTestCert, 1);
     ok(gnutls_x509_privkey_init(&cert->key));
-    ok(gnutls_x509_privkey_generate(cert->key, GNUTLS_PK_ECDSA,
-                                    GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0));
+    if (req->rsa_bits) {
+        ok(gnutls_x509_privkey_generate(cert->key, GNUTLS_PK_RSA, req->rsa_bits, 0));
+    } else {
+        ok(gnutls_x509_privkey_generate(cert->key, GNUTLS_PK_ECDSA,
+                                        GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0));
+    }
     ok(gnutls_x509_crt_init(&cert->crt));
     gnutls_x509_crt_t crt = cert->crt;
     ok(gnutls_x509_crt_set_version(crt, 3));

@@ -20,6 +20,7 @@ typedef struct {
     gboolean kp_enable, kp_critical;
     const char *kp_oid1, *kp_oid2;
     int start_hours, end_hours;
+    unsigned int rsa_bits; /* an RSA key of this size; 0: ECDSA P-256 */
 } QIOTestCertReq;
 
 #define QIO_TEST_KU_DIGITAL_SIGNATURE 128
@@ -42,8 +43,8 @@ typedef struct {
 
 typedef struct QIOTestCert QIOTestCert;
 
-/* The certificate REQ describes with a fresh ECDSA P-256 key, signed by ISSUER
- * (self-signed when NULL). */
+/* The certificate REQ describes with a fresh key, signed by ISSUER (self-signed when
+ * NULL). */
 QIOTestCert *qio_test_cert_new(const QIOTestCertReq *req, const QIOTestCert *issuer);
 void qio_test_cert_free(QIOTestCert *cert);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QIOTestCert, qio_test_cert_free)
