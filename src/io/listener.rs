@@ -6,8 +6,9 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use glib_sys::{GMainContext, GSource};
+use glib_sys::GMainContext;
 
+use crate::io::glib::{AttachedSource, ContextRef};
 use crate::io::watch::{self, G_IO_IN};
 use crate::io::{Channel, DnsResolver, Socket, SocketAddress};
 use crate::Result;
@@ -15,41 +16,13 @@ use crate::Result;
 /// What runs for each accepted client, in the thread iterating the listener's context.
 pub type ClientFunc = Arc<dyn Fn(Arc<Channel<Socket>>) + Send + Sync>;
 
-/// Owned `GSource`/`GMainContext` pointers kept in the listener's state.
-struct Source(*mut GSource);
-// SAFETY: GLib sources may be destroyed and unreffed from any thread.
-unsafe impl Send for Source {}
-
-impl Drop for Source {
-    fn drop(&mut self) {
-        // SAFETY: our reference to an attached source.
-        unsafe {
-            glib_sys::g_source_destroy(self.0);
-            glib_sys::g_source_unref(self.0);
-        }
-    }
-}
-
-struct Context(*mut GMainContext);
-// SAFETY: GLib contexts are thread-safe; we hold a reference.
-unsafe impl Send for Context {}
-
-impl Drop for Context {
-    fn drop(&mut self) {
-        if !self.0.is_null() {
-            // SAFETY: our reference.
-            unsafe { glib_sys::g_main_context_unref(self.0) };
-        }
-    }
-}
-
 #[derive(Default)]
 struct State {
     name: Option<String>,
     sockets: Vec<Arc<Channel<Socket>>>,
     /// One accept watch per socket while a client function is set.
-    watches: Vec<Source>,
-    client: Option<(ClientFunc, Option<Context>)>,
+    watches: Vec<AttachedSource>,
+    client: Option<(ClientFunc, ContextRef)>,
     connected: bool,
 }
 
@@ -101,7 +74,7 @@ impl NetListener {
             socket.set_name(&format!("{name}-listen"));
         }
         if let Some((func, context)) = &state.client {
-            let context = context.as_ref().map_or(std::ptr::null_mut(), |c| c.0);
+            let context = context.as_ptr();
             let watch = accept_watch(&socket, func.clone(), context);
             state.watches.push(watch);
         }
@@ -117,11 +90,8 @@ impl NetListener {
     /// # Safety
     /// `context` is NULL or a valid `GMainContext`.
     pub unsafe fn set_client_func(&self, func: Option<ClientFunc>, context: *mut GMainContext) {
-        let context = (!context.is_null()).then(|| {
-            // SAFETY: the caller's context; released when the function is replaced.
-            unsafe { glib_sys::g_main_context_ref(context) };
-            Context(context)
-        });
+        // SAFETY: the caller's context; released when the function is replaced.
+        let context = unsafe { ContextRef::new(context) };
         let mut state = self.state();
         let old_watches = std::mem::take(&mut state.watches);
         let old_client = std::mem::replace(&mut state.client, func.map(|f| (f, context)));
@@ -134,11 +104,11 @@ impl NetListener {
     }
 
     /// Accept watches for every socket of `state`, if a client function is set.
-    fn watches_for(&self, state: &State) -> Vec<Source> {
+    fn watches_for(&self, state: &State) -> Vec<AttachedSource> {
         let Some((func, context)) = &state.client else {
             return Vec::new();
         };
-        let context = context.as_ref().map_or(std::ptr::null_mut(), |c| c.0);
+        let context = context.as_ptr();
         state
             .sockets
             .iter()
@@ -203,7 +173,7 @@ fn accept_watch(
     socket: &Arc<Channel<Socket>>,
     func: ClientFunc,
     context: *mut GMainContext,
-) -> Source {
+) -> AttachedSource {
     let source = watch::create_watch(&socket.upcast(), G_IO_IN);
     let listening = socket.clone();
     // SAFETY: a fresh source; the closure is freed when the source is.
@@ -217,7 +187,8 @@ fn accept_watch(
         });
         glib_sys::g_source_attach(source, context);
     }
-    Source(source)
+    // SAFETY: our reference from create_watch, attached above.
+    unsafe { AttachedSource::new(source) }
 }
 
 /// Polls `sockets` until one accepts a client.

@@ -9,6 +9,7 @@ pub mod command;
 pub mod dns;
 mod fd;
 pub mod file;
+mod glib;
 pub mod listener;
 pub mod null;
 pub mod socket;

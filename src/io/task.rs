@@ -9,6 +9,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use glib_sys::{gboolean, gpointer, GMainContext, GSource};
 
+use crate::io::glib::ContextRef;
+
 type Completion = Box<dyn FnOnce() + Send>;
 
 #[derive(Default)]
@@ -23,20 +25,6 @@ struct State {
 struct SendSource(*mut GSource);
 // SAFETY: GLib sources may be destroyed and unreffed from any thread.
 unsafe impl Send for SendSource {}
-
-/// A `GMainContext` pointer (NULL: the global default) moved to the worker thread.
-struct SendContext(*mut GMainContext);
-// SAFETY: GLib contexts are thread-safe; we hold a reference while it is used.
-unsafe impl Send for SendContext {}
-
-impl Drop for SendContext {
-    fn drop(&mut self) {
-        if !self.0.is_null() {
-            // SAFETY: our reference, taken in run_in_thread.
-            unsafe { glib_sys::g_main_context_unref(self.0) };
-        }
-    }
-}
 
 #[derive(Default)]
 struct Shared {
@@ -101,11 +89,8 @@ impl ThreadTask {
         context: *mut GMainContext,
     ) {
         self.shared.state().completion = Some(Box::new(complete));
-        if !context.is_null() {
-            // SAFETY: the caller's valid context; released by SendContext's drop.
-            unsafe { glib_sys::g_main_context_ref(context) };
-        }
-        let context = SendContext(context);
+        // SAFETY: the caller's valid context.
+        let context = unsafe { ContextRef::new(context) };
         let thread_shared = self.shared.clone();
         let job: Job = Arc::new(Mutex::new(Some(Box::new(move || {
             worker();
@@ -134,7 +119,7 @@ fn run_job(job: &Job) {
 
 /// Called in the worker thread when the worker is done: attaches the idle source that
 /// runs the completion, then wakes any [`ThreadTask::wait`].
-fn schedule_completion(shared: &Arc<Shared>, context: SendContext) {
+fn schedule_completion(shared: &Arc<Shared>, context: ContextRef) {
     unsafe extern "C" fn idle(data: gpointer) -> gboolean {
         // SAFETY: `data` is the Arc<Shared> leaked below, alive until `release`.
         let shared = unsafe { &*(data as *const Shared) };
@@ -155,7 +140,7 @@ fn schedule_completion(shared: &Arc<Shared>, context: SendContext) {
         let data = Arc::into_raw(shared.clone()) as gpointer;
         glib_sys::g_source_set_callback(source, Some(idle), data, Some(release));
         state.idle = Some(SendSource(source));
-        glib_sys::g_source_attach(source, context.0);
+        glib_sys::g_source_attach(source, context.as_ptr());
     }
     drop(state);
     shared.done.notify_all();

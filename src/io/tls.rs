@@ -8,13 +8,14 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use glib_sys::{GMainContext, GSource};
+use glib_sys::GMainContext;
 
 use crate::authz::Authz;
 use crate::crypto::tls::{Creds, Endpoint, Progress, Received, Session, Transport};
 use crate::io::channel::{
     Base, Channel, ChannelImpl, ChannelType, Class, Feature, Shutdown, READ_FLAG_RELAXED_EOF,
 };
+use crate::io::glib::{AttachedSource, ContextRef};
 use crate::io::watch::{self, Condition, Readiness, G_IO_IN, G_IO_OUT};
 use crate::{Error, ErrorKind, Result};
 
@@ -35,57 +36,6 @@ impl Transport for Master {
     }
 }
 
-/// A watch source of a handshake in progress: destroyed with the channel or when it
-/// closes, so the handshake's callback never runs after either (CVE-2023-3354).
-struct PendingSource(*mut GSource);
-
-// SAFETY: GLib sources may be destroyed and unreffed from any thread.
-unsafe impl Send for PendingSource {}
-
-impl Drop for PendingSource {
-    fn drop(&mut self) {
-        // SAFETY: our reference to a source we attached.
-        unsafe {
-            glib_sys::g_source_destroy(self.0);
-            glib_sys::g_source_unref(self.0);
-        }
-    }
-}
-
-/// A `GMainContext` (NULL: the default) kept for the handshake's later steps.
-struct Context(*mut GMainContext);
-
-// SAFETY: contexts are thread-safe; we hold a reference while we keep the pointer.
-unsafe impl Send for Context {}
-
-impl Context {
-    /// # Safety
-    /// `context` is NULL or a valid context.
-    unsafe fn new(context: *mut GMainContext) -> Context {
-        if !context.is_null() {
-            // SAFETY: the caller's valid context.
-            unsafe { glib_sys::g_main_context_ref(context) };
-        }
-        Context(context)
-    }
-}
-
-impl Clone for Context {
-    fn clone(&self) -> Context {
-        // SAFETY: we hold a reference, so the context is valid.
-        unsafe { Context::new(self.0) }
-    }
-}
-
-impl Drop for Context {
-    fn drop(&mut self) {
-        if !self.0.is_null() {
-            // SAFETY: the reference taken in `new`.
-            unsafe { glib_sys::g_main_context_unref(self.0) };
-        }
-    }
-}
-
 /// A handshake's completion, run once.
 type Done = Box<dyn FnOnce(Result<()>) + Send>;
 
@@ -95,7 +45,9 @@ pub struct Tls {
     session: Session,
     /// The [`Shutdown`] directions requested so far.
     shutdown: AtomicU32,
-    handshake: Mutex<Option<PendingSource>>,
+    /// The watch of a handshake in progress: dropped with the channel or when it
+    /// closes, so the handshake's callback never runs after either (CVE-2023-3354).
+    handshake: Mutex<Option<AttachedSource>>,
 }
 
 impl Tls {
@@ -152,7 +104,7 @@ impl Tls {
         &self.session
     }
 
-    fn pending_handshake(&self) -> std::sync::MutexGuard<'_, Option<PendingSource>> {
+    fn pending_handshake(&self) -> std::sync::MutexGuard<'_, Option<AttachedSource>> {
         self.handshake
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -185,7 +137,7 @@ impl Channel<Tls> {
             self.imp().session.require_thread_safety();
         }
         // SAFETY: the caller's context.
-        let context = unsafe { Context::new(context) };
+        let context = unsafe { ContextRef::new(context) };
         handshake_step(self, context, Box::new(done));
     }
 
@@ -204,7 +156,7 @@ impl Channel<Tls> {
 
 /// Advances the handshake; when it must wait, a one-shot watch on the master runs the
 /// next step.
-fn handshake_step(tls: &Arc<Channel<Tls>>, context: Context, done: Done) {
+fn handshake_step(tls: &Arc<Channel<Tls>>, context: ContextRef, done: Done) {
     let condition = match tls.imp().session.handshake() {
         Ok(Progress::Complete) => return done(tls.imp().session.check_credentials()),
         Err(e) => return done(Err(e)),
@@ -213,7 +165,7 @@ fn handshake_step(tls: &Arc<Channel<Tls>>, context: Context, done: Done) {
     };
     let weak: Weak<Channel<Tls>> = Arc::downgrade(tls);
     let source = watch::create_watch(&tls.imp().master, condition);
-    let attach_to = context.0;
+    let attach_to = context.as_ptr();
     let mut next = Some((context, done));
     // SAFETY: a fresh source; attached to the context we hold a reference on.
     unsafe {
@@ -228,7 +180,8 @@ fn handshake_step(tls: &Arc<Channel<Tls>>, context: Context, done: Done) {
         });
         glib_sys::g_source_attach(source, attach_to);
     }
-    *tls.imp().pending_handshake() = Some(PendingSource(source));
+    // SAFETY: our reference from create_watch, attached above.
+    *tls.imp().pending_handshake() = Some(unsafe { AttachedSource::new(source) });
 }
 
 impl ChannelType for Tls {
