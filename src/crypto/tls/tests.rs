@@ -167,11 +167,22 @@ fn io_result(result: std::io::Result<usize>) -> crate::Result<usize> {
 
 /// A client and a server session over a socketpair, each end non-blocking when asked.
 fn pair(client: &Creds, server: &Creds, nonblocking: bool) -> (Session, Session) {
+    checked_pair(client, server, nonblocking, None, None)
+}
+
+/// As [`pair`], the client expecting `hostname` and the server checking `authz`.
+fn checked_pair(
+    client: &Creds,
+    server: &Creds,
+    nonblocking: bool,
+    hostname: Option<&str>,
+    authz: Option<crate::authz::Authz>,
+) -> (Session, Session) {
     let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
     a.set_nonblocking(nonblocking).unwrap();
     b.set_nonblocking(nonblocking).unwrap();
-    let c = Session::new(client, None, None, Endpoint::Client).unwrap();
-    let s = Session::new(server, None, None, Endpoint::Server).unwrap();
+    let c = Session::new(client, hostname, None, Endpoint::Client).unwrap();
+    let s = Session::new(server, None, authz, Endpoint::Server).unwrap();
     c.set_transport(Box::new(Stream(a)));
     s.set_transport(Box::new(Stream(b)));
     (c, s)
@@ -446,13 +457,7 @@ fn x509_session(
     hostname: Option<&str>,
     authz: Option<crate::authz::Authz>,
 ) -> (Session, Session, crate::Result<()>, crate::Result<()>) {
-    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-    a.set_nonblocking(true).unwrap();
-    b.set_nonblocking(true).unwrap();
-    let client = Session::new(client_creds, hostname, None, Endpoint::Client).unwrap();
-    let server = Session::new(server_creds, None, authz, Endpoint::Server).unwrap();
-    client.set_transport(Box::new(Stream(a)));
-    server.set_transport(Box::new(Stream(b)));
+    let (client, server) = checked_pair(client_creds, server_creds, true, hostname, authz);
     let (c, s) = handshake(&client, &server);
     c.unwrap();
     s.unwrap();
