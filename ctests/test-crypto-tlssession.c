@@ -253,15 +253,70 @@ static const SessionCase session_cases[] = {
     { "wildcard6", { NULL }, { NULL }, "qemu.org", { "C=UK,CN=*emu*" }, FALSE, FALSE, FALSE },
 };
 
-/* Writes CA and LEAF (issued by it) as ENDPOINT credentials in a new directory. */
-static char *x509_dir(const QIOTestCert *ca, const QIOTestCert *leaf, gboolean server)
+/* Writes the CA bundle CA_PEM and LEAF as ENDPOINT credentials in a new directory. */
+static char *x509_dir_bundle(const char *ca_pem, const QIOTestCert *leaf, gboolean server)
 {
     char *dir = g_dir_make_tmp("qio-tlssession-XXXXXX", NULL);
     g_autofree char *key = qio_test_cert_key_pem(leaf, NULL);
-    qio_test_write(dir, "ca-cert.pem", qio_test_cert_pem(ca));
+    qio_test_write(dir, "ca-cert.pem", ca_pem);
     qio_test_write(dir, server ? "server-cert.pem" : "client-cert.pem", qio_test_cert_pem(leaf));
     qio_test_write(dir, server ? "server-key.pem" : "client-key.pem", key);
     return dir;
+}
+
+static char *x509_dir(const QIOTestCert *ca, const QIOTestCert *leaf, gboolean server)
+{
+    return x509_dir_bundle(qio_test_cert_pem(ca), leaf, server);
+}
+
+/* Verifying x509 sessions from the credentials in SERVER_DIR and CLIENT_DIR over a new
+ * non-blocking socketpair SV, the client expecting HOSTNAME and the server checking
+ * AUTHZ, handshaken. */
+static void x509_pair(const char *server_dir, const char *client_dir, const char *hostname, QAuthZ *authz,
+                      int sv[2], QCryptoTLSSession **client, QCryptoTLSSession **server)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QCryptoTLSCreds) server_creds = qcrypto_tls_creds_x509_new(
+        QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, server_dir, TRUE, NULL, TRUE, NULL, &error);
+    g_autoptr(QCryptoTLSCreds) client_creds = qcrypto_tls_creds_x509_new(
+        QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, client_dir, TRUE, NULL, TRUE, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), ==, 0);
+    *client = qcrypto_tls_session_new(client_creds, hostname, NULL, QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, &error);
+    *server = qcrypto_tls_session_new(server_creds, NULL, authz, QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, &error);
+    g_assert_no_error(error);
+    qcrypto_tls_session_set_callbacks(*client, push, pull, GINT_TO_POINTER(sv[0]));
+    qcrypto_tls_session_set_callbacks(*server, push, pull, GINT_TO_POINTER(sv[1]));
+    Pair p = { { sv[0], sv[1] }, *client, *server };
+    pair_handshake_only(&p);
+}
+
+/* QEMU's cachain case: root -> level1a -> level2a -> server, root -> level1b -> client,
+ * every CA in both ends' bundles. */
+static void test_x509_cachain(void)
+{
+    QIOTestCertReq root_req = QIO_TEST_CA_REQ("root"), l1a_req = QIO_TEST_CA_REQ("level1a");
+    QIOTestCertReq l1b_req = QIO_TEST_CA_REQ("level1b"), l2a_req = QIO_TEST_CA_REQ("level2a");
+    QIOTestCertReq server_req = QIO_TEST_LEAF_REQ("qemu.org", QIO_TEST_KP_SERVER);
+    QIOTestCertReq client_req = QIO_TEST_LEAF_REQ("qemu", QIO_TEST_KP_CLIENT);
+    g_autoptr(QIOTestCert) root = qio_test_cert_new(&root_req, NULL);
+    g_autoptr(QIOTestCert) l1a = qio_test_cert_new(&l1a_req, root);
+    g_autoptr(QIOTestCert) l1b = qio_test_cert_new(&l1b_req, root);
+    g_autoptr(QIOTestCert) l2a = qio_test_cert_new(&l2a_req, l1a);
+    g_autoptr(QIOTestCert) server = qio_test_cert_new(&server_req, l2a);
+    g_autoptr(QIOTestCert) client = qio_test_cert_new(&client_req, l1b);
+    g_autofree char *bundle = g_strconcat(qio_test_cert_pem(root), qio_test_cert_pem(l1a),
+                                          qio_test_cert_pem(l1b), qio_test_cert_pem(l2a), NULL);
+    char *server_dir = x509_dir_bundle(bundle, server, TRUE), *client_dir = x509_dir_bundle(bundle, client, FALSE);
+    g_autoptr(GError) error = NULL;
+    Pair p;
+    x509_pair(server_dir, client_dir, "qemu.org", NULL, p.sv, &p.client, &p.server);
+    g_assert_cmpint(qcrypto_tls_session_check_credentials(p.client, &error), ==, 0);
+    g_assert_cmpint(qcrypto_tls_session_check_credentials(p.server, &error), ==, 0);
+    g_assert_no_error(error);
+    pair_clear(&p);
+    qio_test_dir_remove(server_dir);
+    qio_test_dir_remove(client_dir);
 }
 
 static void run_session_case(gconstpointer data)
@@ -279,11 +334,6 @@ static void run_session_case(gconstpointer data)
     g_autoptr(QIOTestCert) server_cert = qio_test_cert_new(&server_req, ca);
     g_autoptr(QIOTestCert) client_cert = qio_test_cert_new(&client_req, client_ca);
     char *server_dir = x509_dir(ca, server_cert, TRUE), *client_dir = x509_dir(client_ca, client_cert, FALSE);
-    g_autoptr(QCryptoTLSCreds) server_creds = qcrypto_tls_creds_x509_new(
-        QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, server_dir, TRUE, NULL, TRUE, NULL, &error);
-    g_autoptr(QCryptoTLSCreds) client_creds = qcrypto_tls_creds_x509_new(
-        QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, client_dir, TRUE, NULL, TRUE, NULL, &error);
-    g_assert_no_error(error);
     g_autoptr(QAuthZList) acl = NULL;
     if (c->acl[0]) {
         acl = qauthz_list_new(QAUTHZ_LIST_POLICY_DENY);
@@ -291,18 +341,9 @@ static void run_session_case(gconstpointer data)
             qauthz_list_append_rule(acl, c->acl[i], QAUTHZ_LIST_POLICY_ALLOW, QAUTHZ_LIST_FORMAT_GLOB, &error);
         }
     }
-
-    int sv[2];
-    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), ==, 0);
-    g_autoptr(QCryptoTLSSession) client = qcrypto_tls_session_new(
-        client_creds, c->hostname, NULL, QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, &error);
-    g_autoptr(QCryptoTLSSession) server = qcrypto_tls_session_new(
-        server_creds, NULL, acl ? QAUTHZ(acl) : NULL, QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, &error);
-    g_assert_no_error(error);
-    qcrypto_tls_session_set_callbacks(client, push, pull, GINT_TO_POINTER(sv[0]));
-    qcrypto_tls_session_set_callbacks(server, push, pull, GINT_TO_POINTER(sv[1]));
-    Pair p = { { sv[0], sv[1] }, client, server };
-    pair_handshake_only(&p);
+    Pair p;
+    x509_pair(server_dir, client_dir, c->hostname, acl ? QAUTHZ(acl) : NULL, p.sv, &p.client, &p.server);
+    QCryptoTLSSession *client = p.client, *server = p.server;
 
     int client_rc = qcrypto_tls_session_check_credentials(client, &error);
     if (error) {
@@ -320,8 +361,7 @@ static void run_session_case(gconstpointer data)
         g_autofree char *peer = qcrypto_tls_session_get_peer_name(server);
         g_assert_cmpstr(peer, ==, "C=UK,CN=qemu");
     }
-    close(sv[0]);
-    close(sv[1]);
+    pair_clear(&p);
     qio_test_dir_remove(server_dir);
     qio_test_dir_remove(client_dir);
 }
@@ -332,6 +372,7 @@ int main(int argc, char **argv)
     g_test_add_func("/crypto/tlssession/anon", test_anon);
     g_test_add_func("/crypto/tlssession/psk", test_psk);
     g_test_add_func("/crypto/tlssession/failures-and-misuse", test_failures_and_misuse);
+    g_test_add_func("/crypto/tlssession/x509/cachain", test_x509_cachain);
     for (gsize i = 0; i < G_N_ELEMENTS(session_cases); i++) {
         g_autofree char *path = g_strdup_printf("/crypto/tlssession/x509/%s", session_cases[i].name);
         g_test_add_data_func(path, &session_cases[i], run_session_case);

@@ -122,6 +122,46 @@ static void test_psk(void)
     g_rmdir(dir);
 }
 
+typedef struct {
+    QIOChannel *src, *dst;
+} Direction;
+
+static gpointer transfer_thread(gpointer opaque)
+{
+    Direction *d = opaque;
+    qio_test_transfer(d->src, d->dst, TRUE);
+    return NULL;
+}
+
+/* One TLS channel read and written from two threads at once: with
+ * QIO_CHANNEL_FEATURE_CONCURRENT_IO set before the handshake, TLS 1.3 with AES gets the
+ * session's gnutls bug 1717 lock. PSK credentials negotiate TLS 1.3. */
+static void test_concurrent_io(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *dir = g_dir_make_tmp("qio-channel-tls-XXXXXX", &error);
+    g_autofree char *file = g_build_filename(dir, "keys.psk", NULL);
+    g_assert_true(g_file_set_contents(file, "qemu:009d5638c40fde0c\n", -1, &error));
+    const char *priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM";
+    g_autoptr(QCryptoTLSCreds) client = qcrypto_tls_creds_psk_new(QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, dir, NULL,
+                                                                  priority, &error);
+    g_autoptr(QCryptoTLSCreds) server = qcrypto_tls_creds_psk_new(QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, dir, NULL,
+                                                                  priority, &error);
+    g_assert_no_error(error);
+    TlsPair p;
+    tls_pair_init(&p, client, server);
+    qio_channel_set_feature(QIO_CHANNEL(p.client), QIO_CHANNEL_FEATURE_CONCURRENT_IO);
+    qio_channel_set_feature(QIO_CHANNEL(p.server), QIO_CHANNEL_FEATURE_CONCURRENT_IO);
+    tls_pair_handshake(&p);
+    Direction back = { QIO_CHANNEL(p.server), QIO_CHANNEL(p.client) };
+    GThread *thread = g_thread_new("server-to-client", transfer_thread, &back);
+    qio_test_transfer(QIO_CHANNEL(p.client), QIO_CHANNEL(p.server), TRUE);
+    g_thread_join(thread);
+    tls_pair_clear(&p);
+    g_unlink(file);
+    g_rmdir(dir);
+}
+
 /* CVE-2023-3354: a channel closed while its handshake waits never calls back, and
  * everything the handshake held is released (valgrind and ASan check the rest). */
 static void test_close_mid_handshake(void)
@@ -173,6 +213,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/io/channel/tls/anon", test_anon);
     g_test_add_func("/io/channel/tls/psk", test_psk);
+    g_test_add_func("/io/channel/tls/concurrent-io", test_concurrent_io);
     g_test_add_func("/io/channel/tls/close-mid-handshake", test_close_mid_handshake);
     g_test_add_func("/io/channel/tls/misuse", test_misuse);
     return g_test_run();
