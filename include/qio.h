@@ -1976,7 +1976,7 @@ void qio_task_wait_thread(QIOTask *task);
 /**
  * Anonymous credentials: encryption without authentication (a server may use
  * @dir/dh-params.pem; a client needs no files, and @dir may be NULL). @priority is a
- * gnutls priority string, NULL for "NORMAL"; "+ANON-DH" is appended.
+ * gnutls priority string, NULL for "NORMAL"; "-VERS-TLS1.3:-KX-ALL:+ANON-DH" is appended.
  *
  * Returns: (transfer full) (nullable): the credentials, to drop with
  * qcrypto_tls_creds_unref(), or NULL with @error set.
@@ -1990,7 +1990,7 @@ QCryptoTLSCreds *qcrypto_tls_creds_anon_new(QCryptoTLSCredsEndpoint endpoint,
  * Pre-shared key credentials from @dir/keys.psk (`username:hexkey` lines, as psktool
  * writes them): a server accepts every user in the file and must not be given a
  * @username; a client uses the key of @username, NULL for "qemu". @priority as for
- * qcrypto_tls_creds_anon_new(), with "+ECDHE-PSK:+DHE-PSK:+PSK" appended.
+ * qcrypto_tls_creds_anon_new(), with "-KX-ALL:+ECDHE-PSK:+DHE-PSK:+PSK" appended.
  *
  * Returns: (transfer full) (nullable): the credentials, to drop with
  * qcrypto_tls_creds_unref(), or NULL with @error set.

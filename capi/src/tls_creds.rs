@@ -74,7 +74,7 @@ pub(crate) unsafe fn opt_str<'a>(text: *const c_char, what: &str) -> Result<Opti
 
 /// Anonymous credentials: encryption without authentication (a server may use
 /// @dir/dh-params.pem; a client needs no files, and @dir may be NULL). @priority is a
-/// gnutls priority string, NULL for "NORMAL"; "+ANON-DH" is appended.
+/// gnutls priority string, NULL for "NORMAL"; "-VERS-TLS1.3:-KX-ALL:+ANON-DH" is appended.
 ///
 /// Returns: (transfer full) (nullable): the credentials, to drop with
 /// qcrypto_tls_creds_unref(), or NULL with @error set.
@@ -96,7 +96,7 @@ pub unsafe extern "C" fn qcrypto_tls_creds_anon_new(
 /// Pre-shared key credentials from @dir/keys.psk (`username:hexkey` lines, as psktool
 /// writes them): a server accepts every user in the file and must not be given a
 /// @username; a client uses the key of @username, NULL for "qemu". @priority as for
-/// qcrypto_tls_creds_anon_new(), with "+ECDHE-PSK:+DHE-PSK:+PSK" appended.
+/// qcrypto_tls_creds_anon_new(), with "-KX-ALL:+ECDHE-PSK:+DHE-PSK:+PSK" appended.
 ///
 /// Returns: (transfer full) (nullable): the credentials, to drop with
 /// qcrypto_tls_creds_unref(), or NULL with @error set.

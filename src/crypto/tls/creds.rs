@@ -3,7 +3,7 @@
 //! gnutls credentials it started with alive, so a reload (x509) replaces them for new
 //! sessions only.
 
-use std::ffi::CString;
+use std::ffi::{c_int, c_void, CString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -53,11 +53,15 @@ impl CredsKind {
         }
     }
 
-    /// What this kind appends to the priority string, enabling its key exchanges.
+    /// What this kind appends to the priority string: QEMU's suffix enabling its key
+    /// exchanges, after dropping every other key exchange (and for anon, TLS 1.3, which
+    /// has no anonymous one). A gnutls server without certificate credentials would
+    /// otherwise accept a client's certificate suite or TLS 1.3 and then fail with
+    /// "Insufficient credentials" (OpenSSL's and gnutls-cli's hellos do that).
     fn priority_suffix(&self) -> Option<&'static str> {
         match self {
-            CredsKind::Anon => Some("+ANON-DH"),
-            CredsKind::Psk { .. } => Some("+ECDHE-PSK:+DHE-PSK:+PSK"),
+            CredsKind::Anon => Some("-VERS-TLS1.3:-KX-ALL:+ANON-DH"),
+            CredsKind::Psk { .. } => Some("-KX-ALL:+ECDHE-PSK:+DHE-PSK:+PSK"),
             CredsKind::X509 { .. } => None,
         }
     }
@@ -125,7 +129,7 @@ unsafe impl Sync for Loaded {}
 
 impl Loaded {
     /// The gnutls credentials type and pointer, for `gnutls_credentials_set`.
-    pub(crate) fn gnutls(&self) -> (std::os::raw::c_int, *mut std::ffi::c_void) {
+    pub(crate) fn gnutls(&self) -> (c_int, *mut c_void) {
         match self.handle {
             Handle::AnonClient(h) | Handle::AnonServer(h) => (ffi::GNUTLS_CRD_ANON, h),
             Handle::PskClient(h) | Handle::PskServer(h) => (ffi::GNUTLS_CRD_PSK, h),
@@ -339,45 +343,45 @@ impl Config {
                 dh_params: None,
             }),
             (CredsKind::Anon, Endpoint::Server) => {
-                let dh_params = self.dh_params()?;
                 let handle = allocate(
                     ffi::gnutls_anon_allocate_server_credentials,
                     ffi::gnutls_anon_free_server_credentials,
                 )?;
-                if let Some(params) = &dh_params {
-                    // SAFETY: both handles are live; the credentials keep a pointer to
-                    // the parameters, which `Loaded` frees after them.
-                    unsafe { ffi::gnutls_anon_set_server_dh_params(handle, params.0) };
-                }
-                Ok(Loaded {
+                let mut loaded = Loaded {
                     handle: Handle::AnonServer(handle),
-                    dh_params,
-                })
+                    dh_params: None,
+                };
+                loaded.dh_params = self.set_server_dh(
+                    handle,
+                    ffi::gnutls_anon_set_server_dh_params,
+                    ffi::gnutls_anon_set_server_known_dh_params,
+                )?;
+                Ok(loaded)
             }
             (CredsKind::Psk { username: Some(_) }, Endpoint::Server) => Err(Error::new(
                 ErrorKind::InvalidArgument,
                 "username should not be set when endpoint=server",
             )),
             (CredsKind::Psk { .. }, Endpoint::Server) => {
-                let dh_params = self.dh_params()?;
                 let file = self.path(PSK_FILE, true)?.expect("a required path");
                 let file = c_path(&file)?;
                 let handle = allocate(
                     ffi::gnutls_psk_allocate_server_credentials,
                     ffi::gnutls_psk_free_server_credentials,
                 )?;
-                let loaded = Loaded {
+                let mut loaded = Loaded {
                     handle: Handle::PskServer(handle),
-                    dh_params,
+                    dh_params: None,
                 };
                 // SAFETY: a live handle and a NUL-terminated path.
                 let rc =
                     unsafe { ffi::gnutls_psk_set_server_credentials_file(handle, file.as_ptr()) };
                 check("Cannot set PSK server credentials", rc)?;
-                if let Some(params) = &loaded.dh_params {
-                    // SAFETY: as for anon above.
-                    unsafe { ffi::gnutls_psk_set_server_dh_params(handle, params.0) };
-                }
+                loaded.dh_params = self.set_server_dh(
+                    handle,
+                    ffi::gnutls_psk_set_server_dh_params,
+                    ffi::gnutls_psk_set_server_known_dh_params,
+                )?;
                 Ok(loaded)
             }
             (CredsKind::Psk { username }, Endpoint::Client) => {
@@ -485,17 +489,13 @@ impl Config {
                 super::sanity::check(self.endpoint == Endpoint::Server, &ca, cert)?;
             }
         }
-        let dh_params = match self.endpoint {
-            Endpoint::Server => self.dh_params()?,
-            Endpoint::Client => None,
-        };
         let handle = allocate(
             ffi::gnutls_certificate_allocate_credentials,
             ffi::gnutls_certificate_free_credentials,
         )?;
-        let loaded = Loaded {
+        let mut loaded = Loaded {
             handle: Handle::Certificate(handle),
-            dh_params,
+            dh_params: None,
         };
         // SAFETY: a live handle and NUL-terminated paths.
         let count = unsafe {
@@ -546,11 +546,38 @@ impl Config {
             );
             check(&context, rc)?;
         }
-        if let Some(params) = &loaded.dh_params {
-            // SAFETY: both live; `Loaded` frees the parameters after the credentials.
-            unsafe { ffi::gnutls_certificate_set_dh_params(handle, params.0) };
+        if self.endpoint == Endpoint::Server {
+            loaded.dh_params = self.set_server_dh(
+                handle,
+                ffi::gnutls_certificate_set_dh_params,
+                ffi::gnutls_certificate_set_known_dh_params,
+            )?;
         }
         Ok(loaded)
+    }
+
+    /// Gives a server's credentials their Diffie-Hellman group, for DHE and anonymous
+    /// key exchange: `dh-params.pem` when the directory has one, else RFC 7919's
+    /// 2048-bit group. (QEMU generates random 2048-bit parameters instead, which takes
+    /// seconds; with none, TLS 1.2 clients that offer no RFC 7919 group, such as
+    /// OpenSSL's, find no DHE or anonymous suite.) The parameters returned must outlive
+    /// the credentials, which keep a pointer to them.
+    fn set_server_dh(
+        &self,
+        handle: *mut c_void,
+        set: unsafe extern "C" fn(*mut c_void, ffi::gnutls_dh_params_t),
+        set_known: unsafe extern "C" fn(*mut c_void, c_int) -> c_int,
+    ) -> Result<Option<DhParams>> {
+        let Some(params) = self.dh_params()? else {
+            // SAFETY: a live handle of the type `set_known` takes.
+            let rc = unsafe { set_known(handle, ffi::GNUTLS_SEC_PARAM_MEDIUM) };
+            check("Cannot set Diffie-Hellman parameters", rc)?;
+            return Ok(None);
+        };
+        // SAFETY: both live; the caller keeps the parameters in `Loaded`, which frees
+        // them after the credentials.
+        unsafe { set(handle, params.0) };
+        Ok(Some(params))
     }
 
     /// A server's `dh-params.pem`, if it has one.

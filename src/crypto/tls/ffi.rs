@@ -44,6 +44,8 @@ pub const GNUTLS_SHUT_WR: c_int = 1;
 pub const GNUTLS_X509_FMT_PEM: c_int = 1;
 // gnutls_psk_key_flags.
 pub const GNUTLS_PSK_KEY_HEX: c_int = 1;
+// gnutls_sec_param_t: 112-bit security, a 2048-bit Diffie-Hellman group.
+pub const GNUTLS_SEC_PARAM_MEDIUM: c_int = 35;
 // gnutls_protocol_t.
 pub const GNUTLS_TLS1_3: c_int = 5;
 // gnutls_cipher_algorithm_t.
@@ -77,6 +79,10 @@ extern "C" {
         res: gnutls_anon_server_credentials_t,
         dh_params: gnutls_dh_params_t,
     );
+    pub fn gnutls_anon_set_server_known_dh_params(
+        res: gnutls_anon_server_credentials_t,
+        sec_param: c_int,
+    ) -> c_int;
 
     pub fn gnutls_psk_allocate_client_credentials(
         sc: *mut gnutls_psk_client_credentials_t,
@@ -100,6 +106,10 @@ extern "C" {
         res: gnutls_psk_server_credentials_t,
         dh_params: gnutls_dh_params_t,
     );
+    pub fn gnutls_psk_set_server_known_dh_params(
+        res: gnutls_psk_server_credentials_t,
+        sec_param: c_int,
+    ) -> c_int;
 }
 
 #[link(name = "gnutls")]
@@ -180,6 +190,10 @@ extern "C" {
         res: gnutls_certificate_credentials_t,
         dh_params: gnutls_dh_params_t,
     );
+    pub fn gnutls_certificate_set_known_dh_params(
+        res: gnutls_certificate_credentials_t,
+        sec_param: c_int,
+    ) -> c_int;
     pub fn gnutls_certificate_server_set_request(session: gnutls_session_t, req: c_int);
     pub fn gnutls_certificate_verify_peers2(
         session: gnutls_session_t,

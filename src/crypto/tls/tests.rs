@@ -29,9 +29,9 @@ impl Drop for TempDir {
 #[test]
 fn priorities_get_the_kinds_suffix_and_endpoints_are_checked() {
     let anon = Creds::anon(Endpoint::Client, None, None).unwrap();
-    assert_eq!(anon.priority(), "NORMAL:+ANON-DH");
+    assert_eq!(anon.priority(), "NORMAL:-VERS-TLS1.3:-KX-ALL:+ANON-DH");
     let custom = Creds::anon(Endpoint::Server, None, Some("@SYSTEM")).unwrap();
-    assert_eq!(custom.priority(), "@SYSTEM:+ANON-DH");
+    assert_eq!(custom.priority(), "@SYSTEM:-VERS-TLS1.3:-KX-ALL:+ANON-DH");
     assert!(anon.check_endpoint(Endpoint::Client).is_ok());
     assert_eq!(
         anon.check_endpoint(Endpoint::Server).unwrap_err().message(),
@@ -58,7 +58,7 @@ fn psk_files_follow_qemus_layout_and_rules() {
         "other:10ffa6a2c42f0388\r\nqemu:009d5638c40fde0c\n",
     );
     let server = Creds::psk(Endpoint::Server, Some(&dir.0), None, None).unwrap();
-    assert_eq!(server.priority(), "NORMAL:+ECDHE-PSK:+DHE-PSK:+PSK");
+    assert_eq!(server.priority(), "NORMAL:-KX-ALL:+ECDHE-PSK:+DHE-PSK:+PSK");
     Creds::psk(Endpoint::Client, Some(&dir.0), None, None).unwrap();
     Creds::psk(Endpoint::Client, Some(&dir.0), Some("other"), None).unwrap();
 
@@ -306,8 +306,9 @@ fn mismatched_psk_keys_fail_the_handshake_with_the_reason() {
         .err()
         .unwrap();
     assert!(
-        e.message()
-            .starts_with("Unable to set TLS session priority NORMAL:+NOPE:+ANON-DH: "),
+        e.message().starts_with(
+            "Unable to set TLS session priority NORMAL:+NOPE:-VERS-TLS1.3:-KX-ALL:+ANON-DH: "
+        ),
         "{}",
         e.message()
     );
