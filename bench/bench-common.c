@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 void bench_pin_to_cpu(int cpu)
@@ -16,6 +17,18 @@ void bench_pin_to_cpu(int cpu)
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
     pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double bench_median(double *values, int n)
+{
+    qsort(values, n, sizeof(*values), compare_doubles);
+    return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
 gboolean bench_parse_options(int *argc, char ***argv, const GOptionEntry *entries)

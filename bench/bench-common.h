@@ -14,6 +14,9 @@ gboolean bench_parse_options(int *argc, char ***argv, const GOptionEntry *entrie
  * connection then keep their own cores, and figures vary far less between runs. */
 void bench_pin_to_cpu(int cpu);
 
+/* The median of the N values at VALUES, which it sorts. */
+double bench_median(double *values, int n);
+
 /* Calls FN(DATA), which processes BYTES bytes, in batches of 16 until SECONDS have
  * passed, and returns the rate in MB/s (10^6 bytes per second). */
 double bench_rate(void (*fn)(gpointer data), gpointer data, gsize bytes, double seconds);

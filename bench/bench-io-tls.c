@@ -9,14 +9,17 @@
  * another, for TLS 1.3 with AES-128-GCM, AES-256-GCM and CHACHA20-POLY1305 (an ECDSA
  * P-256 server certificate); beside two gnutls sessions on a socketpair doing
  * gnutls_record_send()/gnutls_record_recv() of the same sizes with the same priority
- * string and certificates; the reader on CPU 0, the writer on CPU 1. Best of ROUNDS
- * interleaved rounds.
+ * string and certificates; the reader on CPU 0, the writer on CPU 1. The two
+ * connections take turns in 32 MiB bursts, so that a slow spell of a shared machine
+ * falls on both; each round moves MIB through each. The best MB/s of ROUNDS rounds,
+ * and the median of the rounds' ratios.
  *
  * Handshakes: full TLS 1.3 handshakes per second between a client and a server with
  * ECDSA P-256 or RSA-2048 certificates (the client checks the server's chain and
  * name), each on a fresh non-blocking socketpair pumped from one thread: through
  * qio's channels and qio_channel_tls_handshake(), and through gnutls_handshake() plus
- * gnutls_certificate_verify_peers3(). SECONDS per figure.
+ * gnutls_certificate_verify_peers3(); the two take turns of 16 handshakes, SECONDS
+ * each per round. The best rate of ROUNDS rounds, and the median of their ratios.
  */
 
 #include <qio.h>
@@ -115,11 +118,21 @@ static void raw_sessions(const RawCreds *c, const char *priority, const int sv[2
     gnutls_transport_set_int(*server, sv[1]);
 }
 
+/* One established connection, gnutls' or qio's: `send` writes BYTES from the writer
+ * thread in 64 KiB chunks, each sent to its end as qio_channel_write_all() does (gnutls
+ * takes one 16 KiB record per call), and `recv` reads them 64 KiB at a time. */
+typedef struct Link Link;
+struct Link {
+    void (*send)(Link *link, guint64 bytes);
+    void (*recv)(Link *link, guint64 bytes);
+    guint8 *buf, *rbuf;
+};
+
 typedef struct {
-    gnutls_session_t session;
-    guint64 total;
-    guint8 *buf;
-} RawEnd;
+    Link link;
+    gnutls_session_t client, server;
+    int sv[2];
+} RawLink;
 
 static gpointer raw_handshake_thread(gpointer data)
 {
@@ -132,42 +145,25 @@ static gpointer raw_handshake_thread(gpointer data)
     return NULL;
 }
 
-static gpointer raw_writer(gpointer data)
+static void raw_send(Link *link, guint64 bytes)
 {
-    RawEnd *end = data;
-    bench_pin_to_cpu(1);
-    for (guint64 done = 0; done < end->total;) {
-        ssize_t n = gnutls_record_send(end->session, end->buf, MIN(CHUNK, end->total - done));
+    RawLink *raw = (RawLink *)link;
+    for (guint64 done = 0; done < bytes;) {
+        gsize offset = done % CHUNK;
+        ssize_t n = gnutls_record_send(raw->client, link->buf + offset, MIN(CHUNK - offset, bytes - done));
         if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
             continue;
         }
         check(n, "gnutls_record_send");
         done += n;
     }
-    return NULL;
 }
 
-static double raw_throughput(const RawCreds *creds, const char *cipher, guint64 total, guint8 *buf)
+static void raw_recv(Link *link, guint64 bytes)
 {
-    g_autofree char *priority = tls13_priority(cipher);
-    int sv[2];
-    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
-    gnutls_session_t client, server;
-    raw_sessions(creds, priority, sv, &client, &server);
-    GThread *hs = g_thread_new("server-handshake", raw_handshake_thread, server);
-    int rc;
-    do {
-        rc = gnutls_handshake(client);
-    } while (rc < 0 && !gnutls_error_is_fatal(rc));
-    check(rc, "client handshake");
-    g_thread_join(hs);
-
-    RawEnd writer = { client, total, buf };
-    g_autofree guint8 *rbuf = g_malloc(CHUNK);
-    gint64 start = g_get_monotonic_time();
-    GThread *w = g_thread_new("writer", raw_writer, &writer);
-    for (guint64 got = 0; got < total;) {
-        ssize_t n = gnutls_record_recv(server, rbuf, CHUNK);
+    RawLink *raw = (RawLink *)link;
+    for (guint64 got = 0; got < bytes;) {
+        ssize_t n = gnutls_record_recv(raw->server, link->rbuf, CHUNK);
         if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
             continue;
         }
@@ -177,14 +173,35 @@ static double raw_throughput(const RawCreds *creds, const char *cipher, guint64 
         }
         got += n;
     }
-    g_thread_join(w);
-    gint64 elapsed = g_get_monotonic_time() - start;
+}
 
-    gnutls_deinit(client);
-    gnutls_deinit(server);
-    close(sv[0]);
-    close(sv[1]);
-    return total / (elapsed / (double)G_USEC_PER_SEC) / 1e6;
+/* A gnutls client and server over a socketpair, past their handshake. */
+static RawLink *raw_link_new(const RawCreds *creds, const char *cipher)
+{
+    g_autofree char *priority = tls13_priority(cipher);
+    RawLink *raw = g_new0(RawLink, 1);
+    raw->link = (Link){ raw_send, raw_recv, g_malloc0(CHUNK), g_malloc(CHUNK) };
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, raw->sv), ==, 0);
+    raw_sessions(creds, priority, raw->sv, &raw->client, &raw->server);
+    GThread *hs = g_thread_new("server-handshake", raw_handshake_thread, raw->server);
+    int rc;
+    do {
+        rc = gnutls_handshake(raw->client);
+    } while (rc < 0 && !gnutls_error_is_fatal(rc));
+    check(rc, "client handshake");
+    g_thread_join(hs);
+    return raw;
+}
+
+static void raw_link_free(RawLink *raw)
+{
+    gnutls_deinit(raw->client);
+    gnutls_deinit(raw->server);
+    close(raw->sv[0]);
+    close(raw->sv[1]);
+    g_free(raw->link.buf);
+    g_free(raw->link.rbuf);
+    g_free(raw);
 }
 
 /* ---- Through qio's TLS channels ---- */
@@ -232,22 +249,33 @@ static void qio_pair(QCryptoTLSCreds *client_creds, QCryptoTLSCreds *server_cred
 }
 
 typedef struct {
-    QIOChannel *ioc;
-    guint64 total;
-    guint8 *buf;
-} QioEnd;
+    Link link;
+    QIOChannelTLS *client, *server;
+} QioLink;
 
-static gpointer qio_writer(gpointer data)
+static void qio_send(Link *link, guint64 bytes)
 {
-    QioEnd *end = data;
-    bench_pin_to_cpu(1);
+    QioLink *qio = (QioLink *)link;
     g_autoptr(GError) error = NULL;
-    for (guint64 done = 0; done < end->total; done += CHUNK) {
-        if (qio_channel_write_all(end->ioc, (const char *)end->buf, MIN(CHUNK, end->total - done), &error) < 0) {
+    for (guint64 done = 0; done < bytes; done += CHUNK) {
+        if (qio_channel_write_all(QIO_CHANNEL(qio->client), (const char *)link->buf, MIN(CHUNK, bytes - done),
+                                  &error) < 0) {
             g_error("qio write: %s", error->message);
         }
     }
-    return NULL;
+}
+
+static void qio_recv(Link *link, guint64 bytes)
+{
+    QioLink *qio = (QioLink *)link;
+    g_autoptr(GError) error = NULL;
+    for (guint64 got = 0; got < bytes;) {
+        ssize_t n = qio_channel_read(QIO_CHANNEL(qio->server), (char *)link->rbuf, CHUNK, &error);
+        if (n <= 0) {
+            g_error("qio read: %s", error ? error->message : "early EOF");
+        }
+        got += n;
+    }
 }
 
 /* qio's x509 credentials for the client (verifying the server) and the server. */
@@ -261,41 +289,63 @@ static void qio_creds(const CertDirs *d, const char *priority, QCryptoTLSCreds *
     g_assert_no_error(error);
 }
 
-static double qio_throughput(const CertDirs *d, const char *cipher, guint64 total, guint8 *buf)
+/* A blocking qio TLS channel pair over a socketpair, past their handshake. */
+static QioLink *qio_link_new(const CertDirs *d, const char *cipher)
 {
-    g_autoptr(GError) error = NULL;
     g_autofree char *priority = tls13_priority(cipher);
     g_autoptr(QCryptoTLSCreds) client_creds = NULL, server_creds = NULL;
     qio_creds(d, priority, &client_creds, &server_creds);
-    QIOChannelTLS *client, *server;
-    qio_pair(client_creds, server_creds, "qemu.org", &client, &server);
+    QioLink *qio = g_new0(QioLink, 1);
+    qio->link = (Link){ qio_send, qio_recv, g_malloc0(CHUNK), g_malloc(CHUNK) };
+    qio_pair(client_creds, server_creds, "qemu.org", &qio->client, &qio->server);
     GMainContext *context = g_main_context_new();
-    qio_handshake(client, server, context);
+    qio_handshake(qio->client, qio->server, context);
     g_main_context_unref(context);
-    qio_channel_set_blocking(QIO_CHANNEL(client), TRUE, NULL);
-    qio_channel_set_blocking(QIO_CHANNEL(server), TRUE, NULL);
+    qio_channel_set_blocking(QIO_CHANNEL(qio->client), TRUE, NULL);
+    qio_channel_set_blocking(QIO_CHANNEL(qio->server), TRUE, NULL);
+    return qio;
+}
 
-    QioEnd writer = { QIO_CHANNEL(client), total, buf };
-    g_autofree char *rbuf = g_malloc(CHUNK);
+static void qio_link_free(QioLink *qio)
+{
+    qio_channel_unref(QIO_CHANNEL(qio->client));
+    qio_channel_unref(QIO_CHANNEL(qio->server));
+    g_free(qio->link.buf);
+    g_free(qio->link.rbuf);
+    g_free(qio);
+}
+
+/* ---- Throughput: bursts over the two links in turn ---- */
+
+/* Bytes per burst: small enough that the two links take turns many times a second. */
+#define BURST ((guint64)32 << 20)
+
+typedef struct {
+    Link *link;
+    guint64 bytes;
+} Burst;
+
+static gpointer burst_writer(gpointer data)
+{
+    Burst *burst = data;
+    bench_pin_to_cpu(1);
+    burst->link->send(burst->link, burst->bytes);
+    return NULL;
+}
+
+/* Seconds LINK takes to move BYTES: written on CPU 1, read here (on CPU 0). */
+static double burst_seconds(Link *link, guint64 bytes)
+{
+    Burst burst = { link, bytes };
     gint64 start = g_get_monotonic_time();
-    GThread *w = g_thread_new("writer", qio_writer, &writer);
-    for (guint64 got = 0; got < total;) {
-        ssize_t n = qio_channel_read(QIO_CHANNEL(server), rbuf, CHUNK, &error);
-        if (n <= 0) {
-            g_error("qio read: %s", error ? error->message : "early EOF");
-        }
-        got += n;
-    }
-    g_thread_join(w);
-    gint64 elapsed = g_get_monotonic_time() - start;
-    qio_channel_unref(QIO_CHANNEL(client));
-    qio_channel_unref(QIO_CHANNEL(server));
-    return total / (elapsed / (double)G_USEC_PER_SEC) / 1e6;
+    GThread *writer = g_thread_new("writer", burst_writer, &burst);
+    link->recv(link, bytes);
+    g_thread_join(writer);
+    return (g_get_monotonic_time() - start) / (double)G_USEC_PER_SEC;
 }
 
 static void throughput_table(int rounds, guint64 total)
 {
-    g_autofree guint8 *buf = g_malloc0(CHUNK);
     bench_pin_to_cpu(0);
     CertDirs d;
     cert_dirs_init(&d, 0);
@@ -304,57 +354,71 @@ static void throughput_table(int rounds, guint64 total)
     g_print("| TLS 1.3 cipher | gnutls MB/s | qio MB/s | qio / gnutls |\n");
     g_print("|---|--:|--:|--:|\n");
     for (gsize c = 0; c < G_N_ELEMENTS(cipher_names); c++) {
-        double raw = 0, qio = 0;
+        RawLink *raw = raw_link_new(&raw_creds, cipher_names[c]);
+        QioLink *qio = qio_link_new(&d, cipher_names[c]);
+        double best_raw = 0, best_qio = 0;
+        g_autofree double *ratios = g_new(double, rounds);
         for (int r = 0; r < rounds; r++) {
-            /* Alternate which goes first, so neither always gets the warm cache. */
-            for (int i = 0; i < 2; i++) {
-                if ((r + i) % 2) {
-                    qio = MAX(qio, qio_throughput(&d, cipher_names[c], total, buf));
-                } else {
-                    raw = MAX(raw, raw_throughput(&raw_creds, cipher_names[c], total, buf));
+            double raw_seconds = 0, qio_seconds = 0;
+            guint64 done = 0;
+            for (int b = 0; done < total; b++) {
+                guint64 bytes = MIN(BURST, total - done);
+                /* Alternate which goes first, so neither always gets the warm cache. */
+                for (int i = 0; i < 2; i++) {
+                    if ((b + i) % 2) {
+                        qio_seconds += burst_seconds(&qio->link, bytes);
+                    } else {
+                        raw_seconds += burst_seconds(&raw->link, bytes);
+                    }
                 }
+                done += bytes;
             }
+            best_raw = MAX(best_raw, total / raw_seconds / 1e6);
+            best_qio = MAX(best_qio, total / qio_seconds / 1e6);
+            ratios[r] = raw_seconds / qio_seconds;
         }
-        g_autofree char *raw_cell = bench_cell(raw), *qio_cell = bench_cell(qio), *ratio = bench_ratio(qio, raw);
+        g_autofree char *raw_cell = bench_cell(best_raw), *qio_cell = bench_cell(best_qio);
+        g_autofree char *ratio = bench_ratio(bench_median(ratios, rounds), 1);
         g_print("| %s | %s | %s | %s |\n", cipher_names[c], raw_cell, qio_cell, ratio);
+        raw_link_free(raw);
+        qio_link_free(qio);
     }
     raw_creds_clear(&raw_creds);
     cert_dirs_clear(&d);
 }
 
-/* Handshakes per second through qio: a fresh channel pair each time. */
-static double qio_handshakes(const CertDirs *d, double seconds)
+/* ---- Handshakes: turns of a few each ---- */
+
+#define HANDSHAKE_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3"
+/* Handshakes per turn: each side's turn lasts tens of milliseconds. */
+#define HANDSHAKES_PER_TURN 16
+
+/* Seconds for N full handshakes through qio, each on a fresh channel pair. */
+static double qio_handshakes(QCryptoTLSCreds *client_creds, QCryptoTLSCreds *server_creds, int n)
 {
-    g_autoptr(QCryptoTLSCreds) client_creds = NULL, server_creds = NULL;
-    qio_creds(d, "NORMAL:-VERS-ALL:+VERS-TLS1.3", &client_creds, &server_creds);
     GMainContext *context = g_main_context_new();
-    gint64 start = g_get_monotonic_time(), now;
-    int n = 0;
-    do {
+    gint64 start = g_get_monotonic_time();
+    for (int i = 0; i < n; i++) {
         QIOChannelTLS *client, *server;
         qio_pair(client_creds, server_creds, "qemu.org", &client, &server);
         qio_handshake(client, server, context);
         qio_channel_unref(QIO_CHANNEL(client));
         qio_channel_unref(QIO_CHANNEL(server));
-        n++;
-        now = g_get_monotonic_time();
-    } while (now - start < seconds * G_USEC_PER_SEC);
+    }
     g_main_context_unref(context);
-    return n / ((now - start) / (double)G_USEC_PER_SEC);
+    return (g_get_monotonic_time() - start) / (double)G_USEC_PER_SEC;
 }
 
-/* Handshakes per second through gnutls: the same pairs, pumped the same way. */
-static double raw_handshakes(const CertDirs *d, double seconds)
+/* Seconds for N full handshakes through gnutls: the same pairs, pumped the same way,
+ * the client checking the server's chain and name. */
+static double raw_handshakes(const RawCreds *creds, int n)
 {
-    RawCreds creds;
-    raw_creds_init(&creds, d);
-    gint64 start = g_get_monotonic_time(), now;
-    int n = 0;
-    do {
+    gint64 start = g_get_monotonic_time();
+    for (int i = 0; i < n; i++) {
         int sv[2];
         g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), ==, 0);
         gnutls_session_t client, server;
-        raw_sessions(&creds, "NORMAL:-VERS-ALL:+VERS-TLS1.3", sv, &client, &server);
+        raw_sessions(creds, HANDSHAKE_PRIORITY, sv, &client, &server);
         gboolean client_done = FALSE, server_done = FALSE;
         while (!client_done || !server_done) {
             int rc;
@@ -376,11 +440,8 @@ static double raw_handshakes(const CertDirs *d, double seconds)
         gnutls_deinit(server);
         close(sv[0]);
         close(sv[1]);
-        n++;
-        now = g_get_monotonic_time();
-    } while (now - start < seconds * G_USEC_PER_SEC);
-    raw_creds_clear(&creds);
-    return n / ((now - start) / (double)G_USEC_PER_SEC);
+    }
+    return (g_get_monotonic_time() - start) / (double)G_USEC_PER_SEC;
 }
 
 static void handshake_table(int rounds, double seconds)
@@ -395,13 +456,33 @@ static void handshake_table(int rounds, double seconds)
     for (gsize k = 0; k < G_N_ELEMENTS(kinds); k++) {
         CertDirs d;
         cert_dirs_init(&d, kinds[k].rsa_bits);
-        double raw = 0, qio = 0;
+        RawCreds raw_creds;
+        raw_creds_init(&raw_creds, &d);
+        g_autoptr(QCryptoTLSCreds) client_creds = NULL, server_creds = NULL;
+        qio_creds(&d, HANDSHAKE_PRIORITY, &client_creds, &server_creds);
+        double best_raw = 0, best_qio = 0;
+        g_autofree double *ratios = g_new(double, rounds);
         for (int r = 0; r < rounds; r++) {
-            raw = MAX(raw, raw_handshakes(&d, seconds));
-            qio = MAX(qio, qio_handshakes(&d, seconds));
+            double raw_seconds = 0, qio_seconds = 0;
+            int n = 0;
+            /* Turns alternate which goes first, as the throughput bursts do. */
+            for (int t = 0; raw_seconds + qio_seconds < 2 * seconds; t++) {
+                for (int i = 0; i < 2; i++) {
+                    if ((t + i) % 2) {
+                        qio_seconds += qio_handshakes(client_creds, server_creds, HANDSHAKES_PER_TURN);
+                    } else {
+                        raw_seconds += raw_handshakes(&raw_creds, HANDSHAKES_PER_TURN);
+                    }
+                }
+                n += HANDSHAKES_PER_TURN;
+            }
+            best_raw = MAX(best_raw, n / raw_seconds);
+            best_qio = MAX(best_qio, n / qio_seconds);
+            ratios[r] = raw_seconds / qio_seconds;
         }
-        g_autofree char *ratio = bench_ratio(qio, raw);
-        g_print("| %s | %.0f | %.0f | %s |\n", kinds[k].name, raw, qio, ratio);
+        g_autofree char *ratio = bench_ratio(bench_median(ratios, rounds), 1);
+        g_print("| %s | %.0f | %.0f | %s |\n", kinds[k].name, best_raw, best_qio, ratio);
+        raw_creds_clear(&raw_creds);
         cert_dirs_clear(&d);
     }
 }
