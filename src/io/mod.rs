@@ -17,6 +17,7 @@ pub mod task;
 #[cfg(feature = "gnutls")]
 pub mod tls;
 pub mod watch;
+pub mod websock;
 
 pub use address::{InetAddress, SocketAddress, UnixAddress};
 pub use buffer::Buffer;
