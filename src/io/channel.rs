@@ -84,6 +84,7 @@ pub enum Class {
     Null = u32::from_be_bytes(*b"QIOn"),
     #[cfg(feature = "gnutls")]
     Tls = u32::from_be_bytes(*b"QIOt"),
+    Websock = u32::from_be_bytes(*b"QIOw"),
 }
 
 impl Class {
@@ -95,6 +96,7 @@ impl Class {
         Class::Null,
         #[cfg(feature = "gnutls")]
         Class::Tls,
+        Class::Websock,
     ];
 
     /// QEMU's QOM type name (`qio-channel-socket`, ...).
@@ -107,6 +109,7 @@ impl Class {
             Class::Null => "qio-channel-null",
             #[cfg(feature = "gnutls")]
             Class::Tls => "qio-channel-tls",
+            Class::Websock => "qio-channel-websock",
         }
     }
 
@@ -121,6 +124,7 @@ impl Class {
             Class::Null => thin as *const Channel<Null> as *const Channel,
             #[cfg(feature = "gnutls")]
             Class::Tls => thin as *const Channel<crate::io::Tls> as *const Channel,
+            Class::Websock => thin as *const Channel<crate::io::Websock> as *const Channel,
         }
     }
 }
@@ -440,6 +444,8 @@ impl Channel {
     ) -> Result<bool> {
         let mut want_fds = fds.is_some();
         let mut partial = false;
+        // Empty buffers ask for nothing: reading for them would look like end-of-file.
+        IoSliceMut::advance_slices(&mut iov, 0);
         while !iov.is_empty() || want_fds {
             let before = fds.as_ref().map_or(0, |f| f.len());
             let got = match self.readv_full(iov, fds.as_deref_mut().filter(|_| want_fds), flags) {

@@ -115,6 +115,17 @@ fn eof_inside_read_all_is_an_error() {
     );
 }
 
+/// Nothing asked for is nothing to wait for: not an end-of-file on an idle socket.
+#[test]
+fn empty_reads_return_at_once() {
+    let (a, _b) = socket_pair();
+    assert!(a.read_all_eof(&mut []).unwrap());
+    a.read_all(&mut []).unwrap();
+    let (mut x, mut y) = ([0u8; 0], [0u8; 0]);
+    let mut iov = [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)];
+    a.readv_full_all(&mut iov, None).unwrap();
+}
+
 #[test]
 fn positioned_io_needs_support_then_seekable() {
     let buffer = Buffer::new_channel(0).upcast();
