@@ -26,6 +26,7 @@ G_BEGIN_DECLS
 #define QIO_CHANNEL_BUFFER(obj) ((QIOChannelBuffer *)(obj))
 #define QIO_CHANNEL_NULL(obj) ((QIOChannelNull *)(obj))
 #define QIO_CHANNEL_TLS(obj) ((QIOChannelTLS *)(obj))
+#define QIO_CHANNEL_WEBSOCK(obj) ((QIOChannelWebsock *)(obj))
 
 /* Upcasts of the authorization types to #QAuthZ, and back (exports check the type). */
 #define QAUTHZ(obj) ((QAuthZ *)(obj))
@@ -396,6 +397,11 @@ typedef struct QIOChannelSocket QIOChannelSocket;
  * A TLS channel; a #QIOChannel through QIO_CHANNEL().
  */
 typedef struct QIOChannelTLS QIOChannelTLS;
+
+/**
+ * A websocket channel; a #QIOChannel through QIO_CHANNEL().
+ */
+typedef struct QIOChannelWebsock QIOChannelWebsock;
 
 /**
  * The resolver, a process-wide singleton: qio_dns_resolver_get_instance().
@@ -1110,6 +1116,48 @@ void qio_channel_tls_bye(QIOChannelTLS *ioc, GError **error);
  * be freed.
  */
 QCryptoTLSSession *qio_channel_tls_get_session(QIOChannelTLS *ioc);
+
+/**
+ * The server end of a websocket over @master: it reads a client's upgrade request
+ * (`GET /`, RFC 6455 version 13, optionally asking for the `binary` subprotocol) in
+ * qio_channel_websock_handshake(), then carries binary frames.
+ *
+ * Returns: (transfer full): the channel, holding a reference on @master.
+ */
+QIOChannelWebsock *qio_channel_websock_new_server(QIOChannel *master);
+
+/**
+ * The client end of a websocket over @master: qio_channel_websock_handshake() asks
+ * @host for @path (starting with `/`) offering @protocols (a NULL-terminated list of
+ * subprotocol names, or NULL for none), then it carries binary frames, masked.
+ *
+ * Returns: (transfer full) (nullable): the channel, holding a reference on @master,
+ * or NULL with @error set when a name could not go in a request as it is.
+ */
+QIOChannelWebsock *qio_channel_websock_new_client(QIOChannel *master,
+                                                  const char *host,
+                                                  const char *path,
+                                                  const char *const *protocols,
+                                                  GError **error);
+
+/**
+ * Runs the opening handshake from the default main context, then calls @func with a
+ * task (source: @ioc) whose error says how it went, and frees the task (running
+ * @destroy on @opaque). A server refusing a request sends its 4xx reply first. @func
+ * runs exactly once, possibly before this returns, unless @ioc is closed first; the
+ * task holds a reference on @ioc until then.
+ */
+void qio_channel_websock_handshake(QIOChannelWebsock *ioc,
+                                   QIOTaskFunc func,
+                                   gpointer opaque,
+                                   GDestroyNotify destroy);
+
+/**
+ * Returns: (transfer full) (nullable): the subprotocol the handshake agreed on
+ * (a server's is "binary" when the client asked for it), or NULL for none; free with
+ * g_free().
+ */
+char *qio_channel_websock_get_protocol(QIOChannelWebsock *ioc);
 
 /**
  * Whether some backend of this build implements @alg in @mode.
@@ -2175,6 +2223,7 @@ QIO_DEFINE_CHANNEL_AUTOPTR(QIOChannelCommand)
 QIO_DEFINE_CHANNEL_AUTOPTR(QIOChannelBuffer)
 QIO_DEFINE_CHANNEL_AUTOPTR(QIOChannelNull)
 QIO_DEFINE_CHANNEL_AUTOPTR(QIOChannelTLS)
+QIO_DEFINE_CHANNEL_AUTOPTR(QIOChannelWebsock)
 
 /* g_autoptr() for each authorization type, dropping its reference with qauthz_unref(). */
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QAuthZ, qauthz_unref)

@@ -8,9 +8,8 @@ use qio::io::{Channel, Tls};
 
 use crate::authz::QAuthZ;
 use crate::boundary::{ffi_guard, Fail};
-use crate::callback::UserData;
 use crate::channel::{borrow, borrow_typed, into_handle, QIOChannel};
-use crate::task::{self, QIOTask, QIOTaskFunc};
+use crate::task::{self, QIOTaskFunc};
 use crate::tls_creds::{self, QCryptoTLSCreds};
 use crate::tls_session::QCryptoTLSSession;
 
@@ -74,7 +73,7 @@ pub unsafe extern "C" fn qio_channel_tls_new_client(
             (
                 borrow(master, "master")?,
                 tls_creds::borrow(creds)?,
-                tls_creds::opt_str(hostname, "Hostname")?,
+                crate::ffi::opt_str(hostname, "Hostname")?,
             )
         };
         Ok(into_handle(Tls::new_client(
@@ -83,22 +82,6 @@ pub unsafe extern "C" fn qio_channel_tls_new_client(
             hostname,
         )?))
     })
-}
-
-/// A task handed to the handshake: freed when dropped, completed first when it ran.
-struct PendingTask(UserData);
-
-impl PendingTask {
-    fn task(&self) -> *mut QIOTask {
-        self.0.get().cast()
-    }
-}
-
-impl Drop for PendingTask {
-    fn drop(&mut self) {
-        // SAFETY: our task, freed once.
-        unsafe { task::qio_task_free(self.task()) };
-    }
 }
 
 /// Runs the TLS handshake from the thread iterating @context (NULL: the default
@@ -117,20 +100,7 @@ pub unsafe extern "C" fn qio_channel_tls_handshake(
     ffi_guard!((), {
         // SAFETY: the caller's handle, checked.
         let channel = Arc::clone(&*unsafe { tls(ioc)? });
-        let pending = PendingTask(UserData(
-            task::new_channel_task(channel.upcast(), func, opaque, destroy).cast(),
-        ));
-        let done = move |result: qio::Result<()>| {
-            // SAFETY: the live task we own until `pending` drops.
-            unsafe {
-                if let Err(e) = result {
-                    crate::ffi::box_ref::<QIOTask>(pending.task(), "task")
-                        .expect("a pending task is live")
-                        .set_error(&e);
-                }
-                task::qio_task_complete(pending.task());
-            }
-        };
+        let done = task::completion(channel.upcast(), func, opaque, destroy);
         // SAFETY: the caller's context.
         unsafe { channel.handshake(context, done) };
         Ok(())

@@ -221,6 +221,25 @@ pub(crate) unsafe fn opt_c_str<'a>(text: *const c_char) -> Option<&'a CStr> {
     (!text.is_null()).then(|| unsafe { CStr::from_ptr(text) })
 }
 
+/// The UTF-8 string at `text`, or `None` for NULL; other bytes are an error naming
+/// `what`.
+///
+/// # Safety
+/// `text` is NULL or a NUL-terminated string that outlives the call.
+pub(crate) unsafe fn opt_str<'a>(text: *const c_char, what: &str) -> Result<Option<&'a str>, Fail> {
+    // SAFETY: the caller's contract.
+    unsafe { opt_c_str(text) }
+        .map(|t| {
+            t.to_str().map_err(|_| {
+                Fail::Error(qio::Error::new(
+                    qio::ErrorKind::InvalidArgument,
+                    format!("{what} is not valid UTF-8"),
+                ))
+            })
+        })
+        .transpose()
+}
+
 /// A one-element iovec for the buffer-and-length form of an iovec export.
 pub(crate) fn iovec(buf: *const c_void, len: usize) -> libc::iovec {
     libc::iovec {

@@ -22,6 +22,7 @@ pub mod channel_file;
 pub mod channel_null;
 pub mod channel_socket;
 pub mod channel_tls;
+pub mod channel_websock;
 pub mod cipher;
 pub mod dns_resolver;
 pub mod error;

@@ -183,6 +183,48 @@ pub(crate) fn new_channel_task(
     new_task(Source::Channel(channel), func, opaque, destroy)
 }
 
+/// A task on `channel` for an asynchronous operation, as the completion to hand the
+/// operation: run with its result, it sets the task's error if any, completes the task
+/// (calling `func`) and frees it; dropped without running (the channel closed or went
+/// away first), it only frees the task.
+pub(crate) fn completion(
+    channel: Arc<Channel>,
+    func: QIOTaskFunc,
+    opaque: gpointer,
+    destroy: GDestroyNotify,
+) -> impl FnOnce(qio::Result<()>) + Send + 'static {
+    let pending = PendingTask(UserData(
+        new_channel_task(channel, func, opaque, destroy).cast(),
+    ));
+    move |result: qio::Result<()>| {
+        // SAFETY: the live task we own until `pending` drops.
+        unsafe {
+            if let Err(e) = result {
+                ffi::box_ref::<QIOTask>(pending.task(), "task")
+                    .expect("a pending task is live")
+                    .set_error(&e);
+            }
+            qio_task_complete(pending.task());
+        }
+    }
+}
+
+/// A task handed to an operation: freed when dropped, completed first if it ran.
+struct PendingTask(UserData);
+
+impl PendingTask {
+    fn task(&self) -> *mut QIOTask {
+        self.0.get().cast()
+    }
+}
+
+impl Drop for PendingTask {
+    fn drop(&mut self) {
+        // SAFETY: our task, freed once.
+        unsafe { qio_task_free(self.task()) };
+    }
+}
+
 /// A task on the resolver, for its asynchronous lookup.
 pub(crate) fn new_resolver_task(
     resolver: *mut QIODNSResolver,

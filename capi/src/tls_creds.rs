@@ -10,7 +10,7 @@ use glib_sys::{gboolean, GError, GFALSE, GTRUE};
 use qio::crypto::tls::{Creds, Endpoint};
 
 use crate::boundary::{ffi_guard, Fail};
-use crate::ffi::{self, Castable};
+use crate::ffi::{self, opt_str, Castable};
 use crate::secret::QCryptoSecret;
 
 /// Which end of a connection credentials are for; QEMU's values.
@@ -54,22 +54,6 @@ impl Castable for QCryptoTLSCreds {
 unsafe fn opt_path<'a>(text: *const c_char) -> Option<&'a Path> {
     // SAFETY: the caller's contract.
     unsafe { ffi::opt_c_str(text) }.map(|t| Path::new(OsStr::from_bytes(t.to_bytes())))
-}
-
-/// # Safety
-/// `text` is NULL or a NUL-terminated string.
-pub(crate) unsafe fn opt_str<'a>(text: *const c_char, what: &str) -> Result<Option<&'a str>, Fail> {
-    // SAFETY: the caller's contract.
-    unsafe { ffi::opt_c_str(text) }
-        .map(|t| {
-            t.to_str().map_err(|_| {
-                Fail::Error(qio::Error::new(
-                    qio::ErrorKind::InvalidArgument,
-                    format!("{what} is not valid UTF-8"),
-                ))
-            })
-        })
-        .transpose()
 }
 
 /// Anonymous credentials: encryption without authentication (a server may use

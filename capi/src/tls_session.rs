@@ -104,7 +104,7 @@ pub unsafe extern "C" fn qcrypto_tls_session_new(
             false => Some(unsafe { crate::authz::borrow(authz, "authz")? }.clone()),
         };
         // SAFETY: as above.
-        let hostname = unsafe { crate::tls_creds::opt_str(hostname, "Hostname")? };
+        let hostname = unsafe { crate::ffi::opt_str(hostname, "Hostname")? };
         let session = Session::new(creds, hostname, authz, endpoint.get()?)?;
         Ok(Box::into_raw(Box::new(session)) as *mut QCryptoTLSSession)
     })

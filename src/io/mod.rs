@@ -30,6 +30,7 @@ pub use null::Null;
 pub use socket::Socket;
 #[cfg(feature = "gnutls")]
 pub use tls::Tls;
+pub use websock::Websock;
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;

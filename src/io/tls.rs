@@ -6,7 +6,7 @@
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use glib_sys::GMainContext;
 
@@ -154,8 +154,7 @@ impl Channel<Tls> {
     }
 }
 
-/// Advances the handshake; when it must wait, a one-shot watch on the master runs the
-/// next step.
+/// Advances the handshake; when it must wait, a watch on the master runs the next step.
 fn handshake_step(tls: &Arc<Channel<Tls>>, context: ContextRef, done: Done) {
     let condition = match tls.imp().session.handshake() {
         Ok(Progress::Complete) => return done(tls.imp().session.check_credentials()),
@@ -163,25 +162,15 @@ fn handshake_step(tls: &Arc<Channel<Tls>>, context: ContextRef, done: Done) {
         Ok(Progress::Sending) => G_IO_OUT,
         Ok(Progress::Receiving) => G_IO_IN,
     };
-    let weak: Weak<Channel<Tls>> = Arc::downgrade(tls);
-    let source = watch::create_watch(&tls.imp().master, condition);
-    let attach_to = context.as_ptr();
-    let mut next = Some((context, done));
-    // SAFETY: a fresh source; attached to the context we hold a reference on.
-    unsafe {
-        watch::set_closure(source, move |_, _| {
-            if let (Some(tls), Some((context, done))) = (weak.upgrade(), next.take()) {
-                // This source is done: forget it (it is being dispatched) before the
-                // next step may store another.
-                drop(tls.imp().pending_handshake().take());
-                handshake_step(&tls, context, done);
-            }
-            false
-        });
-        glib_sys::g_source_attach(source, attach_to);
-    }
-    // SAFETY: our reference from create_watch, attached above.
-    *tls.imp().pending_handshake() = Some(unsafe { AttachedSource::new(source) });
+    let master = tls.imp().master.clone();
+    watch::resume_when_ready(
+        tls,
+        &master,
+        condition,
+        context,
+        |t| &t.handshake,
+        move |tls, context| handshake_step(tls, context, done),
+    );
 }
 
 impl ChannelType for Tls {

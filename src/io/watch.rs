@@ -11,10 +11,12 @@ use std::ffi::c_void;
 use std::mem::size_of;
 use std::os::fd::RawFd;
 use std::ptr::addr_of_mut;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use glib_sys::{gboolean, gpointer, GMainContext, GSource, GSourceFunc, GSourceFuncs};
 
+use crate::io::channel::ChannelType;
+use crate::io::glib::{AttachedSource, ContextRef};
 use crate::io::Channel;
 
 /// A set of `G_IO_*` conditions.
@@ -293,6 +295,46 @@ where
         glib_sys::g_source_unref(source);
         id
     }
+}
+
+/// Runs `next` once `master` is ready for `condition`, from the thread iterating
+/// `context`, unless `channel` is gone by then: how a handshake waits between steps.
+/// The watch is kept in `slot(channel)`, so dropping it there (on close or finalize)
+/// cancels the step.
+pub(crate) fn resume_when_ready<T: ChannelType>(
+    channel: &Arc<Channel<T>>,
+    master: &Arc<Channel>,
+    condition: Condition,
+    context: ContextRef,
+    slot: fn(&T) -> &Mutex<Option<AttachedSource>>,
+    next: impl FnOnce(&Arc<Channel<T>>, ContextRef) + Send + 'static,
+) {
+    let weak: Weak<Channel<T>> = Arc::downgrade(channel);
+    let source = create_watch(master, condition);
+    let attach_to = context.as_ptr();
+    let mut next = Some((context, next));
+    // SAFETY: a fresh source; attached to the context we hold a reference on.
+    unsafe {
+        set_closure(source, move |_, _| {
+            if let (Some(channel), Some((context, next))) = (weak.upgrade(), next.take()) {
+                // This source is done: forget it (it is being dispatched) before the
+                // next step may store another.
+                drop(lock_slot(slot(channel.imp())).take());
+                next(&channel, context);
+            }
+            false
+        });
+        glib_sys::g_source_attach(source, attach_to);
+    }
+    // SAFETY: our reference from create_watch, attached above.
+    *lock_slot(slot(channel.imp())) = Some(unsafe { AttachedSource::new(source) });
+}
+
+fn lock_slot(
+    slot: &Mutex<Option<AttachedSource>>,
+) -> std::sync::MutexGuard<'_, Option<AttachedSource>> {
+    slot.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Blocks until `channel` is ready for `condition` (`qio_channel_wait`), or reports a

@@ -1,5 +1,673 @@
 //! WebSocket channels (RFC 6455, binary frames) over any channel: QEMU's
 //! `io/channel-websock.c` server, and a client QEMU lacks.
+//!
+//! Reads decode the peer's frames in place in a bounded input buffer and hand out
+//! their payload; each write sends one binary frame of at most [`MAX_FRAME`] bytes,
+//! straight from the caller's buffers for a server (a client must mask a copy). Pings
+//! are answered and a peer's close is echoed, both from the reading side. A frame the
+//! master could only partly take is finished by the next write or read, or by a pump
+//! on the default main context, as QEMU's is.
 
 pub mod frame;
 pub mod handshake;
+
+use std::io::{IoSlice, IoSliceMut};
+use std::ops::Range;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+use base64::Engine;
+
+use crate::io::channel::{Base, ChannelType, Class};
+use crate::io::glib::{AttachedSource, ContextRef};
+use crate::io::watch::{self, Condition, Readiness, G_IO_IN, G_IO_OUT};
+use crate::io::{Channel, ChannelImpl, Feature, Shutdown};
+use crate::{Error, ErrorKind, Result};
+use frame::{Decoder, Item, Role, Violation};
+use handshake::{ClientRequest, Parsed};
+
+/// The most payload one written frame carries.
+pub const MAX_FRAME: usize = 256 * 1024;
+/// The input buffer: wire bytes read ahead of the reader, never more than this.
+const INPUT_BUFFER: usize = 64 * 1024;
+
+/// A handshake's completion, run once.
+type Done = Box<dyn FnOnce(Result<()>) + Send>;
+
+/// What a handshake step came to.
+enum Step {
+    /// Wait until the master is ready for this, then step again.
+    Wait(Condition),
+    Done(Result<()>),
+}
+
+/// Where the opening handshake stands.
+enum Phase {
+    /// Server: reading the upgrade request.
+    ServerRequest,
+    /// Server: sending the reply, then finishing with this result.
+    ServerReply(Result<()>),
+    /// Client: sending the request made with this key.
+    ClientRequest(String),
+    /// Client: reading the reply to the request made with this key.
+    ClientReply(String),
+    Open,
+    Failed,
+}
+
+/// What the reader side keeps.
+struct Input {
+    buf: Box<[u8]>,
+    /// Wire bytes not decoded yet.
+    wire: Range<usize>,
+    /// Decoded payload not handed out yet (before `wire`).
+    data: Range<usize>,
+    decoder: Decoder,
+    /// Why reads end: the peer closed (`None`: end-of-file) or broke the protocol.
+    ended: Option<Option<Error>>,
+}
+
+/// What the writer side keeps. A data frame's payload comes from the writer's own
+/// buffers, never copied for a server; when the master takes only part of it, the
+/// frame stays open and the next write continues it, so nothing of the caller's
+/// waits in here. Only small things do: the rest of a frame header, control frames,
+/// handshake heads.
+struct Output {
+    /// Bytes the master has not taken yet, to go before anything else.
+    pending: Vec<u8>,
+    /// Payload bytes the open data frame still needs from the writer.
+    remaining: u64,
+    /// The open frame's mask (a client's) and how far into its payload it is.
+    mask: Option<[u8; 4]>,
+    offset: u64,
+    /// Control frames waiting for the open data frame to end.
+    control: Vec<u8>,
+    /// A client's masked copy of the payload being written.
+    scratch: Vec<u8>,
+    /// A reply to a ping is queued: later pings go unanswered until it leaves.
+    pong_pending: bool,
+    /// A close frame was queued: nothing may follow it.
+    closing: bool,
+    /// The master watch that finishes `pending` from the default main context.
+    pump: Option<AttachedSource>,
+}
+
+/// The websocket channel's state.
+pub struct Websock {
+    master: Arc<Channel>,
+    role: Role,
+    /// The client's request; `None` for a server.
+    request: Option<ClientRequest>,
+    phase: Mutex<Phase>,
+    /// The subprotocol agreed in the handshake.
+    protocol: Mutex<Option<String>>,
+    input: Mutex<Input>,
+    /// Shared with the pump's callback, which holds it weakly.
+    output: Arc<Mutex<Output>>,
+    /// The master watch of a handshake in progress; dropped with the channel or when it
+    /// closes, so the handshake's callback never runs after either (CVE-2025-11234).
+    handshake: Mutex<Option<AttachedSource>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Websock {
+    /// The server end of a websocket over `master` (`qio_channel_websock_new_server`).
+    /// Start it with [`Channel::<Websock>::handshake`].
+    pub fn new_server(master: Arc<Channel>) -> Arc<Channel<Websock>> {
+        Websock::new_channel(master, Role::Server, None, Phase::ServerRequest)
+    }
+
+    /// The client end of a websocket over `master`, asking `host` for `path` with the
+    /// subprotocols `protocols` (`qio_channel_websock_new_client`).
+    pub fn new_client(
+        master: Arc<Channel>,
+        host: &str,
+        path: &str,
+        protocols: &[&str],
+    ) -> Result<Arc<Channel<Websock>>> {
+        let request = ClientRequest::new(host, path, protocols)?;
+        let mut key = [0u8; 16];
+        crate::crypto::random::fill(&mut key)?;
+        let key = base64::engine::general_purpose::STANDARD.encode(key);
+        Ok(Websock::new_channel(
+            master,
+            Role::Client,
+            Some(request),
+            Phase::ClientRequest(key),
+        ))
+    }
+
+    fn new_channel(
+        master: Arc<Channel>,
+        role: Role,
+        request: Option<ClientRequest>,
+        phase: Phase,
+    ) -> Arc<Channel<Websock>> {
+        let features: &[Feature] = match master.has_feature(Feature::Shutdown) {
+            true => &[Feature::Shutdown],
+            false => &[],
+        };
+        Channel::with_features(
+            Websock {
+                master,
+                role,
+                request,
+                phase: Mutex::new(phase),
+                protocol: Mutex::new(None),
+                input: Mutex::new(Input {
+                    buf: vec![0; INPUT_BUFFER].into_boxed_slice(),
+                    wire: 0..0,
+                    data: 0..0,
+                    decoder: Decoder::new(role),
+                    ended: None,
+                }),
+                output: Arc::new(Mutex::new(Output {
+                    pending: Vec::new(),
+                    remaining: 0,
+                    mask: None,
+                    offset: 0,
+                    control: Vec::new(),
+                    scratch: Vec::new(),
+                    pong_pending: false,
+                    closing: false,
+                    pump: None,
+                })),
+                handshake: Mutex::new(None),
+            },
+            features,
+        )
+    }
+
+    /// The channel the frames travel over.
+    pub fn master(&self) -> &Arc<Channel> {
+        &self.master
+    }
+
+    /// The subprotocol the handshake agreed on, if any: a server's is `binary` when the
+    /// client asked for it.
+    pub fn protocol(&self) -> Option<String> {
+        lock(&self.protocol).clone()
+    }
+
+    /// Runs the handshake as far as the master allows; a failure leaves the channel
+    /// unusable.
+    fn handshake_progress(&self) -> Step {
+        let mut phase = lock(&self.phase);
+        let step = self.advance(&mut phase);
+        if let Step::Done(Err(_)) = step {
+            *phase = Phase::Failed;
+        }
+        step
+    }
+
+    fn advance(&self, phase: &mut Phase) -> Step {
+        loop {
+            match &*phase {
+                Phase::ServerRequest => {
+                    match self.read_head() {
+                        Err(e) => return Step::Done(Err(e)),
+                        Ok(false) => return Step::Wait(G_IO_IN),
+                        Ok(true) => {}
+                    }
+                    let mut input = lock(&self.input);
+                    let date = handshake::http_date(std::time::SystemTime::now());
+                    let Parsed::Complete { len, outcome } =
+                        handshake::server_verdict(&input.buf[input.wire.clone()], &date)
+                    else {
+                        continue;
+                    };
+                    input.wire.start += len;
+                    lock(&self.output).pending = outcome.reply;
+                    let result = outcome.result.map(|binary| {
+                        *lock(&self.protocol) =
+                            binary.then(|| handshake::PROTOCOL_BINARY.to_owned());
+                    });
+                    *phase = Phase::ServerReply(result);
+                }
+                Phase::ServerReply(_) => {
+                    match self.flush() {
+                        Err(e) => return Step::Done(Err(e)),
+                        Ok(false) => return Step::Wait(G_IO_OUT),
+                        Ok(true) => {}
+                    }
+                    let Phase::ServerReply(result) = std::mem::replace(&mut *phase, Phase::Open)
+                    else {
+                        unreachable!("matched above");
+                    };
+                    return Step::Done(result);
+                }
+                Phase::ClientRequest(key) => {
+                    let key = key.clone();
+                    {
+                        let mut output = lock(&self.output);
+                        if output.pending.is_empty() {
+                            let request = self.request.as_ref().expect("a client's request");
+                            output.pending = request.to_bytes(&key);
+                        }
+                    }
+                    match self.flush() {
+                        Err(e) => return Step::Done(Err(e)),
+                        Ok(false) => return Step::Wait(G_IO_OUT),
+                        Ok(true) => {}
+                    }
+                    *phase = Phase::ClientReply(key);
+                }
+                Phase::ClientReply(key) => {
+                    match self.read_head() {
+                        Err(e) => return Step::Done(Err(e)),
+                        Ok(false) => return Step::Wait(G_IO_IN),
+                        Ok(true) => {}
+                    }
+                    let mut input = lock(&self.input);
+                    let request = self.request.as_ref().expect("a client's request");
+                    let Parsed::Complete { len, outcome } =
+                        request.check_reply(&input.buf[input.wire.clone()], key)
+                    else {
+                        continue;
+                    };
+                    input.wire.start += len;
+                    *phase = Phase::Open;
+                    return Step::Done(outcome.map(|p| *lock(&self.protocol) = p));
+                }
+                Phase::Open => return Step::Done(Ok(())),
+                Phase::Failed => {
+                    return Step::Done(Err(Error::new(
+                        ErrorKind::Failed,
+                        "The websocket handshake failed",
+                    )))
+                }
+            }
+        }
+    }
+
+    /// Reads what the master has toward a handshake head, at most
+    /// [`handshake::MAX_HEAD`] bytes in all: `false` when nothing new has come.
+    fn read_head(&self) -> Result<bool> {
+        let mut input = lock(&self.input);
+        let end = input.wire.end;
+        let room = handshake::MAX_HEAD.saturating_sub(end);
+        if room == 0 {
+            return Ok(true);
+        }
+        match self.master.read(&mut input.buf[end..end + room]) {
+            Ok(0) => Err(Error::new(
+                ErrorKind::Failed,
+                "End of file before the websocket handshake completed",
+            )),
+            Ok(n) => {
+                input.wire.end += n;
+                Ok(true)
+            }
+            Err(e) if e.would_block() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes what is pending to the master: `true` once nothing is left.
+    fn flush(&self) -> Result<bool> {
+        flush_output(&self.master, &mut lock(&self.output))
+    }
+
+    /// Writes what is pending as far as the master takes it, leaving the rest to the
+    /// pump: `true` once nothing is left.
+    fn send_pending(&self, output: &mut Output) -> Result<bool> {
+        let flushed = flush_output(&self.master, output)?;
+        if !flushed {
+            arm_pump(&self.master, &self.output, output);
+        }
+        Ok(flushed)
+    }
+
+    /// Queues a control frame unless a close went first: at once between data
+    /// frames, else after the open one.
+    fn queue_control(&self, output: &mut Output, opcode: u8, payload: &[u8]) -> Result<()> {
+        if output.closing {
+            return Ok(());
+        }
+        output.closing = opcode == frame::OP_CLOSE;
+        let mask = self.new_mask()?;
+        let mut header = [0u8; frame::MAX_HEADER];
+        let n = frame::write_header(&mut header, opcode, payload.len() as u64, mask);
+        let queue = match output.remaining {
+            0 => &mut output.pending,
+            _ => &mut output.control,
+        };
+        queue.extend_from_slice(&header[..n]);
+        let start = queue.len();
+        queue.extend_from_slice(payload);
+        if let Some(mask) = mask {
+            frame::apply_mask(&mut queue[start..], mask, 0);
+        }
+        Ok(())
+    }
+
+    /// A fresh random mask for a client's frame; none for a server's.
+    fn new_mask(&self) -> Result<Option<[u8; 4]>> {
+        match self.role {
+            Role::Server => Ok(None),
+            Role::Client => {
+                let mut mask = [0u8; 4];
+                crate::crypto::random::fill(&mut mask)?;
+                Ok(Some(mask))
+            }
+        }
+    }
+
+    /// Writes the next payload bytes of the open frame from `iov`, after `header`
+    /// when the frame starts here: the payload bytes the master took.
+    fn write_payload(
+        &self,
+        output: &mut Output,
+        iov: &[IoSlice<'_>],
+        header: &[u8],
+    ) -> Result<usize> {
+        let mut take = usize::try_from(output.remaining).unwrap_or(usize::MAX);
+        let mut slices = Vec::with_capacity(iov.len() + 1);
+        slices.push(IoSlice::new(header));
+        match output.mask {
+            None => {
+                for buf in iov {
+                    let n = buf.len().min(take);
+                    slices.push(IoSlice::new(&buf[..n]));
+                    take -= n;
+                }
+            }
+            Some(mask) => {
+                // Masking needs a copy; a bounded one per call.
+                take = take.min(INPUT_BUFFER);
+                output.scratch.clear();
+                for buf in iov {
+                    let n = buf.len().min(take - output.scratch.len());
+                    output.scratch.extend_from_slice(&buf[..n]);
+                }
+                frame::apply_mask(&mut output.scratch, mask, output.offset);
+                slices.push(IoSlice::new(&output.scratch));
+            }
+        }
+        let written = match self.master.writev_full(&slices, &[], 0) {
+            Err(e) if e.would_block() && !header.is_empty() => {
+                // Not even the header left: the frame never started.
+                output.remaining = 0;
+                return Err(e);
+            }
+            result => result?,
+        };
+        let payload = written.saturating_sub(header.len());
+        output
+            .pending
+            .extend_from_slice(&header[written.min(header.len())..]);
+        output.remaining -= payload as u64;
+        output.offset += payload as u64;
+        if output.remaining == 0 {
+            let mut control = std::mem::take(&mut output.control);
+            output.pending.append(&mut control);
+            self.send_pending(output)?;
+        }
+        match payload {
+            0 => Err(would_block()),
+            n => Ok(n),
+        }
+    }
+
+    /// Handles a control frame from the peer.
+    fn on_control(&self, input: &mut Input, opcode: u8, payload: Range<usize>) -> Result<()> {
+        let mut output = lock(&self.output);
+        match opcode {
+            frame::OP_PING if !output.pong_pending => {
+                output.pong_pending = true;
+                self.queue_control(&mut output, frame::OP_PONG, &input.buf[payload])?;
+            }
+            frame::OP_CLOSE => {
+                let reply = frame::close_reply(&input.buf[payload]);
+                self.queue_control(&mut output, frame::OP_CLOSE, &reply)?;
+                input.ended = Some(None);
+            }
+            _ => {}
+        }
+        let flushed = self.send_pending(&mut output)?;
+        if flushed && input.ended.is_some() {
+            // The peer's close was answered: nothing more goes either way.
+            let _ = self.master.shutdown(Shutdown::Both);
+        }
+        Ok(())
+    }
+
+    /// Answers a protocol breach with a close frame and ends reading with its reason.
+    fn on_violation(&self, input: &mut Input, violation: Violation) -> Error {
+        let mut output = lock(&self.output);
+        let payload = frame::close_payload(violation.code, &violation.reason);
+        if self
+            .queue_control(&mut output, frame::OP_CLOSE, &payload)
+            .is_ok()
+        {
+            let _ = flush_output(&self.master, &mut output);
+        }
+        let error = Error::new(
+            ErrorKind::Failed,
+            format!("websocket: {}", violation.reason),
+        );
+        input.ended = Some(Some(error.clone()));
+        error
+    }
+
+    fn check_open(&self) -> Result<()> {
+        match *lock(&self.phase) {
+            Phase::Open => Ok(()),
+            _ => Err(Error::new(
+                ErrorKind::Failed,
+                "The websocket handshake has not completed",
+            )),
+        }
+    }
+}
+
+fn would_block() -> Error {
+    Error::new(ErrorKind::WouldBlock, "Resource temporarily unavailable")
+}
+
+/// Writes `output.pending` to `master` as far as it takes it: `true` once empty.
+fn flush_output(master: &Channel, output: &mut Output) -> Result<bool> {
+    while !output.pending.is_empty() {
+        match master.write(&output.pending) {
+            Ok(n) => {
+                output.pending.drain(..n);
+            }
+            Err(e) if e.would_block() => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+    output.pong_pending = false;
+    Ok(true)
+}
+
+impl Channel<Websock> {
+    /// Runs the opening handshake from the default main context, calling `done` once
+    /// with the result, unless the channel is closed or dropped first
+    /// (`qio_channel_websock_handshake`). A server refusing a request sends its 4xx
+    /// reply before reporting the reason.
+    pub fn handshake(self: &Arc<Self>, done: impl FnOnce(Result<()>) + Send + 'static) {
+        handshake_step(self, Box::new(done));
+    }
+}
+
+fn handshake_step(ws: &Arc<Channel<Websock>>, done: Done) {
+    let condition = match ws.imp().handshake_progress() {
+        Step::Done(result) => return done(result),
+        Step::Wait(condition) => condition,
+    };
+    let master = ws.imp().master.clone();
+    // SAFETY: NULL is the default context.
+    let context = unsafe { ContextRef::new(std::ptr::null_mut()) };
+    watch::resume_when_ready(
+        ws,
+        &master,
+        condition,
+        context,
+        |w| &w.handshake,
+        move |ws, _| handshake_step(ws, done),
+    );
+}
+
+/// Arms the pump: a master watch on the default context that finishes the pending
+/// frame even if the application neither writes nor reads again.
+fn arm_pump(master: &Arc<Channel>, output_arc: &Arc<Mutex<Output>>, output: &mut Output) {
+    if output.pump.is_some() || output.pending.is_empty() {
+        return;
+    }
+    let weak: Weak<Mutex<Output>> = Arc::downgrade(output_arc);
+    let source = watch::create_watch(master, G_IO_OUT);
+    // SAFETY: a fresh source, attached to the default context.
+    unsafe {
+        watch::set_closure(source, move |master, _| {
+            let Some(output) = weak.upgrade() else {
+                return false;
+            };
+            let mut output = lock(&output);
+            match flush_output(master, &mut output) {
+                Ok(false) => true,
+                _ => {
+                    // Dropping our own handle is safe here: GLib holds the source
+                    // while dispatching it.
+                    drop(output.pump.take());
+                    false
+                }
+            }
+        });
+        glib_sys::g_source_attach(source, std::ptr::null_mut());
+    }
+    // SAFETY: our reference from create_watch, attached above.
+    output.pump = Some(unsafe { AttachedSource::new(source) });
+}
+
+impl ChannelType for Websock {
+    const CLASS: Class = Class::Websock;
+}
+
+impl ChannelImpl for Websock {
+    fn readv(
+        &self,
+        iov: &mut [IoSliceMut<'_>],
+        _: Option<&mut Vec<OwnedFd>>,
+        _: u32,
+    ) -> Result<usize> {
+        self.check_open()?;
+        if iov.iter().all(|b| b.is_empty()) {
+            return Ok(0);
+        }
+        let mut guard = lock(&self.input);
+        let input = &mut *guard;
+        loop {
+            if !input.data.is_empty() {
+                let mut got = 0;
+                for buf in iov.iter_mut() {
+                    let n = buf.len().min(input.data.len());
+                    buf[..n].copy_from_slice(&input.buf[input.data.start..input.data.start + n]);
+                    input.data.start += n;
+                    got += n;
+                    if input.data.is_empty() {
+                        break;
+                    }
+                }
+                return Ok(got);
+            }
+            if let Some(ended) = &input.ended {
+                return ended.clone().map_or(Ok(0), Err);
+            }
+            let wire = input.wire.clone();
+            match input.decoder.next(&mut input.buf[wire.clone()]) {
+                Err(violation) => return Err(self.on_violation(input, violation)),
+                Ok((Item::Data { start, len }, used)) => {
+                    input.data = wire.start + start..wire.start + start + len;
+                    input.wire.start += used;
+                }
+                Ok((Item::Control { opcode, start, len }, used)) => {
+                    input.wire.start += used;
+                    let payload = wire.start + start..wire.start + start + len;
+                    self.on_control(input, opcode, payload)?;
+                }
+                Ok((Item::NeedMore, _)) => {
+                    // Keep what is there at the front, then read more after it.
+                    input.buf.copy_within(wire.clone(), 0);
+                    input.wire = 0..wire.len();
+                    let end = input.wire.end;
+                    match self.master.read(&mut input.buf[end..])? {
+                        0 => input.ended = Some(None),
+                        n => input.wire.end += n,
+                    }
+                }
+            }
+        }
+    }
+
+    fn writev(&self, iov: &[IoSlice<'_>], _: &[BorrowedFd<'_>], _: u32) -> Result<usize> {
+        self.check_open()?;
+        let mut guard = lock(&self.output);
+        let output = &mut *guard;
+        if output.closing {
+            return Err(Error::new(ErrorKind::Failed, "Broken pipe"));
+        }
+        let len = iov.iter().map(|b| b.len()).sum::<usize>().min(MAX_FRAME);
+        if len == 0 {
+            return Ok(0);
+        }
+        if !flush_output(&self.master, output)? {
+            return Err(would_block());
+        }
+        if output.remaining > 0 {
+            return self.write_payload(output, iov, &[]);
+        }
+        let mask = self.new_mask()?;
+        let mut header = [0u8; frame::MAX_HEADER];
+        let n = frame::write_header(&mut header, frame::OP_BINARY, len as u64, mask);
+        (output.remaining, output.mask, output.offset) = (len as u64, mask, 0);
+        self.write_payload(output, iov, &header[..n])
+    }
+
+    fn set_blocking(&self, enabled: bool) -> Result<()> {
+        self.master.set_blocking(enabled)
+    }
+
+    fn close(&self, _: &Base) -> Result<()> {
+        drop(lock(&self.handshake).take());
+        drop(lock(&self.output).pump.take());
+        self.master.close()
+    }
+
+    fn finalize(&self, _: &Base) {
+        drop(lock(&self.handshake).take());
+        drop(lock(&self.output).pump.take());
+    }
+
+    fn readiness(&self, condition: Condition) -> Readiness {
+        self.master.readiness(condition)
+    }
+
+    fn buffers_input(&self) -> bool {
+        true
+    }
+
+    fn pending_input(&self) -> bool {
+        let input = lock(&self.input);
+        !input.data.is_empty()
+            || input.ended.is_some()
+            || input.decoder.has_item(&input.buf[input.wire.clone()])
+    }
+
+    fn shutdown(&self, how: Shutdown) -> Result<()> {
+        self.master.shutdown(how)
+    }
+
+    fn set_delay(&self, enabled: bool) {
+        self.master.set_delay(enabled)
+    }
+
+    fn set_cork(&self, enabled: bool) {
+        self.master.set_cork(enabled)
+    }
+}
+
+#[cfg(test)]
+mod tests;

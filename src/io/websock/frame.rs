@@ -124,6 +124,21 @@ impl Decoder {
         Ok(self.payload(&mut buf[start..], start))
     }
 
+    /// Whether [`Decoder::next`] would find more than [`Item::NeedMore`] in `buf`:
+    /// payload, a whole control frame, or a violation.
+    pub fn has_item(&self, buf: &[u8]) -> bool {
+        if self.remain > 0 {
+            return !buf.is_empty();
+        }
+        match Header::parse(buf) {
+            Ok(None) => false,
+            Ok(Some(h)) if h.opcode >= OP_CLOSE && self.check(&h).is_ok() => {
+                buf.len() >= h.len + h.payload as usize
+            }
+            Ok(Some(_)) | Err(_) => true,
+        }
+    }
+
     /// As much of the current data frame's payload as `buf` holds, `skip` bytes into
     /// the caller's buffer.
     fn payload(&mut self, buf: &mut [u8], skip: usize) -> (Item, usize) {

@@ -1,0 +1,125 @@
+//! `QIOChannelWebsock`: websockets over any channel (QEMU's `io/channel-websock.h`,
+//! plus the client end QEMU lacks).
+
+use std::ffi::CString;
+use std::os::raw::c_char;
+use std::sync::Arc;
+
+use glib_sys::{gpointer, GDestroyNotify, GError};
+use qio::io::{Channel, Websock};
+
+use crate::boundary::{ffi_guard, require, Fail};
+use crate::channel::{borrow, borrow_typed, into_handle, QIOChannel};
+use crate::ffi::opt_str;
+use crate::task::{self, QIOTaskFunc};
+
+/// A websocket channel; a #QIOChannel through QIO_CHANNEL().
+pub struct QIOChannelWebsock {
+    _private: [u8; 0],
+}
+
+/// # Safety
+/// `ioc` is NULL or a channel handle the caller holds a reference to.
+unsafe fn websock(
+    ioc: *mut QIOChannelWebsock,
+) -> Result<std::mem::ManuallyDrop<Arc<Channel<Websock>>>, Fail> {
+    // SAFETY: the caller's contract.
+    unsafe { borrow_typed::<Websock, _>(ioc, "ioc", "QIO_IS_CHANNEL_WEBSOCK") }
+}
+
+/// The server end of a websocket over @master: it reads a client's upgrade request
+/// (`GET /`, RFC 6455 version 13, optionally asking for the `binary` subprotocol) in
+/// qio_channel_websock_handshake(), then carries binary frames.
+///
+/// Returns: (transfer full): the channel, holding a reference on @master.
+#[no_mangle]
+pub unsafe extern "C" fn qio_channel_websock_new_server(
+    master: *mut QIOChannel,
+) -> *mut QIOChannelWebsock {
+    ffi_guard!(std::ptr::null_mut(), {
+        // SAFETY: the caller's handle, checked.
+        let master = unsafe { borrow(master, "master")? };
+        Ok(into_handle(Websock::new_server(Arc::clone(&master))))
+    })
+}
+
+/// The client end of a websocket over @master: qio_channel_websock_handshake() asks
+/// @host for @path (starting with `/`) offering @protocols (a NULL-terminated list of
+/// subprotocol names, or NULL for none), then it carries binary frames, masked.
+///
+/// Returns: (transfer full) (nullable): the channel, holding a reference on @master,
+/// or NULL with @error set when a name could not go in a request as it is.
+#[no_mangle]
+pub unsafe extern "C" fn qio_channel_websock_new_client(
+    master: *mut QIOChannel,
+    host: *const c_char,
+    path: *const c_char,
+    protocols: *const *const c_char,
+    error: *mut *mut GError,
+) -> *mut QIOChannelWebsock {
+    ffi_guard!(std::ptr::null_mut(), error, {
+        require!(!host.is_null(), "host != NULL");
+        require!(!path.is_null(), "path != NULL");
+        // SAFETY: the caller's handle and strings, checked.
+        let (master, host, path) = unsafe {
+            (
+                borrow(master, "master")?,
+                opt_str(host, "Host")?.expect("checked"),
+                opt_str(path, "Path")?.expect("checked"),
+            )
+        };
+        let mut names = Vec::new();
+        let mut at = protocols;
+        // SAFETY: a NULL-terminated array of strings, when not NULL.
+        while !at.is_null() && unsafe { !(*at).is_null() } {
+            // SAFETY: as above.
+            names.push(unsafe { opt_str(*at, "Protocol")?.expect("not NULL") });
+            // SAFETY: the array goes on until its NULL.
+            at = unsafe { at.add(1) };
+        }
+        Ok(into_handle(Websock::new_client(
+            Arc::clone(&master),
+            host,
+            path,
+            &names,
+        )?))
+    })
+}
+
+/// Runs the opening handshake from the default main context, then calls @func with a
+/// task (source: @ioc) whose error says how it went, and frees the task (running
+/// @destroy on @opaque). A server refusing a request sends its 4xx reply first. @func
+/// runs exactly once, possibly before this returns, unless @ioc is closed first; the
+/// task holds a reference on @ioc until then.
+#[no_mangle]
+pub unsafe extern "C" fn qio_channel_websock_handshake(
+    ioc: *mut QIOChannelWebsock,
+    func: QIOTaskFunc,
+    opaque: gpointer,
+    destroy: GDestroyNotify,
+) {
+    ffi_guard!((), {
+        // SAFETY: the caller's handle, checked.
+        let channel = Arc::clone(&*unsafe { websock(ioc)? });
+        channel.handshake(task::completion(channel.upcast(), func, opaque, destroy));
+        Ok(())
+    })
+}
+
+/// Returns: (transfer full) (nullable): the subprotocol the handshake agreed on
+/// (a server's is "binary" when the client asked for it), or NULL for none; free with
+/// g_free().
+#[no_mangle]
+pub unsafe extern "C" fn qio_channel_websock_get_protocol(
+    ioc: *mut QIOChannelWebsock,
+) -> *mut c_char {
+    ffi_guard!(std::ptr::null_mut(), {
+        // SAFETY: the caller's handle, checked.
+        let protocol = unsafe { websock(ioc)? }.imp().protocol();
+        Ok(protocol.map_or(std::ptr::null_mut(), |p| {
+            let p = CString::new(p).expect("a token has no NUL");
+            // SAFETY: a NUL-terminated copy for the caller.
+            unsafe { glib_sys::g_strdup(p.as_ptr()) }
+        }))
+    })
+}

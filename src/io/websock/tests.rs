@@ -1,0 +1,166 @@
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc;
+use std::thread;
+
+use super::*;
+use crate::io::Socket;
+
+fn socket(s: UnixStream) -> Arc<Channel> {
+    Socket::new_fd(s.into())
+        .map_err(|(e, _)| e)
+        .unwrap()
+        .upcast()
+}
+
+/// Runs `ws`'s handshake on a blocking master, where it completes before returning.
+fn handshake_blocking(ws: &Arc<Channel<Websock>>) -> Result<()> {
+    let (tx, rx) = mpsc::channel();
+    ws.handshake(move |result| tx.send(result).unwrap());
+    rx.try_recv().expect("completed synchronously")
+}
+
+/// A client and a server past their handshake, over a socketpair of blocking sockets.
+fn open_pair(protocols: &[&str]) -> (Arc<Channel<Websock>>, Arc<Channel<Websock>>) {
+    let (a, b) = UnixStream::pair().unwrap();
+    let client = Websock::new_client(socket(a), "localhost", "/", protocols).unwrap();
+    let server = Websock::new_server(socket(b));
+    let c = client.clone();
+    let t = thread::spawn(move || handshake_blocking(&c));
+    handshake_blocking(&server).unwrap();
+    t.join().unwrap().unwrap();
+    (client, server)
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+        .collect()
+}
+
+#[test]
+fn handshake_agrees_on_binary() {
+    let (client, server) = open_pair(&["binary"]);
+    assert_eq!(client.imp().protocol().as_deref(), Some("binary"));
+    assert_eq!(server.imp().protocol().as_deref(), Some("binary"));
+    let (client, server) = open_pair(&[]);
+    assert_eq!(client.imp().protocol(), None);
+    assert_eq!(server.imp().protocol(), None);
+}
+
+/// Every length class both ways, writer and reader in two threads.
+#[test]
+fn payloads_of_every_length_class_both_ways() {
+    let (client, server) = open_pair(&["binary"]);
+    for len in [1, 125, 126, 65535, 65536, MAX_FRAME + 1, 1 << 20] {
+        for (from, to) in [(&client, &server), (&server, &client)] {
+            let data = pattern(len, len as u8);
+            let writer = {
+                let (from, data) = (from.clone(), data.clone());
+                thread::spawn(move || from.upcast().write_all(&data))
+            };
+            let mut got = vec![0; len];
+            to.upcast().read_all(&mut got).unwrap();
+            writer.join().unwrap().unwrap();
+            assert!(got == data, "{len} bytes");
+        }
+    }
+}
+
+#[test]
+fn ping_is_answered_and_close_echoed() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let peer = socket(a);
+    let server = Websock::new_server(socket(b));
+    let request = ClientRequest::new("h", "/", &[]).unwrap();
+    peer.write_all(&request.to_bytes("dGhlIHNhbXBsZSBub25jZQ=="))
+        .unwrap();
+    handshake_blocking(&server).unwrap();
+    // The 101 reply, then frames as a client sends them.
+    let mut reply = vec![0; 4096];
+    let n = peer.read(&mut reply).unwrap();
+    assert!(reply[..n].starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+    let mask = [1, 2, 3, 4];
+    let masked = |opcode: u8, payload: &[u8]| {
+        let mut header = [0u8; frame::MAX_HEADER];
+        let n = frame::write_header(&mut header, opcode, payload.len() as u64, Some(mask));
+        let mut out = header[..n].to_vec();
+        let mut body = payload.to_vec();
+        frame::apply_mask(&mut body, mask, 0);
+        out.extend(body);
+        out
+    };
+    let mut wire = masked(frame::OP_PING, b"hello?");
+    wire.extend(masked(frame::OP_BINARY, b"data"));
+    wire.extend(masked(
+        frame::OP_CLOSE,
+        &frame::close_payload(1001, "going away"),
+    ));
+    peer.write_all(&wire).unwrap();
+    let mut got = [0u8; 4];
+    server.upcast().read_all(&mut got).unwrap();
+    assert_eq!(&got, b"data");
+    // The close makes the next read end-of-file, after the pong and the echo went out.
+    assert_eq!(server.upcast().read(&mut got).unwrap(), 0);
+    let mut back = [0; 64];
+    let mut n = 0;
+    while let Ok(m @ 1..) = peer.read(&mut back[n..]) {
+        n += m;
+    }
+    assert_eq!(back[..n], *b"\x8a\x06hello?\x88\x02\x03\xe9");
+    assert_eq!(
+        server.upcast().write(b"more").unwrap_err().message(),
+        "Broken pipe"
+    );
+}
+
+#[test]
+fn violations_close_with_their_code() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let peer = socket(a);
+    let server = Websock::new_server(socket(b));
+    let request = ClientRequest::new("h", "/", &[]).unwrap();
+    peer.write_all(&request.to_bytes("dGhlIHNhbXBsZSBub25jZQ=="))
+        .unwrap();
+    handshake_blocking(&server).unwrap();
+    let mut reply = vec![0; 4096];
+    peer.read(&mut reply).unwrap();
+    peer.write_all(b"\x82\x03abc").unwrap(); // unmasked
+    let mut buf = [0u8; 8];
+    let e = server.upcast().read(&mut buf).unwrap_err();
+    assert_eq!(e.message(), "websocket: client frames must be masked");
+    // The same error again, and the peer got a 1002 close.
+    assert_eq!(server.upcast().read(&mut buf).unwrap_err(), e);
+    let n = peer.read(&mut reply).unwrap();
+    assert_eq!(reply[..4], *b"\x88\x1e\x03\xea");
+    assert_eq!(&reply[4..n], b"client frames must be masked");
+}
+
+#[test]
+fn refused_request_gets_its_reply_then_the_error() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let peer = socket(a);
+    let server = Websock::new_server(socket(b));
+    peer.write_all(b"GET /nope HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    let e = handshake_blocking(&server).unwrap_err();
+    assert_eq!(e.message(), "Unexpected HTTP path /nope");
+    let mut reply = vec![0; 4096];
+    let n = peer.read(&mut reply).unwrap();
+    assert!(reply[..n].starts_with(b"HTTP/1.1 404 Not Found\r\n"));
+    assert_eq!(
+        server.upcast().read(&mut reply).unwrap_err().message(),
+        "The websocket handshake has not completed"
+    );
+}
+
+#[test]
+fn eof_before_the_head_fails_the_handshake() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let server = Websock::new_server(socket(b));
+    socket(a).write_all(b"GET / HTTP/1.1\r\n").unwrap();
+    let e = handshake_blocking(&server).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "End of file before the websocket handshake completed"
+    );
+}
