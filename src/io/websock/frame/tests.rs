@@ -222,3 +222,22 @@ fn close_payloads() {
     assert_eq!(payload.len(), 2 + 122);
     assert!(std::str::from_utf8(&payload[2..]).is_ok());
 }
+
+/// What a watch asks before waking a reader: only what `next` would hand out.
+#[test]
+fn has_item_matches_next() {
+    let wire = frame(FIN | OP_BINARY, b"data", true);
+    let ping = frame(FIN | OP_PING, b"ping", true);
+    let decoder = Decoder::new(Role::Server);
+    assert!(!decoder.has_item(&wire[..1]));
+    assert!(!decoder.has_item(&ping[..ping.len() - 1]));
+    assert!(decoder.has_item(&ping));
+    assert!(decoder.has_item(&wire[..7]));
+    // A violation is something to report.
+    assert!(decoder.has_item(&frame(FIN | OP_TEXT, b"x", true)));
+    let mut decoder = Decoder::new(Role::Server);
+    let mut head = wire[..6].to_vec();
+    decoder.next(&mut head).unwrap();
+    assert!(!decoder.has_item(&[]));
+    assert!(decoder.has_item(&wire[6..7]));
+}
