@@ -66,8 +66,9 @@ fn payloads_of_every_length_class_both_ways() {
     }
 }
 
-#[test]
-fn ping_is_answered_and_close_echoed() {
+/// A qio server past its handshake with a bare socket as the client, its 101 reply
+/// read.
+fn raw_peer_and_server() -> (Arc<Channel>, Arc<Channel<Websock>>) {
     let (a, b) = UnixStream::pair().unwrap();
     let peer = socket(a);
     let server = Websock::new_server(socket(b));
@@ -75,10 +76,16 @@ fn ping_is_answered_and_close_echoed() {
     peer.write_all(&request.to_bytes("dGhlIHNhbXBsZSBub25jZQ=="))
         .unwrap();
     handshake_blocking(&server).unwrap();
-    // The 101 reply, then frames as a client sends them.
     let mut reply = vec![0; 4096];
     let n = peer.read(&mut reply).unwrap();
     assert!(reply[..n].starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+    (peer, server)
+}
+
+#[test]
+fn ping_is_answered_and_close_echoed() {
+    let (peer, server) = raw_peer_and_server();
+    // Frames as a client sends them.
     let mask = [1, 2, 3, 4];
     let masked = |opcode: u8, payload: &[u8]| {
         let mut header = [0u8; frame::MAX_HEADER];
@@ -115,15 +122,8 @@ fn ping_is_answered_and_close_echoed() {
 
 #[test]
 fn violations_close_with_their_code() {
-    let (a, b) = UnixStream::pair().unwrap();
-    let peer = socket(a);
-    let server = Websock::new_server(socket(b));
-    let request = ClientRequest::new("h", "/", &[]).unwrap();
-    peer.write_all(&request.to_bytes("dGhlIHNhbXBsZSBub25jZQ=="))
-        .unwrap();
-    handshake_blocking(&server).unwrap();
+    let (peer, server) = raw_peer_and_server();
     let mut reply = vec![0; 4096];
-    peer.read(&mut reply).unwrap();
     peer.write_all(b"\x82\x03abc").unwrap(); // unmasked
     let mut buf = [0u8; 8];
     let e = server.upcast().read(&mut buf).unwrap_err();
