@@ -2,13 +2,13 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """qio's TLS channel against real TLS programs, over 127.0.0.1, printing TAP.
 
-qio server (tls-interop-peer server) <- gnutls-cli, openssl s_client, Python's ssl;
-qio client (tls-interop-peer client) -> gnutls-serv, openssl s_server. For x509 with
+qio server (interop-peer server) <- gnutls-cli, openssl s_client, Python's ssl;
+qio client (interop-peer client) -> gnutls-serv, openssl s_server. For x509 with
 and without a client certificate on TLS 1.3 and 1.2, PSK from the same keys.psk, and
 anonymous DH; every verification failure must fail the connection, and where qio
 verifies, with QEMU's message.
 
-usage: tls-interop.py TLS-INTEROP-CERTS TLS-INTEROP-PEER
+usage: tls-interop.py TLS-INTEROP-CERTS INTEROP-PEER
 """
 
 import os

@@ -7,7 +7,8 @@ packages="
   build-essential pkg-config meson ninja-build
   libglib2.0-dev libgnutls28-dev nettle-dev libgmp-dev
   clang libclang-dev
-  valgrind openssl gnutls-bin python3 python3-cryptography
+  valgrind openssl gnutls-bin python3 python3-cryptography python3-websockets
+  chromium
 "
 
 missing=""

@@ -207,7 +207,8 @@ impl ChannelImpl for Tls {
 
     fn writev(&self, iov: &[IoSlice<'_>], _: &[BorrowedFd<'_>], _: u32) -> Result<usize> {
         let mut done = 0;
-        for buf in iov {
+        // gnutls refuses empty records ("The request is invalid"): skip empty buffers.
+        for buf in iov.iter().filter(|b| !b.is_empty()) {
             let n = match self.session.write(buf) {
                 Ok(n) => n,
                 Err(e) if e.would_block() && done > 0 => break,

@@ -366,7 +366,9 @@ impl Websock {
     ) -> Result<usize> {
         let mut take = usize::try_from(output.remaining).unwrap_or(usize::MAX);
         let mut slices = Vec::with_capacity(iov.len() + 1);
-        slices.push(IoSlice::new(header));
+        if !header.is_empty() {
+            slices.push(IoSlice::new(header));
+        }
         match output.mask {
             None => {
                 for buf in iov {

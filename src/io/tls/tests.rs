@@ -1,3 +1,4 @@
+use std::io::IoSlice;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -111,6 +112,20 @@ fn handshake_then_a_megabyte_each_way_blocking_and_not() {
     client.bye().unwrap();
     let mut buf = [0; 8];
     assert_eq!(server.read(&mut buf).unwrap(), 0);
+}
+
+/// Empty buffers in a write are skipped: gnutls refuses empty records.
+#[test]
+fn empty_buffers_in_a_write_are_skipped() {
+    let (client, server) = pair(&anon());
+    handshake(&client, &server);
+    client.set_blocking(true).unwrap();
+    server.set_blocking(true).unwrap();
+    let iov = [IoSlice::new(b""), IoSlice::new(b"abc"), IoSlice::new(b"")];
+    assert_eq!(client.upcast().writev_full(&iov, &[], 0).unwrap(), 3);
+    let mut got = [0u8; 3];
+    server.upcast().read_all(&mut got).unwrap();
+    assert_eq!(&got, b"abc");
 }
 
 #[test]
