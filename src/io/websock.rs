@@ -27,9 +27,9 @@ use frame::{Decoder, Item, Role, Violation};
 use handshake::{ClientRequest, Parsed};
 
 /// The most payload one written frame carries.
-pub const MAX_FRAME: usize = 256 * 1024;
+pub const MAX_FRAME: usize = 1 << 20;
 /// The input buffer: wire bytes read ahead of the reader, never more than this.
-const INPUT_BUFFER: usize = 64 * 1024;
+const INPUT_BUFFER: usize = 256 * 1024;
 
 /// A handshake's completion, run once.
 type Done = Box<dyn FnOnce(Result<()>) + Send>;
@@ -378,15 +378,20 @@ impl Websock {
                 }
             }
             Some(mask) => {
-                // Masking needs a copy; a bounded one per call.
-                take = take.min(INPUT_BUFFER);
-                output.scratch.clear();
-                for buf in iov {
-                    let n = buf.len().min(take - output.scratch.len());
-                    output.scratch.extend_from_slice(&buf[..n]);
+                // Masking needs a copy: at most one frame's, made in one pass into a
+                // buffer kept between writes (and zeroed only as it grows).
+                let total = iov.iter().map(|b| b.len()).sum::<usize>().min(take);
+                if output.scratch.len() < total {
+                    output.scratch.resize(total, 0);
                 }
-                frame::apply_mask(&mut output.scratch, mask, output.offset);
-                slices.push(IoSlice::new(&output.scratch));
+                let mut at = 0;
+                for buf in iov {
+                    let n = buf.len().min(total - at);
+                    let offset = output.offset + at as u64;
+                    frame::copy_masked(&mut output.scratch[at..at + n], &buf[..n], mask, offset);
+                    at += n;
+                }
+                slices.push(IoSlice::new(&output.scratch[..total]));
             }
         }
         let written = match self.master.writev_full(&slices, &[], 0) {

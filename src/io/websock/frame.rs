@@ -307,6 +307,23 @@ pub fn apply_mask(buf: &mut [u8], mask: [u8; 4], offset: u64) {
     }
 }
 
+/// Copies `src` into `dst` (of the same length) masked with `mask`, `src[0]` being
+/// byte `offset` of the payload: [`apply_mask`] fused with the copy.
+pub fn copy_masked(dst: &mut [u8], src: &[u8], mask: [u8; 4], offset: u64) {
+    let mut m = mask;
+    m.rotate_left((offset % 4) as usize);
+    let word = u64::from_ne_bytes([m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3]]);
+    let mut d = dst.chunks_exact_mut(8);
+    let mut s = src.chunks_exact(8);
+    for (d, s) in (&mut d).zip(&mut s) {
+        let v = u64::from_ne_bytes(s.try_into().expect("8 bytes")) ^ word;
+        d.copy_from_slice(&v.to_ne_bytes());
+    }
+    for (i, (d, s)) in d.into_remainder().iter_mut().zip(s.remainder()).enumerate() {
+        *d = s ^ m[i % 4];
+    }
+}
+
 /// The payload of the close frame that answers a peer's close frame carrying
 /// `payload`: its status echoed, or QEMU's 1000 "peer requested close" when it gave
 /// none.

@@ -105,6 +105,20 @@ fn masking_any_offset_and_length_matches_bytewise() {
 }
 
 #[test]
+fn copying_masked_equals_copying_then_masking() {
+    let data = pattern(100);
+    for offset in 0..8u64 {
+        for len in 0..data.len() {
+            let mut fused = vec![0; len];
+            copy_masked(&mut fused, &data[..len], MASK, offset);
+            let mut apart = data[..len].to_vec();
+            apply_mask(&mut apart, MASK, offset);
+            assert_eq!(fused, apart, "offset {offset} len {len}");
+        }
+    }
+}
+
+#[test]
 fn fragments_and_interleaved_controls() {
     let mut wire = frame(OP_BINARY, b"frag", true);
     wire.extend(frame(FIN | OP_PING, b"are you there", true));
