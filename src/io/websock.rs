@@ -2,11 +2,12 @@
 //! `io/channel-websock.c` server, and a client QEMU lacks.
 //!
 //! Reads decode the peer's frames in place in a bounded input buffer and hand out
-//! their payload; each write sends one binary frame of at most [`MAX_FRAME`] bytes,
-//! straight from the caller's buffers for a server (a client must mask a copy). Pings
-//! are answered and a peer's close is echoed, both from the reading side. A frame the
-//! master could only partly take is finished by the next write or read, or by a pump
-//! on the default main context, as QEMU's is.
+//! their payload. Each write sends one binary frame of at most [`MAX_FRAME`] bytes
+//! straight from the caller's buffers (a client masks a copy); when the master takes
+//! only part, the frame stays open and the next write continues it. Pings are answered
+//! and a peer's close is echoed from the reading side; those control frames, and the
+//! rest of a header the master did not take, go out with the next read or write, or
+//! from a pump on the default main context, as QEMU's do.
 
 pub mod frame;
 pub mod handshake;
