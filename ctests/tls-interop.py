@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+from interop_tap import Failure, check, run_cases
+
 TIMEOUT = 20  # seconds for any one program or connection
 TLS12 = "NORMAL:-VERS-ALL:+VERS-TLS1.2"
 TLS13 = "NORMAL:-VERS-ALL:+VERS-TLS1.3"
@@ -28,15 +30,6 @@ PSK_KX = ":+ECDHE-PSK:+DHE-PSK:+PSK"  # the PSK key exchanges, off in gnutls's N
 # Lines of text (s_server -rev reverses lines), together over one TLS record.
 PAYLOAD = b"".join(b"line %05d of the qio interop payload\n" % i for i in range(600))
 CLIENT_DN = "C=UK,CN=qio-client"
-
-
-class Failure(Exception):
-    pass
-
-
-def check(condition, what):
-    if not condition:
-        raise Failure(what)
 
 
 def read_until(proc, wanted, deadline):
@@ -388,19 +381,7 @@ def main():
     workdir = tempfile.mkdtemp(prefix="qio-tls-interop-")
     try:
         all_cases = cases(Interop(certs, peer, workdir))
-        print("1..%d" % len(all_cases))
-        failures = 0
-        for number, (name, run) in enumerate(all_cases, 1):
-            try:
-                run()
-                print("ok %d - %s" % (number, name))
-            except Exception as e:  # every failure of one case is reported, then the next runs
-                failures += 1
-                print("not ok %d - %s" % (number, name))
-                for line in str(e).splitlines() or [repr(e)]:
-                    print("# " + line)
-            sys.stdout.flush()
-        return 1 if failures else 0
+        return run_cases(all_cases)
     finally:
         shutil.rmtree(workdir)
 

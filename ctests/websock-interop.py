@@ -20,17 +20,10 @@ import tempfile
 
 import websockets
 
+from interop_tap import check, run_cases
+
 TIMEOUT = 30  # seconds for any one program or exchange
 SIZES = [0, 125, 126, 65535, 65536, 1 << 20]
-
-
-class Failure(Exception):
-    pass
-
-
-def check(condition, what):
-    if not condition:
-        raise Failure(what)
 
 
 def pattern(size, seed):
@@ -273,19 +266,7 @@ def main():
             ("client wss -> Python websockets echo server", lambda: t.python_server(True)),
             ("server ws <- headless Chromium page", t.chromium),
         ]
-        print("1..%d" % len(cases))
-        failures = 0
-        for number, (name, run) in enumerate(cases, 1):
-            try:
-                run()
-                print("ok %d - %s" % (number, name))
-            except Exception as e:  # every failure of one case is reported, then the next runs
-                failures += 1
-                print("not ok %d - %s" % (number, name))
-                for line in str(e).splitlines() or [repr(e)]:
-                    print("# " + line)
-            sys.stdout.flush()
-        return 1 if failures else 0
+        return run_cases(cases)
     finally:
         shutil.rmtree(workdir)
 

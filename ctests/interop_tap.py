@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""What the interop drivers share: running named cases as a TAP stream."""
+
+import sys
+
+
+class Failure(Exception):
+    """A case's check that did not hold."""
+
+
+def check(condition, what):
+    if not condition:
+        raise Failure(what)
+
+
+def run_cases(cases):
+    """Runs each (name, function) in CASES, printing TAP; every failure is reported
+    and the next case runs. Returns the exit status: 1 if any case failed."""
+    print("1..%d" % len(cases))
+    failures = 0
+    for number, (name, run) in enumerate(cases, 1):
+        try:
+            run()
+            print("ok %d - %s" % (number, name))
+        except Exception as e:  # a failure ends its case only
+            failures += 1
+            print("not ok %d - %s" % (number, name))
+            for line in str(e).splitlines() or [repr(e)]:
+                print("# " + line)
+        sys.stdout.flush()
+    return 1 if failures else 0
