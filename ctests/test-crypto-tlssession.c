@@ -112,6 +112,25 @@ static void psk_dir_remove(char *dir)
     g_free(dir);
 }
 
+/* Both ends name the same protocol version and cipher; PROTOCOL and CIPHER, when
+ * given, are the ones the priority string forced. */
+static void assert_negotiated(Pair *p, const char *protocol, const char *cipher)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *client_protocol = qcrypto_tls_session_get_protocol_name(p->client, &error);
+    g_autofree char *server_protocol = qcrypto_tls_session_get_protocol_name(p->server, &error);
+    g_autofree char *client_cipher = qcrypto_tls_session_get_cipher_name(p->client, &error);
+    g_autofree char *server_cipher = qcrypto_tls_session_get_cipher_name(p->server, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(client_protocol, ==, server_protocol);
+    g_assert_cmpstr(client_cipher, ==, server_cipher);
+    g_assert_true(g_str_has_prefix(client_protocol, "TLS1."));
+    if (protocol) {
+        g_assert_cmpstr(client_protocol, ==, protocol);
+        g_assert_cmpstr(client_cipher, ==, cipher);
+    }
+}
+
 static void exchange(QCryptoTLSCreds *client_creds, QCryptoTLSCreds *server_creds)
 {
     g_autoptr(GError) error = NULL;
@@ -120,6 +139,7 @@ static void exchange(QCryptoTLSCreds *client_creds, QCryptoTLSCreds *server_cred
     qcrypto_tls_session_require_thread_safety(p.client);
     pair_handshake(&p);
     g_assert_cmpint(qcrypto_tls_session_get_key_size(p.client, &error), >=, 16);
+    assert_negotiated(&p, NULL, NULL);
     g_assert_null(qcrypto_tls_session_get_peer_name(p.server));
 
     g_assert_cmpint(qcrypto_tls_session_write(p.client, "hello", 5, &error), ==, 5);
@@ -163,6 +183,26 @@ static void test_anon(void)
     qio_test_assert_error(error, QIO_ERROR_INVALID_ARGUMENT, "Credentials endpoint doesn't match session");
     g_assert_cmpint(qcrypto_tls_session_get_key_size(fresh, &error), ==, -1);
     qio_test_assert_error(error, QIO_ERROR_FAILED, "Cannot get TLS cipher key size");
+    g_assert_null(qcrypto_tls_session_get_protocol_name(fresh, &error));
+    qio_test_assert_error(error, QIO_ERROR_FAILED, "The TLS handshake has not completed");
+    g_assert_null(qcrypto_tls_session_get_cipher_name(fresh, &error));
+    qio_test_assert_error(error, QIO_ERROR_FAILED, "The TLS handshake has not completed");
+}
+
+/* The names report what the client's priority string forced. */
+static void test_negotiated_names(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QCryptoTLSCreds) client = qcrypto_tls_creds_anon_new(
+        QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, NULL, "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM",
+        &error);
+    g_autoptr(QCryptoTLSCreds) server = qcrypto_tls_creds_anon_new(QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, NULL, NULL, &error);
+    g_assert_no_error(error);
+    Pair p;
+    pair_init(&p, client, server);
+    pair_handshake(&p);
+    assert_negotiated(&p, "TLS1.2", "AES-128-GCM");
+    pair_clear(&p);
 }
 
 static void test_psk(void)
@@ -371,6 +411,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/crypto/tlssession/anon", test_anon);
     g_test_add_func("/crypto/tlssession/psk", test_psk);
+    g_test_add_func("/crypto/tlssession/negotiated-names", test_negotiated_names);
     g_test_add_func("/crypto/tlssession/failures-and-misuse", test_failures_and_misuse);
     g_test_add_func("/crypto/tlssession/x509/cachain", test_x509_cachain);
     for (gsize i = 0; i < G_N_ELEMENTS(session_cases); i++) {

@@ -2193,6 +2193,20 @@ int qcrypto_tls_session_get_key_size(QCryptoTLSSession *session, GError **error)
 char *qcrypto_tls_session_get_peer_name(QCryptoTLSSession *session);
 
 /**
+ * Returns: (transfer full) (nullable): the negotiated protocol version's name
+ * (`TLS1.3`) to g_free(), or NULL with @error set before the handshake completed.
+ * qio's addition, for logs and status displays.
+ */
+char *qcrypto_tls_session_get_protocol_name(QCryptoTLSSession *session, GError **error);
+
+/**
+ * Returns: (transfer full) (nullable): the negotiated record cipher's name
+ * (`AES-256-GCM`) to g_free(), or NULL with @error set before the handshake completed.
+ * qio's addition, for logs and status displays.
+ */
+char *qcrypto_tls_session_get_cipher_name(QCryptoTLSSession *session, GError **error);
+
+/**
  * Serializes record I/O where gnutls needs it (TLS 1.3 with AES, gnutls bug 1717),
  * for sessions read and written from two threads at once; call before the handshake.
  */

@@ -347,6 +347,34 @@ pub unsafe extern "C" fn qcrypto_tls_session_get_peer_name(
     })
 }
 
+/// Returns: (transfer full) (nullable): the negotiated protocol version's name
+/// (`TLS1.3`) to g_free(), or NULL with @error set before the handshake completed.
+/// qio's addition, for logs and status displays.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_tls_session_get_protocol_name(
+    session: *mut QCryptoTLSSession,
+    error: *mut *mut GError,
+) -> *mut c_char {
+    ffi_guard!(std::ptr::null_mut(), error, {
+        // SAFETY: the caller's handle, checked.
+        Ok(ffi::g_string(unsafe { borrow(session)? }.protocol_name()?))
+    })
+}
+
+/// Returns: (transfer full) (nullable): the negotiated record cipher's name
+/// (`AES-256-GCM`) to g_free(), or NULL with @error set before the handshake completed.
+/// qio's addition, for logs and status displays.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_tls_session_get_cipher_name(
+    session: *mut QCryptoTLSSession,
+    error: *mut *mut GError,
+) -> *mut c_char {
+    ffi_guard!(std::ptr::null_mut(), error, {
+        // SAFETY: the caller's handle, checked.
+        Ok(ffi::g_string(unsafe { borrow(session)? }.cipher_name()?))
+    })
+}
+
 /// Serializes record I/O where gnutls needs it (TLS 1.3 with AES, gnutls bug 1717),
 /// for sessions read and written from two threads at once; call before the handshake.
 #[no_mangle]

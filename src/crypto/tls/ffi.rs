@@ -144,6 +144,8 @@ extern "C" {
     pub fn gnutls_cipher_get(session: gnutls_session_t) -> c_int;
     pub fn gnutls_cipher_get_key_size(algorithm: c_int) -> usize;
     pub fn gnutls_protocol_get_version(session: gnutls_session_t) -> c_int;
+    pub fn gnutls_protocol_get_name(version: c_int) -> *const c_char;
+    pub fn gnutls_cipher_get_name(algorithm: c_int) -> *const c_char;
 }
 
 pub type gnutls_certificate_credentials_t = *mut c_void;

@@ -8,8 +8,8 @@
 //! the transport callbacks release while they wait for the peer, as QEMU does.
 
 use std::any::Any;
-use std::ffi::CString;
-use std::os::raw::{c_int, c_void};
+use std::ffi::{CStr, CString};
+use std::os::raw::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
@@ -594,6 +594,46 @@ impl Session {
             )),
             size => Ok(size),
         }
+    }
+
+    /// The negotiated protocol version's name, such as `TLS1.3`: qio's addition, for
+    /// logs and status displays.
+    pub fn protocol_name(&self) -> Result<&'static str> {
+        // SAFETY: a live session; gnutls names versions with static strings.
+        self.negotiated(|s| unsafe {
+            ffi::gnutls_protocol_get_name(ffi::gnutls_protocol_get_version(s))
+        })
+    }
+
+    /// The negotiated record cipher's name, such as `AES-256-GCM`: qio's addition, for
+    /// logs and status displays.
+    pub fn cipher_name(&self) -> Result<&'static str> {
+        // SAFETY: a live session; gnutls names ciphers with static strings.
+        self.negotiated(|s| unsafe { ffi::gnutls_cipher_get_name(ffi::gnutls_cipher_get(s)) })
+    }
+
+    /// The static name `name_of` gives this session once its handshake completed.
+    fn negotiated(
+        &self,
+        name_of: impl FnOnce(ffi::gnutls_session_t) -> *const c_char,
+    ) -> Result<&'static str> {
+        if !self.handshake_complete() {
+            return Err(Error::new(
+                ErrorKind::Failed,
+                "The TLS handshake has not completed",
+            ));
+        }
+        let name = name_of(self.handle());
+        if !name.is_null() {
+            // SAFETY: gnutls names things with static NUL-terminated strings.
+            if let Ok(name) = unsafe { CStr::from_ptr(name) }.to_str() {
+                return Ok(name);
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Failed,
+            "gnutls has no name for the negotiated parameter",
+        ))
     }
 }
 
