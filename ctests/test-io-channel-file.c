@@ -134,6 +134,32 @@ static void test_command_echo_async(void)
     command_echo(FALSE);
 }
 
+/* Shutting down the write side closes the child's stdin: `cat` then sends what it
+ * has and ends, while its output can still be read. */
+static void test_command_shutdown(void)
+{
+    const char *argv[] = { "cat", NULL };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QIOChannelCommand) cat = qio_channel_command_new_spawn(argv, O_RDWR, &error);
+    g_assert_no_error(error);
+    QIOChannel *ioc = QIO_CHANNEL(cat);
+    g_assert_true(qio_channel_has_feature(ioc, QIO_CHANNEL_FEATURE_SHUTDOWN));
+    g_assert_cmpint(qio_channel_write_all(ioc, "last words", 10, &error), ==, 0);
+    g_assert_cmpint(qio_channel_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_WRITE, &error), ==, 0);
+    g_assert_cmpint(qio_channel_write(ioc, "x", 1, &error), ==, -1);
+    qio_test_assert_error(error, QIO_ERROR_FAILED, "Unable to write to command: Bad file descriptor");
+    char buf[10];
+    g_assert_cmpint(qio_channel_read_all(ioc, buf, sizeof(buf), &error), ==, 0);
+    g_assert_cmpmem(buf, 10, "last words", 10);
+    g_assert_cmpint(qio_channel_read_all_eof(ioc, buf, 1, &error), ==, 0);
+    g_assert_no_error(error);
+    g_assert_cmpint(qio_channel_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_READ, &error), ==, 0);
+    g_assert_cmpint(qio_channel_read(ioc, buf, 1, &error), ==, -1);
+    qio_test_assert_error(error, QIO_ERROR_FAILED, "Unable to read from command: Bad file descriptor");
+    g_assert_cmpint(qio_channel_close(ioc, &error), ==, 0);
+    g_assert_no_error(error);
+}
+
 /* QEMU's fifo case: one command writes into a fifo, another reads it back. */
 static void test_command_fifo(void)
 {
@@ -316,6 +342,7 @@ int main(int argc, char **argv)
     g_test_add_func("/io/channel/pipe/async", test_pipe_async);
     g_test_add_func("/io/channel/command/echo/sync", test_command_echo_sync);
     g_test_add_func("/io/channel/command/echo/async", test_command_echo_async);
+    g_test_add_func("/io/channel/command/shutdown", test_command_shutdown);
     g_test_add_func("/io/channel/command/fifo", test_command_fifo);
     g_test_add_func("/io/channel/command/killed-on-finalize", test_command_killed_on_finalize);
     g_test_add_func("/io/channel/buffer", test_buffer);

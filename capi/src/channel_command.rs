@@ -19,7 +19,8 @@ pub struct QIOChannelCommand {
 /// Runs @argv (NULL-terminated; the program is searched in PATH) with pipes on its
 /// stdin and stdout: @flags is O_RDONLY (stdin from /dev/null), O_WRONLY (stdout to
 /// /dev/null) or O_RDWR; stderr is inherited. qio_channel_close() waits for the child;
-/// the last unref kills it if it is still running.
+/// the last unref kills it if it is still running. qio_channel_shutdown() closes the
+/// child's stdin (WRITE: it sees end-of-file) or stdout (READ), which QEMU's cannot.
 ///
 /// Returns: (transfer full) (nullable): the channel, or NULL with @error set.
 #[no_mangle]

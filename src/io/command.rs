@@ -1,6 +1,8 @@
 //! `QIOChannelCommand`: a channel to a child process's stdin and stdout (QEMU's
 //! `io/channel-command.c`). `close` reaps the child; dropping the last reference kills
-//! it (SIGTERM, then SIGKILL) if it is still running.
+//! it (SIGTERM, then SIGKILL) if it is still running. Unlike QEMU's, it can be shut
+//! down one direction at a time: closing the child's stdin is how a relay passes on
+//! end-of-file while it still reads the child's last output.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{BorrowedFd, OwnedFd};
@@ -11,6 +13,7 @@ use std::time::Duration;
 use crate::io::channel::{Base, Channel, ChannelImpl, ChannelType, Class};
 use crate::io::fd::{self, FdSlot};
 use crate::io::watch::{Condition, Readiness};
+use crate::io::{Feature, Shutdown};
 use crate::{Error, ErrorKind, Result};
 
 /// The command channel's state: the pipes and the child, until it is reaped.
@@ -62,7 +65,7 @@ impl Command {
             write: FdSlot::new(write),
             child: Mutex::new(Some(child)),
         };
-        Ok(Channel::with_features(command, &[]))
+        Ok(Channel::with_features(command, &[Feature::Shutdown]))
     }
 
     fn child(&self) -> std::sync::MutexGuard<'_, Option<Child>> {
@@ -132,6 +135,16 @@ impl ChannelImpl for Command {
             })?;
         }
         read.and(write)
+    }
+
+    /// Closes the child's stdout (`Read`), its stdin (`Write`: it sees end-of-file), or
+    /// both; I/O that way then fails as after `close`.
+    fn shutdown(&self, how: Shutdown) -> Result<()> {
+        let close = |side: Shutdown, slot: &FdSlot| match how as i32 & side as i32 {
+            0 => Ok(()),
+            _ => fd::close(slot.take(), "Unable to shut down command"),
+        };
+        close(Shutdown::Read, &self.read).and(close(Shutdown::Write, &self.write))
     }
 
     fn readiness(&self, _: Condition) -> Readiness {
