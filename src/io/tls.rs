@@ -19,6 +19,9 @@ use crate::io::glib::{AttachedSource, ContextRef};
 use crate::io::watch::{self, Condition, Readiness, G_IO_IN, G_IO_OUT};
 use crate::{Error, ErrorKind, Result};
 
+/// The most plaintext one TLS record carries.
+const MAX_RECORD: usize = 16384;
+
 /// The session's transport: records go through the master channel.
 struct Master(Arc<Channel>);
 
@@ -206,9 +209,26 @@ impl ChannelImpl for Tls {
     }
 
     fn writev(&self, iov: &[IoSlice<'_>], _: &[BorrowedFd<'_>], _: u32) -> Result<usize> {
-        let mut done = 0;
         // gnutls refuses empty records ("The request is invalid"): skip empty buffers.
-        for buf in iov.iter().filter(|b| !b.is_empty()) {
+        let bufs = || iov.iter().map(|b| &b[..]).filter(|b| !b.is_empty());
+        // Leading buffers that fit one record together go out as one (a websocket
+        // frame header and a short payload, say): one record is one TCP segment, where
+        // a record each could wait out Nagle's algorithm and the peer's delayed ACK.
+        let mut total = 0;
+        let lead = bufs()
+            .take_while(|b| {
+                total += b.len();
+                total <= MAX_RECORD
+            })
+            .count();
+        let joined = (lead > 1).then(|| {
+            let mut joined = Vec::with_capacity(MAX_RECORD);
+            bufs().take(lead).for_each(|b| joined.extend_from_slice(b));
+            joined
+        });
+        let skip = if joined.is_some() { lead } else { 0 };
+        let mut done = 0;
+        for buf in joined.as_deref().into_iter().chain(bufs().skip(skip)) {
             let n = match self.session.write(buf) {
                 Ok(n) => n,
                 Err(e) if e.would_block() && done > 0 => break,

@@ -128,6 +128,28 @@ fn empty_buffers_in_a_write_are_skipped() {
     assert_eq!(&got, b"abc");
 }
 
+/// Small buffers written together travel as one record, so as one segment.
+#[test]
+fn small_buffers_in_a_write_share_one_record() {
+    let (client, server) = pair(&anon());
+    handshake(&client, &server);
+    client.set_blocking(true).unwrap();
+    let iov = [
+        IoSlice::new(b"\x82\x05"),
+        IoSlice::new(b"hello"),
+        IoSlice::new(b"!"),
+    ];
+    assert_eq!(client.upcast().writev_full(&iov, &[], 0).unwrap(), 8);
+    // The server's socket holds one application-data record (type 23), whose length
+    // covers everything that arrived.
+    let master = server.imp().master();
+    master.set_blocking(false).unwrap();
+    let mut wire = [0u8; 256];
+    let n = master.read(&mut wire).unwrap();
+    assert_eq!(wire[0], 23);
+    assert_eq!(usize::from(u16::from_be_bytes([wire[3], wire[4]])) + 5, n);
+}
+
 #[test]
 fn closing_or_dropping_mid_handshake_never_calls_back() {
     for drop_it in [false, true] {
@@ -244,6 +266,24 @@ fn a_failed_handshake_reports_once() {
     let c = c.lock().unwrap();
     assert_eq!(c.len(), 1);
     assert!(c[0].is_err());
+}
+
+/// A TLS 1.3 server's first data can arrive behind its session ticket, both pulled
+/// from the socket in one go: the read that processes the ticket must go on to the
+/// data rather than report would-block with it buffered, which no watch would wake.
+#[test]
+fn data_behind_a_session_ticket_is_read_at_once() {
+    let dirs = crate::crypto::tls::tests::X509Dirs::new("tls-channel-ticket");
+    let creds = dirs.creds();
+    for _ in 0..20 {
+        let (client, server) = pair_checked(&creds, Some("qemu.example"), None);
+        handshake(&client, &server);
+        server.set_blocking(true).unwrap();
+        server.upcast().write_all(b"101").unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(client.read(&mut buf).unwrap(), 3);
+        assert_eq!(&buf[..3], b"101");
+    }
 }
 
 #[test]
