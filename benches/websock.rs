@@ -3,7 +3,7 @@
 //! loopback, as binary messages of 64 KiB and 1 MiB, the writer on CPU 1 and the
 //! reader on CPU 0. qio reads into one 1 MiB buffer; tungstenite hands out whole
 //! messages. The two take turns, ROUNDS times (default 3): the best MB/s of each and
-//! the median of the rounds' ratios.
+//! the median of the rounds' ratios; each round's rates go to stderr, to show spread.
 //!
 //!     cargo bench --bench websock [-- ROUNDS [MIB]]
 
@@ -168,9 +168,11 @@ fn main() {
                         (qio_seconds(direction, message, total), t)
                     }
                 };
-                best_qio = best_qio.max(total as f64 / q / 1e6);
-                best_tung = best_tung.max(total as f64 / t / 1e6);
+                let (q_rate, t_rate) = (total as f64 / q / 1e6, total as f64 / t / 1e6);
+                best_qio = best_qio.max(q_rate);
+                best_tung = best_tung.max(t_rate);
                 ratios.push(t / q);
+                eprintln!("{name} {label} round {round}: tungstenite {t_rate:.0} MB/s, qio {q_rate:.0} MB/s");
             }
             println!(
                 "| {name} | {label} | {best_tung:.0} | {best_qio:.0} | {:.2} |",

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """What the interop drivers share: running named cases as a TAP stream."""
 
+import subprocess
 import sys
 
 
@@ -29,3 +30,13 @@ def run_cases(cases):
                 print("# " + line)
         sys.stdout.flush()
     return 1 if failures else 0
+
+
+def finish(proc, timeout):
+    """PROC's remaining (stdout, stderr) once it has ended, killed after TIMEOUT
+    seconds."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import threading
 
-from interop_tap import check, run_cases
+from interop_tap import check, finish, run_cases
 
 TIMEOUT = 30  # seconds for any one program
 USER_DN = "C=GB,O=qio demo,CN=console-user"
@@ -34,12 +34,7 @@ class Server:
 
     def log(self):
         """What it logged, once its one session ended (killed after TIMEOUT)."""
-        try:
-            _, err = self.proc.communicate(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            _, err = self.proc.communicate()
-        return err.decode(errors="replace")
+        return finish(self.proc, TIMEOUT)[1].decode(errors="replace")
 
 
 class Case:

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from interop_tap import Failure, check, run_cases
+from interop_tap import Failure, check, finish, run_cases
 
 TIMEOUT = 20  # seconds for any one program or connection
 TLS12 = "NORMAL:-VERS-ALL:+VERS-TLS1.2"
@@ -49,12 +49,7 @@ def read_until(proc, wanted, deadline):
 
 def stop(proc):
     """Ends PROC (killed if it is still running) and returns the rest of its output."""
-    try:
-        rest, _ = proc.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        rest, _ = proc.communicate()
-    return rest or b""
+    return finish(proc, TIMEOUT)[0] or b""
 
 
 class Interop:

@@ -20,7 +20,7 @@ import tempfile
 
 import websockets
 
-from interop_tap import check, run_cases
+from interop_tap import check, finish, run_cases
 
 TIMEOUT = 30  # seconds for any one program or exchange
 SIZES = [0, 125, 126, 65535, 65536, 1 << 20]
@@ -50,12 +50,7 @@ class QioServer:
 
     def finish(self):
         """Its whole output once it has ended (killed after TIMEOUT)."""
-        try:
-            out, _ = self.proc.communicate(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, _ = self.proc.communicate()
-        return out.decode(errors="replace")
+        return finish(self.proc, TIMEOUT)[0].decode(errors="replace")
 
 
 async def echo_round_trips(ws):
