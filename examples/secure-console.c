@@ -146,9 +146,11 @@ static void conn_free(Conn *conn)
     pipe_stop(&conn->up);
     pipe_stop(&conn->down);
     if (conn->tls) {
-        g_autoptr(GError) error = NULL;
-        if (conn->open) { /* a clean end; a refused peer just sees the connection drop */
-            qio_channel_tls_bye(conn->tls, &error); /* best effort: the peer may be gone */
+        /* A clean end gets the closure alert, if it leaves at once: waiting for a
+         * peer that stopped reading would stall every other session. A refused
+         * peer just sees the connection drop. */
+        if (conn->open) {
+            qcrypto_tls_session_bye(qio_channel_tls_get_session(conn->tls), NULL);
         }
         qio_channel_close(conn->channel, NULL);
         qio_channel_unref(conn->channel);
