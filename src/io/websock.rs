@@ -3,11 +3,11 @@
 //!
 //! Reads decode the peer's frames in place in a bounded input buffer and hand out
 //! their payload. Each write sends one binary frame of at most [`MAX_FRAME`] bytes
-//! straight from the caller's buffers (a client masks a copy, 64 KiB at a time); when
-//! the master takes only part, the frame stays open and the next write continues it.
-//! Pings are answered and a peer's close is echoed from the reading side; those
-//! control frames, and the rest of a header the master did not take, go out with the
-//! next read or write, or from a pump on the default main context, as QEMU's do.
+//! straight from the caller's buffers (a client masks a copy); when the master takes
+//! only part, the frame stays open and the next write continues it. Pings are answered
+//! and a peer's close is echoed from the reading side; those control frames, and the
+//! rest of a header the master did not take, go out with the next read or write, or
+//! from a pump on the default main context, as QEMU's do.
 
 pub mod frame;
 pub mod handshake;
@@ -29,8 +29,6 @@ use handshake::{ClientRequest, Parsed};
 
 /// The most payload one written frame carries.
 pub const MAX_FRAME: usize = 1 << 20;
-/// How much of a client's payload is masked ahead of its send.
-const MASK_CHUNK: usize = 64 * 1024;
 /// The input buffer: wire bytes read ahead of the reader, never more than this.
 const INPUT_BUFFER: usize = 256 * 1024;
 
@@ -85,7 +83,7 @@ struct Output {
     offset: u64,
     /// Control frames waiting for the open data frame to end.
     control: Vec<u8>,
-    /// A client's masked copy of the next part of the payload being written.
+    /// A client's masked copy of the payload being written.
     scratch: Vec<u8>,
     /// A reply to a ping is queued: later pings go unanswered until it leaves.
     pong_pending: bool,
@@ -367,55 +365,37 @@ impl Websock {
         iov: &[IoSlice<'_>],
         header: &[u8],
     ) -> Result<usize> {
-        let take = usize::try_from(output.remaining).unwrap_or(usize::MAX);
-        let Some(mask) = output.mask else {
-            let mut left = take;
-            let payload = iov.iter().map(|buf| {
-                let n = buf.len().min(left);
-                left -= n;
-                IoSlice::new(&buf[..n])
-            });
-            let slices: Vec<_> = head(header).chain(payload).collect();
-            return self.send_part(output, &slices, header);
-        };
-        // Masking needs a copy. It is made a chunk at a time into a buffer kept between
-        // writes, each chunk sent while it is still in cache: a whole 1 MiB frame
-        // masked before the send would have left the cache by the time the kernel
-        // copies it.
-        let total = iov.iter().map(|b| b.len()).sum::<usize>().min(take);
-        let mut scratch = std::mem::take(&mut output.scratch);
-        scratch.resize(total.min(MASK_CHUNK), 0);
-        let (mut done, mut header) = (0, header);
-        let result = loop {
-            let n = (total - done).min(MASK_CHUNK);
-            copy_masked_from(&mut scratch[..n], iov, done, mask, output.offset);
-            let slices: Vec<_> = head(header).chain([IoSlice::new(&scratch[..n])]).collect();
-            match self.send_part(output, &slices, header) {
-                Ok(sent) => {
-                    done += sent;
-                    if sent < n || done == total {
-                        break Ok(done);
-                    }
+        let mut take = usize::try_from(output.remaining).unwrap_or(usize::MAX);
+        let mut slices = Vec::with_capacity(iov.len() + 1);
+        if !header.is_empty() {
+            slices.push(IoSlice::new(header));
+        }
+        match output.mask {
+            None => {
+                for buf in iov {
+                    let n = buf.len().min(take);
+                    slices.push(IoSlice::new(&buf[..n]));
+                    take -= n;
                 }
-                // What went out counts; the error comes back with the next write.
-                Err(_) if done > 0 => break Ok(done),
-                Err(e) => break Err(e),
             }
-            header = &[];
-        };
-        output.scratch = scratch;
-        result
-    }
-
-    /// Writes `slices` (`header`, if not empty, then payload) and accounts for what
-    /// the master took: the payload bytes, or would-block when it took none.
-    fn send_part(
-        &self,
-        output: &mut Output,
-        slices: &[IoSlice<'_>],
-        header: &[u8],
-    ) -> Result<usize> {
-        let written = match self.master.writev_full(slices, &[], 0) {
+            Some(mask) => {
+                // Masking needs a copy: at most one frame's, made in one pass into a
+                // buffer kept between writes (and zeroed only as it grows).
+                let total = iov.iter().map(|b| b.len()).sum::<usize>().min(take);
+                if output.scratch.len() < total {
+                    output.scratch.resize(total, 0);
+                }
+                let mut at = 0;
+                for buf in iov {
+                    let n = buf.len().min(total - at);
+                    let offset = output.offset + at as u64;
+                    frame::copy_masked(&mut output.scratch[at..at + n], &buf[..n], mask, offset);
+                    at += n;
+                }
+                slices.push(IoSlice::new(&output.scratch[..total]));
+            }
+        }
+        let written = match self.master.writev_full(&slices, &[], 0) {
             Err(e) if e.would_block() && !header.is_empty() => {
                 // Not even the header left: the frame never started.
                 output.remaining = 0;
@@ -488,42 +468,6 @@ impl Websock {
                 ErrorKind::Failed,
                 "The websocket handshake has not completed",
             )),
-        }
-    }
-}
-
-/// `header` as the first slice of a write, unless the frame started earlier.
-fn head(header: &[u8]) -> impl Iterator<Item = IoSlice<'_>> {
-    (!header.is_empty())
-        .then(|| IoSlice::new(header))
-        .into_iter()
-}
-
-/// Fills `dst` with the bytes of `iov`, taken as one buffer, from `skip` on, masked
-/// with `mask` as payload bytes from `offset` on.
-fn copy_masked_from(
-    dst: &mut [u8],
-    iov: &[IoSlice<'_>],
-    mut skip: usize,
-    mask: [u8; 4],
-    offset: u64,
-) {
-    let mut at = 0;
-    for buf in iov {
-        if skip >= buf.len() {
-            skip -= buf.len();
-            continue;
-        }
-        let n = (buf.len() - skip).min(dst.len() - at);
-        frame::copy_masked(
-            &mut dst[at..at + n],
-            &buf[skip..skip + n],
-            mask,
-            offset + at as u64,
-        );
-        (skip, at) = (0, at + n);
-        if at == dst.len() {
-            break;
         }
     }
 }

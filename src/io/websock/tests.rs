@@ -164,32 +164,3 @@ fn eof_before_the_head_fails_the_handshake() {
         "End of file before the websocket handshake completed"
     );
 }
-
-/// A client's payload is masked a chunk at a time from any split of the caller's
-/// buffers: each part equals the reference masking of the joined buffers.
-#[test]
-fn masked_parts_follow_the_caller_buffers() {
-    let data = pattern(3 * MASK_CHUNK + 77, 9);
-    let (a, rest) = data.split_at(5);
-    let (b, c) = rest.split_at(MASK_CHUNK + 3);
-    let iov = [
-        IoSlice::new(a),
-        IoSlice::new(b),
-        IoSlice::new(&[]),
-        IoSlice::new(c),
-    ];
-    let mask = [0xa1, 0x22, 0x5c, 0xf0];
-    for (skip, len) in [
-        (0, 5),
-        (0, MASK_CHUNK),
-        (3, MASK_CHUNK),
-        (MASK_CHUNK, MASK_CHUNK),
-        (2 * MASK_CHUNK + 7, MASK_CHUNK + 70),
-    ] {
-        let mut got = vec![0; len];
-        copy_masked_from(&mut got, &iov, skip, mask, 1000 + skip as u64);
-        let mut want = data[skip..skip + len].to_vec();
-        frame::apply_mask(&mut want, mask, 1000 + skip as u64);
-        assert!(got == want, "skip {skip} len {len}");
-    }
-}
