@@ -268,24 +268,6 @@ fn a_failed_handshake_reports_once() {
     assert!(c[0].is_err());
 }
 
-/// A TLS 1.3 server's first data can arrive behind its session ticket, both pulled
-/// from the socket in one go: the read that processes the ticket must go on to the
-/// data rather than report would-block with it buffered, which no watch would wake.
-#[test]
-fn data_behind_a_session_ticket_is_read_at_once() {
-    let dirs = crate::crypto::tls::tests::X509Dirs::new("tls-channel-ticket");
-    let creds = dirs.creds();
-    for _ in 0..20 {
-        let (client, server) = pair_checked(&creds, Some("qemu.example"), None);
-        handshake(&client, &server);
-        server.set_blocking(true).unwrap();
-        server.upcast().write_all(b"101").unwrap();
-        let mut buf = [0u8; 8];
-        assert_eq!(client.read(&mut buf).unwrap(), 3);
-        assert_eq!(&buf[..3], b"101");
-    }
-}
-
 #[test]
 fn x509_handshakes_check_the_peer_before_calling_back() {
     let dirs = crate::crypto::tls::tests::X509Dirs::new("tls-channel-x509");
