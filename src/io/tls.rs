@@ -214,15 +214,16 @@ impl ChannelImpl for Tls {
         // Leading buffers that fit one record together go out as one (a websocket
         // frame header and a short payload, say): one record is one TCP segment, where
         // a record each could wait out Nagle's algorithm and the peer's delayed ACK.
-        let mut total = 0;
+        let mut len = 0;
         let lead = bufs()
             .take_while(|b| {
-                total += b.len();
-                total <= MAX_RECORD
+                let fits = len + b.len() <= MAX_RECORD;
+                len += if fits { b.len() } else { 0 };
+                fits
             })
             .count();
         let joined = (lead > 1).then(|| {
-            let mut joined = Vec::with_capacity(MAX_RECORD);
+            let mut joined = Vec::with_capacity(len);
             bufs().take(lead).for_each(|b| joined.extend_from_slice(b));
             joined
         });
