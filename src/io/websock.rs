@@ -85,12 +85,42 @@ struct Output {
     control: Vec<u8>,
     /// A client's masked copy of the payload being written.
     scratch: Vec<u8>,
+    masks: MaskSource,
     /// A reply to a ping is queued: later pings go unanswered until it leaves.
     pong_pending: bool,
     /// A close frame was queued: nothing may follow it.
     closing: bool,
     /// The master watch that finishes `pending` from the default main context.
     pump: Option<AttachedSource>,
+}
+
+/// Random masks for a client's frames, from the kernel's generator 64 at a time
+/// rather than with a getrandom(2) call for every frame written.
+struct MaskSource {
+    bytes: [u8; 256],
+    /// How many of `bytes` have been handed out.
+    used: usize,
+}
+
+impl MaskSource {
+    fn new() -> Self {
+        MaskSource {
+            bytes: [0; 256],
+            used: 256,
+        }
+    }
+
+    fn next(&mut self) -> Result<[u8; 4]> {
+        if self.used == self.bytes.len() {
+            crate::crypto::random::fill(&mut self.bytes)?;
+            self.used = 0;
+        }
+        let mask = self.bytes[self.used..self.used + 4]
+            .try_into()
+            .expect("4 bytes");
+        self.used += 4;
+        Ok(mask)
+    }
 }
 
 /// The websocket channel's state.
@@ -172,6 +202,7 @@ impl Websock {
                     offset: 0,
                     control: Vec::new(),
                     scratch: Vec::new(),
+                    masks: MaskSource::new(),
                     pong_pending: false,
                     closing: false,
                     pump: None,
@@ -329,7 +360,7 @@ impl Websock {
             return Ok(());
         }
         output.closing = opcode == frame::OP_CLOSE;
-        let mask = self.new_mask()?;
+        let mask = self.new_mask(output)?;
         let mut header = [0u8; frame::MAX_HEADER];
         let n = frame::write_header(&mut header, opcode, payload.len() as u64, mask);
         let queue = match output.remaining {
@@ -346,14 +377,10 @@ impl Websock {
     }
 
     /// A fresh random mask for a client's frame; none for a server's.
-    fn new_mask(&self) -> Result<Option<[u8; 4]>> {
+    fn new_mask(&self, output: &mut Output) -> Result<Option<[u8; 4]>> {
         match self.role {
             Role::Server => Ok(None),
-            Role::Client => {
-                let mut mask = [0u8; 4];
-                crate::crypto::random::fill(&mut mask)?;
-                Ok(Some(mask))
-            }
+            Role::Client => output.masks.next().map(Some),
         }
     }
 
@@ -627,7 +654,7 @@ impl ChannelImpl for Websock {
         if output.remaining > 0 {
             return self.write_payload(output, iov, &[]);
         }
-        let mask = self.new_mask()?;
+        let mask = self.new_mask(output)?;
         let mut header = [0u8; frame::MAX_HEADER];
         let n = frame::write_header(&mut header, frame::OP_BINARY, len as u64, mask);
         (output.remaining, output.mask, output.offset) = (len as u64, mask, 0);

@@ -164,3 +164,28 @@ fn eof_before_the_head_fails_the_handshake() {
         "End of file before the websocket handshake completed"
     );
 }
+
+/// Each frame a client writes has a fresh mask, past the first batch of them.
+#[test]
+fn client_frames_each_have_a_fresh_mask() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let (peer, client) = (socket(b), socket(a));
+    let client = Websock::new_client(client, "h", "/", &[]).unwrap();
+    // The masks are the point here, not the handshake.
+    *lock(&client.imp().phase) = Phase::Open;
+    let frames = 200;
+    for i in 0..frames {
+        client.upcast().write_all(&[i as u8]).unwrap();
+    }
+    let mut wire = vec![0; frames * 7];
+    peer.read_all(&mut wire).unwrap();
+    let mut masks = std::collections::HashSet::new();
+    for (i, f) in wire.chunks(7).enumerate() {
+        assert_eq!(f[..2], [0x82, 0x81]);
+        assert_eq!(f[6] ^ f[2], i as u8);
+        masks.insert([f[2], f[3], f[4], f[5]]);
+    }
+    // One repeat among 200 random masks has a chance of about 1 in 200,000; two,
+    // of about 1 in 10^11.
+    assert!(masks.len() >= frames - 1, "{} distinct masks", masks.len());
+}
