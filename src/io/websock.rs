@@ -2,7 +2,8 @@
 //! `io/channel-websock.c` server, and a client QEMU lacks.
 //!
 //! Reads decode the peer's frames in place in a bounded input buffer and hand out
-//! their payload. Each write sends one binary frame of at most [`MAX_FRAME`] bytes
+//! their payload; the rest of a large frame goes straight into a large enough
+//! caller's buffer. Each write sends one binary frame of at most [`MAX_FRAME`] bytes
 //! straight from the caller's buffers (a client masks a copy); when the master takes
 //! only part, the frame stays open and the next write continues it. Pings are answered
 //! and a peer's close is echoed from the reading side; those control frames, and the
@@ -447,6 +448,41 @@ impl Websock {
         }
     }
 
+    /// Reads the rest of the current data frame's payload straight into the caller's
+    /// buffers when both are at least as large as the input buffer: one copy fewer
+    /// for large frames, and no read past the frame. `None` when that does not apply.
+    fn read_payload_direct(
+        &self,
+        input: &mut Input,
+        iov: &mut [IoSliceMut<'_>],
+    ) -> Result<Option<usize>> {
+        let left = input.decoder.payload_left();
+        let room = iov.iter().map(|b| b.len() as u64).sum::<u64>();
+        if left < INPUT_BUFFER as u64 || room < INPUT_BUFFER as u64 {
+            return Ok(None);
+        }
+        let mut want = left;
+        let mut parts = Vec::with_capacity(iov.len());
+        for buf in iov.iter_mut() {
+            let n = usize::try_from(want).unwrap_or(usize::MAX).min(buf.len());
+            if n > 0 {
+                parts.push(IoSliceMut::new(&mut buf[..n]));
+                want -= n as u64;
+            }
+        }
+        let n = self.master.readv_full(&mut parts, None, 0)?;
+        if n == 0 {
+            input.ended = Some(None);
+        }
+        let mut got = n;
+        for part in parts.iter_mut() {
+            let k = part.len().min(got);
+            input.decoder.payload_in_place(&mut part[..k]);
+            got -= k;
+        }
+        Ok(Some(n))
+    }
+
     /// Handles a control frame from the peer.
     fn on_control(&self, input: &mut Input, opcode: u8, payload: Range<usize>) -> Result<()> {
         let mut output = lock(&self.output);
@@ -624,6 +660,11 @@ impl ChannelImpl for Websock {
                     self.on_control(input, opcode, payload)?;
                 }
                 Ok((Item::NeedMore, _)) => {
+                    if wire.is_empty() {
+                        if let Some(n) = self.read_payload_direct(input, iov)? {
+                            return Ok(n);
+                        }
+                    }
                     // Keep what is there at the front, then read more after it.
                     input.buf.copy_within(wire.clone(), 0);
                     input.wire = 0..wire.len();

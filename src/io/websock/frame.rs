@@ -124,6 +124,18 @@ impl Decoder {
         Ok(self.payload(&mut buf[start..], start))
     }
 
+    /// Payload bytes of the current data frame not decoded yet: 0 between frames.
+    pub fn payload_left(&self) -> u64 {
+        self.remain
+    }
+
+    /// Decodes `buf`, which the caller read from the wire itself and which holds no
+    /// more than [`Decoder::payload_left`] bytes, as payload of the current data frame.
+    pub fn payload_in_place(&mut self, buf: &mut [u8]) {
+        debug_assert!(buf.len() as u64 <= self.remain);
+        self.payload(buf, 0);
+    }
+
     /// Whether [`Decoder::next`] would find more than [`Item::NeedMore`] in `buf`:
     /// payload, a whole control frame, or a violation.
     pub fn has_item(&self, buf: &[u8]) -> bool {

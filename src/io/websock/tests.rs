@@ -165,6 +165,58 @@ fn eof_before_the_head_fails_the_handshake() {
     );
 }
 
+/// A client frame's header as a raw peer writes it: binary, masked with `mask`.
+fn masked_header(len: usize, mask: [u8; 4]) -> Vec<u8> {
+    let mut header = [0u8; frame::MAX_HEADER];
+    let n = frame::write_header(&mut header, frame::OP_BINARY, len as u64, Some(mask));
+    header[..n].to_vec()
+}
+
+/// The rest of a large frame is read into the caller's buffers themselves: unmasked
+/// at the right offset across buffers of odd sizes (an empty one among them), ending
+/// at the frame, and end-of-file inside it ends the stream.
+#[test]
+fn large_frames_are_read_straight_into_large_buffers() {
+    let (peer, server) = raw_peer_and_server();
+    let mask = [0x11, 0x22, 0x33, 0x44];
+    let len = 3 * INPUT_BUFFER + 5;
+    let data = pattern(len, 7);
+    let mut wire = data.clone();
+    frame::apply_mask(&mut wire, mask, 0);
+    // A first part the server buffers, then the rest with the next frame behind it.
+    peer.write_all(&masked_header(len, mask)).unwrap();
+    peer.write_all(&wire[..1001]).unwrap();
+    // Room for more than the frame, so a read past it would land there.
+    let mut got = vec![0; len + INPUT_BUFFER];
+    assert_eq!(server.upcast().read(&mut got).unwrap(), 1001);
+    let writer = {
+        let peer = peer.clone();
+        let mut rest = wire[1001..].to_vec();
+        rest.extend(masked_header(3, mask));
+        rest.extend([b'x' ^ 0x11, b'y' ^ 0x22]);
+        thread::spawn(move || peer.write_all(&rest))
+    };
+    let mut at = 1001;
+    while at < len {
+        let (a, b) = got[at..].split_at_mut((len - at) / 3 + 1);
+        let mut iov = [
+            IoSliceMut::new(&mut []),
+            IoSliceMut::new(a),
+            IoSliceMut::new(b),
+        ];
+        at += server.imp().readv(&mut iov, None, 0).unwrap();
+    }
+    writer.join().unwrap().unwrap();
+    assert_eq!(at, len);
+    assert!(got[..len] == data);
+    // The next frame was not read into the caller's buffers: it is still to come.
+    let mut next = vec![0; 2 * INPUT_BUFFER];
+    assert_eq!(server.upcast().read(&mut next).unwrap(), 2);
+    assert_eq!(&next[..2], b"xy");
+    peer.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(server.upcast().read(&mut next).unwrap(), 0);
+}
+
 /// Each frame a client writes has a fresh mask, past the first batch of them.
 #[test]
 fn client_frames_each_have_a_fresh_mask() {
