@@ -192,7 +192,7 @@ fn large_frames_are_read_straight_into_large_buffers() {
     let writer = {
         let peer = peer.clone();
         let mut rest = wire[1001..].to_vec();
-        rest.extend(masked_header(3, mask));
+        rest.extend(masked_header(2, mask));
         rest.extend([b'x' ^ 0x11, b'y' ^ 0x22]);
         thread::spawn(move || peer.write_all(&rest))
     };
@@ -213,7 +213,16 @@ fn large_frames_are_read_straight_into_large_buffers() {
     let mut next = vec![0; 2 * INPUT_BUFFER];
     assert_eq!(server.upcast().read(&mut next).unwrap(), 2);
     assert_eq!(&next[..2], b"xy");
+    // A large frame cut short: its first part is buffered, then the direct read of
+    // the rest meets end-of-file, which ends the stream for good.
+    peer.write_all(&masked_header(len, mask)).unwrap();
+    peer.write_all(&wire[..10]).unwrap();
+    assert_eq!(server.upcast().read(&mut next).unwrap(), 10);
+    assert!(next[..10] == data[..10]);
     peer.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(server.upcast().read(&mut next).unwrap(), 0);
+    // Remembered, as on the buffered path: watches see it without the master.
+    assert!(server.imp().pending_input());
     assert_eq!(server.upcast().read(&mut next).unwrap(), 0);
 }
 
