@@ -3,6 +3,8 @@
 //! time. Payloads are streamed: a frame of any length costs no memory beyond the
 //! caller's buffer.
 
+use std::io::IoSlice;
+
 /// Frame opcodes.
 pub const OP_CONTINUATION: u8 = 0x0;
 pub const OP_TEXT: u8 = 0x1;
@@ -321,7 +323,7 @@ pub fn apply_mask(buf: &mut [u8], mask: [u8; 4], offset: u64) {
 
 /// Copies `src` into `dst` (of the same length) masked with `mask`, `src[0]` being
 /// byte `offset` of the payload: [`apply_mask`] fused with the copy.
-pub fn copy_masked(dst: &mut [u8], src: &[u8], mask: [u8; 4], offset: u64) {
+fn copy_masked(dst: &mut [u8], src: &[u8], mask: [u8; 4], offset: u64) {
     let mut m = mask;
     m.rotate_left((offset % 4) as usize);
     let word = u64::from_ne_bytes([m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3]]);
@@ -333,6 +335,32 @@ pub fn copy_masked(dst: &mut [u8], src: &[u8], mask: [u8; 4], offset: u64) {
     }
     for (i, (d, s)) in d.into_remainder().iter_mut().zip(s.remainder()).enumerate() {
         *d = s ^ m[i % 4];
+    }
+}
+
+/// Fills `dst` with the bytes of `iov` from `skip` bytes in, masked with `mask` as
+/// payload bytes at `offset`.
+pub fn gather_masked(
+    dst: &mut [u8],
+    iov: &[IoSlice<'_>],
+    mut skip: usize,
+    mask: [u8; 4],
+    offset: u64,
+) {
+    let mut at = 0;
+    for buf in iov {
+        if at == dst.len() {
+            break;
+        }
+        if skip >= buf.len() {
+            skip -= buf.len();
+            continue;
+        }
+        let src = &buf[skip..];
+        let n = src.len().min(dst.len() - at);
+        copy_masked(&mut dst[at..at + n], &src[..n], mask, offset + at as u64);
+        skip = 0;
+        at += n;
     }
 }
 

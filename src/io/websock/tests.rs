@@ -31,9 +31,17 @@ fn open_pair(protocols: &[&str]) -> (Arc<Channel<Websock>>, Arc<Channel<Websock>
     (client, server)
 }
 
+/// `len` bytes that never repeat a stretch, so a piece sent twice or out of place
+/// shows (xorshift32).
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    let mut x = u32::from(seed) | 0x100;
     (0..len)
-        .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
         .collect()
 }
 

@@ -119,6 +119,24 @@ fn copying_masked_equals_copying_then_masking() {
 }
 
 #[test]
+fn gathering_masked_walks_the_buffers_from_any_point() {
+    let data = pattern(40);
+    // Uneven pieces, an empty one among them.
+    let pieces = [&data[..7], &data[7..7], &data[7..20], &data[20..]];
+    let iov: Vec<IoSlice> = pieces.iter().map(|p| IoSlice::new(p)).collect();
+    for skip in 0..data.len() {
+        for len in 0..=data.len() - skip {
+            let offset = 1000 + skip as u64;
+            let mut got = vec![0; len];
+            gather_masked(&mut got, &iov, skip, MASK, offset);
+            let mut want = data[skip..skip + len].to_vec();
+            apply_mask(&mut want, MASK, offset);
+            assert_eq!(got, want, "skip {skip} len {len}");
+        }
+    }
+}
+
+#[test]
 fn fragments_and_interleaved_controls() {
     let mut wire = frame(OP_BINARY, b"frag", true);
     wire.extend(frame(FIN | OP_PING, b"are you there", true));
