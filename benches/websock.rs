@@ -2,15 +2,21 @@
 //! table: MIB MiB (default 1 GiB) client to server and server to client over TCP
 //! loopback, as binary messages of 64 KiB and 1 MiB, the writer on CPU 1 and the
 //! reader on CPU 0. qio reads into one 1 MiB buffer; tungstenite hands out whole
-//! messages. The two take turns, ROUNDS times (default 3); the table gives each one's
-//! rate over all its rounds together (bytes over seconds), each round's rates go to
-//! stderr. Rounds on a VM swing between two speeds (see the README): the rate over
-//! all rounds weighs them as a user would meet them, where a median of per-round
-//! ratios would compare one library's fast round with the other's slow one.
+//! messages. The two take turns, ROUNDS times (default 3). The table gives each
+//! one's median round and, last, the ratio of their rates over all rounds (bytes over
+//! seconds); each round's rates go to stderr.
 //!
-//!     cargo bench --bench websock [-- ROUNDS [MIB]]
+//! Both use the TCP congestion control QIO_BENCH_TCP_CC (default `cubic`, Debian's
+//! and the kernel's default) whatever the host's default is: under `bbr` on a VM,
+//! loopback rounds fall at random into a state several times slower for either
+//! library (see the README), which measures the VM rather than the websocket code.
+//! Setting another control than the host's default needs it in
+//! `net.ipv4.tcp_allowed_congestion_control`, or root.
+//!
+//!     [QIO_BENCH_TCP_CC=NAME] cargo bench --bench websock [-- ROUNDS [MIB]]
 
 use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Instant;
@@ -35,11 +41,39 @@ fn pin_to_cpu(cpu: usize) {
     }
 }
 
-/// A connected client and server TCP stream over 127.0.0.1.
-fn loopback() -> (TcpStream, TcpStream) {
+/// The TCP congestion control the bench runs with.
+fn congestion_control() -> String {
+    std::env::var("QIO_BENCH_TCP_CC").unwrap_or_else(|_| "cubic".into())
+}
+
+/// Makes `stream` use the congestion control `name`.
+fn set_congestion_control(stream: &TcpStream, name: &str) {
+    // SAFETY: the option value is `name`'s bytes, with their length.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CONGESTION,
+            name.as_ptr().cast(),
+            name.len() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        panic!(
+            "TCP congestion control {name:?}: {} (see net.ipv4.tcp_allowed_congestion_control)",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// A connected client and server TCP stream over 127.0.0.1, using the congestion
+/// control `cc`.
+fn loopback(cc: &str) -> (TcpStream, TcpStream) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (server, _) = listener.accept().unwrap();
+    set_congestion_control(&client, cc);
+    set_congestion_control(&server, cc);
     (client, server)
 }
 
@@ -61,8 +95,8 @@ where
     start.elapsed().as_secs_f64()
 }
 
-fn qio_seconds(direction: Direction, message: usize, total: usize) -> f64 {
-    let (c, s) = loopback();
+fn qio_seconds(direction: Direction, message: usize, total: usize, cc: &str) -> f64 {
+    let (c, s) = loopback(cc);
     let wrap = |t: TcpStream| {
         Socket::new_fd(t.into())
             .map_err(|(e, _)| e)
@@ -101,8 +135,8 @@ fn qio_seconds(direction: Direction, message: usize, total: usize) -> f64 {
     )
 }
 
-fn tungstenite_seconds(direction: Direction, message: usize, total: usize) -> f64 {
-    let (c, s) = loopback();
+fn tungstenite_seconds(direction: Direction, message: usize, total: usize, cc: &str) -> f64 {
+    let (c, s) = loopback(cc);
     let config = WebSocketConfig::default()
         .max_message_size(None)
         .max_frame_size(None);
@@ -137,6 +171,16 @@ fn mb_per_s(bytes: usize, seconds: f64) -> f64 {
     bytes as f64 / seconds / 1e6
 }
 
+/// The median of `seconds` (sorted in place).
+fn median(seconds: &mut [f64]) -> f64 {
+    seconds.sort_by(f64::total_cmp);
+    let mid = seconds.len() / 2;
+    match seconds.len() % 2 {
+        0 => (seconds[mid - 1] + seconds[mid]) / 2.0,
+        _ => seconds[mid],
+    }
+}
+
 fn main() {
     // `cargo bench` passes "--bench"; the numbers are ours.
     let numbers: Vec<usize> = std::env::args()
@@ -145,40 +189,47 @@ fn main() {
         .collect();
     let rounds = numbers.first().copied().unwrap_or(3).max(1);
     let total = numbers.get(1).copied().unwrap_or(1024) << 20;
-    println!("| direction | message | tungstenite MB/s | qio MB/s | qio / tungstenite |");
-    println!("|---|--:|--:|--:|--:|");
+    let cc = congestion_control();
+    let host_cc = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control")
+        .map_or_else(|e| e.to_string(), |s| s.trim().to_owned());
+    println!("TCP congestion control: {cc} (the host's default: {host_cc}), {rounds} rounds\n");
+    println!(
+        "| direction | message | tungstenite MB/s | qio MB/s | qio / tungstenite | over all rounds |"
+    );
+    println!("|---|--:|--:|--:|--:|--:|");
     for (name, direction) in [
         ("client → server", Direction::ClientToServer),
         ("server → client", Direction::ServerToClient),
     ] {
         for (label, message) in [("64 KiB", 64 << 10), ("1 MiB", 1 << 20)] {
-            let (mut qio_time, mut tung_time) = (0f64, 0f64);
+            let (mut qio_times, mut tung_times) = (Vec::new(), Vec::new());
             for round in 0..rounds {
+                let qio = || qio_seconds(direction, message, total, &cc);
+                let tung = || tungstenite_seconds(direction, message, total, &cc);
                 // Alternate which goes first, so neither always gets the warm cache.
                 let (q, t) = match round % 2 {
-                    0 => {
-                        let q = qio_seconds(direction, message, total);
-                        (q, tungstenite_seconds(direction, message, total))
-                    }
+                    0 => (qio(), tung()),
                     _ => {
-                        let t = tungstenite_seconds(direction, message, total);
-                        (qio_seconds(direction, message, total), t)
+                        let t = tung();
+                        (qio(), t)
                     }
                 };
-                qio_time += q;
-                tung_time += t;
+                qio_times.push(q);
+                tung_times.push(t);
                 eprintln!(
                     "{name} {label} round {round}: tungstenite {:.0} MB/s, qio {:.0} MB/s",
                     mb_per_s(total, t),
                     mb_per_s(total, q)
                 );
             }
-            let all = total * rounds;
+            let all = |times: &[f64]| times.iter().sum::<f64>();
+            let overall = all(&tung_times) / all(&qio_times);
+            let (q, t) = (median(&mut qio_times), median(&mut tung_times));
             println!(
-                "| {name} | {label} | {:.0} | {:.0} | {:.2} |",
-                mb_per_s(all, tung_time),
-                mb_per_s(all, qio_time),
-                tung_time / qio_time
+                "| {name} | {label} | {:.0} | {:.0} | {:.2} | {overall:.2} |",
+                mb_per_s(total, t),
+                mb_per_s(total, q),
+                t / q
             );
         }
     }
