@@ -472,7 +472,7 @@ impl Websock {
         header_len: usize,
     ) -> Result<usize> {
         let written = match self.master.writev_full(slices, &[], 0) {
-            Err(e) if e.would_block() && header_len > 0 => {
+            Err(e) if header_len > 0 => {
                 // Not even the header left: the frame never started.
                 output.remaining = 0;
                 return Err(e);

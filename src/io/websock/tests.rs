@@ -258,3 +258,20 @@ fn client_frames_each_have_a_fresh_mask() {
     // of about 1 in 10^11.
     assert!(masks.len() >= frames - 1, "{} distinct masks", masks.len());
 }
+
+/// A write the master refuses outright leaves no frame open: the next write starts
+/// with a header rather than continuing a frame the peer never saw begin.
+#[test]
+fn a_refused_first_write_opens_no_frame() {
+    let full =
+        crate::io::File::new_path(std::path::Path::new("/dev/full"), libc::O_WRONLY, 0).unwrap();
+    for ws in [
+        Websock::new_client(full.clone().upcast(), "h", "/", &[]).unwrap(),
+        Websock::new_server(full.clone().upcast()),
+    ] {
+        *lock(&ws.imp().phase) = Phase::Open;
+        let err = ws.upcast().write(&[1; 10]).unwrap_err();
+        assert!(!err.would_block(), "{err}");
+        assert_eq!(lock(&ws.imp().output).remaining, 0);
+    }
+}
