@@ -7,8 +7,9 @@
  *       and/or websocket handshakes, then echoes every byte until the peer ends the
  *       session, and prints "eof bytes=N tail=TEXT" (the last bytes received).
  *   interop-peer client --port N [OPTIONS]
- *       connects to 127.0.0.1:N, runs the handshakes, sends its standard input and
- *       prints the same number of bytes read back after "reply ".
+ *       connects to 127.0.0.1:N, runs the handshakes, sends its standard input,
+ *       prints the same number of bytes read back after "reply ", and ends the
+ *       session (a websocket's close frame, or else a TLS bye).
  *
  * TLS ("--creds x509|psk|anon", the default x509; "--creds none" for none) prints
  * "handshake ok" (with " peer=DN" when the peer sent a certificate) or "handshake
@@ -256,7 +257,12 @@ static int run_client(void)
     }
     printf("reply ");
     fwrite(reply, 1, payload->len, stdout);
-    if (tls) {
+    if (opt_websock) {
+        /* Closing sends the websocket's close frame, then closes every layer. */
+        if (qio_channel_close(ioc, &error) < 0) {
+            fail("close", error);
+        }
+    } else if (tls) {
         qio_channel_tls_bye(tls, &error);
         if (error) {
             fail("bye", error);

@@ -278,6 +278,22 @@ static void test_frames(void)
     g_assert_cmpmem(echo, 4, "\x88\x02\x03\xe9", 4);
     g_assert_cmpint(qio_channel_write(ioc, "x", 1, &error), ==, -1);
     qio_test_assert_error(error, QIO_ERROR_FAILED, "Broken pipe");
+    /* That close was answered: closing the channel sends no second one. */
+    g_assert_cmpint(qio_channel_close(ioc, &error), ==, 0);
+    g_autofree char *after = raw_peer_received(&r);
+    g_assert_cmpstr(after, ==, "");
+    raw_peer_clear(&r);
+}
+
+/* Closing an open websocket tells the peer first: a close frame with 1000. */
+static void test_close_sends_close_frame(void)
+{
+    g_autoptr(GError) error = NULL;
+    RawPeer r;
+    raw_peer_open(&r);
+    g_assert_cmpint(qio_channel_close(QIO_CHANNEL(r.server), &error), ==, 0);
+    g_autofree char *close = raw_peer_received(&r);
+    g_assert_cmpmem(close, strlen(close), "\x88\x02\x03\xe8", 4);
     raw_peer_clear(&r);
 }
 
@@ -427,6 +443,7 @@ int main(int argc, char **argv)
     g_test_add_func("/io/channel/websock/bad-requests", test_bad_requests);
     g_test_add_func("/io/channel/websock/frames", test_frames);
     g_test_add_func("/io/channel/websock/violations", test_violations);
+    g_test_add_func("/io/channel/websock/close-frame", test_close_sends_close_frame);
     g_test_add_func("/io/channel/websock/watch-buffered", test_watch_sees_buffered_frames);
     g_test_add_func("/io/channel/websock/close-mid-handshake", test_close_mid_handshake);
     g_test_add_func("/io/channel/websock/misuse", test_misuse);

@@ -153,10 +153,12 @@ class Interop:
     def python_server(self, tls):
         """A qio client against Python's websockets echo server."""
         payload = pattern(3 << 20, 7)
+        close_codes = []
 
         async def echo(ws, _path=None):
             async for message in ws:
                 await ws.send(message)
+            close_codes.append(ws.close_code)
 
         async def run():
             async with websockets.serve(echo, "127.0.0.1", 0, subprotocols=["binary"],
@@ -175,6 +177,7 @@ class Interop:
         check(b"websock ok protocol=binary" in out, out[:500])
         check(rc == 0 and out.endswith(b"reply " + payload), "qio client (exit %d) got %r"
               % (rc, out[:500]))
+        check(close_codes == [1000], "the qio client closed with %r" % close_codes)
 
     def chromium(self):
         """A headless Chromium page echoing through the qio server."""

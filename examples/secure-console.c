@@ -146,10 +146,11 @@ static void conn_free(Conn *conn)
     pipe_stop(&conn->up);
     pipe_stop(&conn->down);
     if (conn->tls) {
-        /* A clean end gets the closure alert, if it leaves at once: waiting for a
-         * peer that stopped reading would stall every other session. A refused
-         * peer just sees the connection drop. */
-        if (conn->open) {
+        /* A clean end tells the peer, if that leaves at once: waiting for a peer
+         * that stopped reading would stall every other session. Closing a websocket
+         * sends its close frame (inside TLS, so it cannot be forged); plain TLS
+         * sends the closure alert. A refused peer just sees the connection drop. */
+        if (conn->open && conn->channel == QIO_CHANNEL(conn->tls)) {
             qcrypto_tls_session_bye(qio_channel_tls_get_session(conn->tls), NULL);
         }
         qio_channel_close(conn->channel, NULL);

@@ -1121,7 +1121,9 @@ QCryptoTLSSession *qio_channel_tls_get_session(QIOChannelTLS *ioc);
 /**
  * The server end of a websocket over @master: it reads a client's upgrade request
  * (`GET /`, RFC 6455 version 13, optionally asking for the `binary` subprotocol) in
- * qio_channel_websock_handshake(), then carries binary frames.
+ * qio_channel_websock_handshake(), then carries binary frames. Once it is open,
+ * qio_channel_close() sends the peer a close frame (1000), as far as @master takes
+ * it without blocking, before closing @master.
  *
  * Returns: (transfer full): the channel, holding a reference on @master.
  */
@@ -1130,7 +1132,8 @@ QIOChannelWebsock *qio_channel_websock_new_server(QIOChannel *master);
 /**
  * The client end of a websocket over @master: qio_channel_websock_handshake() asks
  * @host for @path (starting with `/`) offering @protocols (a NULL-terminated list of
- * subprotocol names, or NULL for none), then it carries binary frames, masked.
+ * subprotocol names, or NULL for none), then it carries binary frames, masked, and
+ * closes as the server does.
  *
  * Returns: (transfer full) (nullable): the channel, holding a reference on @master,
  * or NULL with @error set when a name could not go in a request as it is.

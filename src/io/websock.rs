@@ -9,7 +9,8 @@
 //! continues it. Pings are answered and a peer's close is echoed from the reading
 //! side; those control frames, and the rest of a header the master did not take, go
 //! out with the next read or write, or from a pump on the default main context, as
-//! QEMU's do.
+//! QEMU's do. Closing the channel sends a close frame of its own, which QEMU's does
+//! not.
 
 pub mod frame;
 pub mod handshake;
@@ -532,13 +533,15 @@ impl Websock {
                 self.queue_control(&mut output, frame::OP_PONG, &input.buf[payload])?;
             }
             frame::OP_CLOSE => {
+                input.ended = Some(None);
                 let reply = frame::close_reply(&input.buf[payload]);
                 self.queue_control(&mut output, frame::OP_CLOSE, &reply)?;
-                input.ended = Some(None);
             }
             _ => {}
         }
-        let flushed = self.send_pending(&mut output)?;
+        // The peer may be gone already (a server closes right after its close frame):
+        // a reply the master refuses does not fail this read; the next write says why.
+        let flushed = self.send_pending(&mut output).unwrap_or(false);
         if flushed && input.ended.is_some() {
             // The peer's close was answered: nothing more goes either way.
             let _ = self.master.shutdown(Shutdown::Both);
@@ -562,6 +565,28 @@ impl Websock {
         );
         input.ended = Some(Some(error.clone()));
         error
+    }
+
+    /// Tells the peer the connection is closing, with 1000, as far as the master takes
+    /// it without blocking: a browser then sees a clean close rather than 1006. Not
+    /// before the handshake completed, after a close frame, or inside an open data
+    /// frame, whose end would never come.
+    fn send_close(&self) {
+        if self.check_open().is_err() {
+            return;
+        }
+        let mut output = lock(&self.output);
+        if output.closing || output.remaining > 0 {
+            return;
+        }
+        let payload = frame::close_payload(frame::CLOSE_NORMAL, "");
+        if self
+            .queue_control(&mut output, frame::OP_CLOSE, &payload)
+            .is_ok()
+            && self.master.set_blocking(false).is_ok()
+        {
+            let _ = flush_output(&self.master, &mut output);
+        }
     }
 
     fn check_open(&self) -> Result<()> {
@@ -748,6 +773,7 @@ impl ChannelImpl for Websock {
 
     fn close(&self, _: &Base) -> Result<()> {
         drop(lock(&self.handshake).take());
+        self.send_close();
         drop(lock(&self.output).pump.take());
         self.master.close()
     }

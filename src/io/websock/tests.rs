@@ -275,3 +275,46 @@ fn a_refused_first_write_opens_no_frame() {
         assert_eq!(lock(&ws.imp().output).remaining, 0);
     }
 }
+
+/// Closing sends a close frame (a client's masked, with 1000) unless a data frame is
+/// open, which a control frame must not interrupt.
+#[test]
+fn close_tells_the_peer_unless_a_frame_is_open() {
+    for open_frame in [false, true] {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (peer, client) = (socket(b), socket(a));
+        let client = Websock::new_client(client, "h", "/", &[]).unwrap();
+        *lock(&client.imp().phase) = Phase::Open;
+        if open_frame {
+            lock(&client.imp().output).remaining = 3;
+        }
+        client.upcast().close().unwrap();
+        let mut wire = [0; 16];
+        let n = peer.read(&mut wire).unwrap();
+        if open_frame {
+            assert_eq!(n, 0);
+            continue;
+        }
+        assert_eq!(wire[..2], [0x88, 0x82]);
+        assert_eq!(
+            [wire[6] ^ wire[2], wire[7] ^ wire[3]],
+            1000u16.to_be_bytes()
+        );
+        assert_eq!(n, 8);
+    }
+}
+
+/// A peer that closes its connection right after its close frame, as a server does,
+/// reads as end-of-file although the echo cannot go out.
+#[test]
+fn a_close_from_a_peer_already_gone_reads_as_end_of_file() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let client = Websock::new_client(socket(a), "h", "/", &[]).unwrap();
+    *lock(&client.imp().phase) = Phase::Open;
+    let mut close = b"\x88\x02".to_vec();
+    close.extend(1000u16.to_be_bytes());
+    socket(b).write_all(&close).unwrap(); // the peer's socket is dropped here
+    let mut buf = [0; 8];
+    assert_eq!(client.upcast().read(&mut buf).unwrap(), 0);
+    assert_eq!(client.upcast().read(&mut buf).unwrap(), 0);
+}
