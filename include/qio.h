@@ -1122,8 +1122,9 @@ QCryptoTLSSession *qio_channel_tls_get_session(QIOChannelTLS *ioc);
  * The server end of a websocket over @master: it reads a client's upgrade request
  * (`GET /`, RFC 6455 version 13, optionally asking for the `binary` subprotocol) in
  * qio_channel_websock_handshake(), then carries binary frames. Once it is open,
- * qio_channel_close() sends the peer a close frame (1000), as far as @master takes
- * it without blocking, before closing @master.
+ * qio_channel_close() and qio_channel_shutdown() both ways send the peer a close
+ * frame (1000), as far as @master takes it without blocking, before acting on
+ * @master.
  *
  * Returns: (transfer full): the channel, holding a reference on @master.
  */

@@ -9,8 +9,8 @@
 //! continues it. Pings are answered and a peer's close is echoed from the reading
 //! side; those control frames, and the rest of a header the master did not take, go
 //! out with the next read or write, or from a pump on the default main context, as
-//! QEMU's do. Closing the channel sends a close frame of its own, which QEMU's does
-//! not.
+//! QEMU's do. Closing the channel, or shutting it down both ways, sends a close
+//! frame of its own, which QEMU's does not.
 
 pub mod frame;
 pub mod handshake;
@@ -568,24 +568,21 @@ impl Websock {
     }
 
     /// Tells the peer the connection is closing, with 1000, as far as the master takes
-    /// it without blocking: a browser then sees a clean close rather than 1006. Not
+    /// it without blocking (it is put in non-blocking mode: it is being closed or
+    /// shut down both ways): a browser then sees a clean close rather than 1006. Not
     /// before the handshake completed, after a close frame, or inside an open data
     /// frame, whose end would never come.
-    fn send_close(&self) {
-        if self.check_open().is_err() {
-            return;
-        }
-        let mut output = lock(&self.output);
-        if output.closing || output.remaining > 0 {
+    fn send_close(&self, output: &mut Output) {
+        if self.check_open().is_err() || output.closing || output.remaining > 0 {
             return;
         }
         let payload = frame::close_payload(frame::CLOSE_NORMAL, "");
         if self
-            .queue_control(&mut output, frame::OP_CLOSE, &payload)
+            .queue_control(output, frame::OP_CLOSE, &payload)
             .is_ok()
             && self.master.set_blocking(false).is_ok()
         {
-            let _ = flush_output(&self.master, &mut output);
+            let _ = flush_output(&self.master, output);
         }
     }
 
@@ -773,8 +770,10 @@ impl ChannelImpl for Websock {
 
     fn close(&self, _: &Base) -> Result<()> {
         drop(lock(&self.handshake).take());
-        self.send_close();
-        drop(lock(&self.output).pump.take());
+        let mut output = lock(&self.output);
+        self.send_close(&mut output);
+        drop(output.pump.take());
+        drop(output);
         self.master.close()
     }
 
@@ -799,6 +798,14 @@ impl ChannelImpl for Websock {
     }
 
     fn shutdown(&self, how: Shutdown) -> Result<()> {
+        // Shutting down both ways ends the session as closing does (QEMU's VNC server
+        // disconnects so), but must not wait for a writer stuck in the master: that is
+        // what a shutdown is for. Reads go on after a write shutdown, so it sends none.
+        if how == Shutdown::Both {
+            if let Ok(mut output) = self.output.try_lock() {
+                self.send_close(&mut output);
+            }
+        }
         self.master.shutdown(how)
     }
 

@@ -318,3 +318,26 @@ fn a_close_from_a_peer_already_gone_reads_as_end_of_file() {
     assert_eq!(client.upcast().read(&mut buf).unwrap(), 0);
     assert_eq!(client.upcast().read(&mut buf).unwrap(), 0);
 }
+
+/// Shutting down both ways does not wait for a writer stuck in the master (which
+/// holds the output side): it wakes it.
+#[test]
+fn shutdown_does_not_wait_for_a_stuck_writer() {
+    let (client, _server) = open_pair(&[]);
+    let writer = {
+        let client = client.clone();
+        thread::spawn(move || client.upcast().write_all(&vec![0; 8 << 20]))
+    };
+    // The server never reads: the writer fills the socket and stays in its frame.
+    let stuck = (0..10_000).any(|_| {
+        thread::sleep(std::time::Duration::from_millis(1));
+        client.imp().output.try_lock().is_err()
+    });
+    assert!(stuck);
+    let (tx, rx) = mpsc::channel();
+    let c = client.clone();
+    thread::spawn(move || tx.send(c.upcast().shutdown(crate::io::Shutdown::Both)));
+    let done = rx.recv_timeout(std::time::Duration::from_secs(10));
+    done.expect("shutdown returned").unwrap();
+    assert!(writer.join().unwrap().is_err());
+}
