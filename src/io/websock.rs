@@ -34,9 +34,7 @@ use handshake::{ClientRequest, Parsed};
 pub const MAX_FRAME: usize = 1 << 20;
 /// How much of a client's payload is masked into a copy before it is written: small
 /// enough to stay in cache for the master's own copy, large enough to need few
-/// writes. On loopback, 256 KiB moved 1 MiB frames 15-30 % faster than masking them
-/// whole under CUBIC; 128 KiB did as well there but lost a third of the rate under
-/// BBR, whose pacing makes each write costly (see the README).
+/// writes (measured: see the README's WebSockets benchmark).
 const MASK_CHUNK: usize = 256 * 1024;
 /// The input buffer: wire bytes read ahead of the reader, never more than this.
 const INPUT_BUFFER: usize = 256 * 1024;
@@ -83,6 +81,9 @@ struct Input {
 /// waits in here. Only small things do: the rest of a frame header, control frames,
 /// handshake heads.
 struct Output {
+    /// The handshake completed: frames may go out. Kept here, not only in the phase,
+    /// so that closing never waits for a handshake step.
+    established: bool,
     /// Bytes the master has not taken yet, to go before anything else.
     pending: Vec<u8>,
     /// Payload bytes the open data frame still needs from the writer.
@@ -205,6 +206,7 @@ impl Websock {
                     ended: None,
                 }),
                 output: Arc::new(Mutex::new(Output {
+                    established: false,
                     pending: Vec::new(),
                     remaining: 0,
                     mask: None,
@@ -238,8 +240,10 @@ impl Websock {
     fn handshake_progress(&self) -> Step {
         let mut phase = lock(&self.phase);
         let step = self.advance(&mut phase);
-        if let Step::Done(Err(_)) = step {
-            *phase = Phase::Failed;
+        match step {
+            Step::Done(Ok(())) => lock(&self.output).established = true,
+            Step::Done(Err(_)) => *phase = Phase::Failed,
+            Step::Wait(_) => {}
         }
         step
     }
@@ -419,7 +423,8 @@ impl Websock {
         if output.remaining == 0 {
             let mut control = std::mem::take(&mut output.control);
             output.pending.append(&mut control);
-            self.send_pending(output)?;
+            // The payload that went out counts; a failure shows on the next write.
+            let _ = self.send_pending(output);
         }
         match payload {
             0 => Err(would_block()),
@@ -573,7 +578,7 @@ impl Websock {
     /// before the handshake completed, after a close frame, or inside an open data
     /// frame, whose end would never come.
     fn send_close(&self, output: &mut Output) {
-        if self.check_open().is_err() || output.closing || output.remaining > 0 {
+        if !output.established || output.closing || output.remaining > 0 {
             return;
         }
         let payload = frame::close_payload(frame::CLOSE_NORMAL, "");
@@ -800,8 +805,9 @@ impl ChannelImpl for Websock {
     fn shutdown(&self, how: Shutdown) -> Result<()> {
         // Shutting down both ways ends the session as closing does (QEMU's VNC server
         // disconnects so), but must not wait for a writer stuck in the master: that is
-        // what a shutdown is for. Reads go on after a write shutdown, so it sends none.
-        if how == Shutdown::Both {
+        // what a shutdown is for, so the close frame is skipped while another thread
+        // writes. Reads go on after a write shutdown, so it sends none.
+        if how == Shutdown::Both && self.master.has_feature(Feature::Shutdown) {
             if let Ok(mut output) = self.output.try_lock() {
                 self.send_close(&mut output);
             }

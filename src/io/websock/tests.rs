@@ -31,6 +31,12 @@ fn open_pair(protocols: &[&str]) -> (Arc<Channel<Websock>>, Arc<Channel<Websock>
     (client, server)
 }
 
+/// Makes `ws` open as if its handshake had completed.
+fn skip_handshake(ws: &Channel<Websock>) {
+    *lock(&ws.imp().phase) = Phase::Open;
+    lock(&ws.imp().output).established = true;
+}
+
 /// `len` bytes that never repeat a stretch, so a piece sent twice or out of place
 /// shows (xorshift32).
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
@@ -241,7 +247,7 @@ fn client_frames_each_have_a_fresh_mask() {
     let (peer, client) = (socket(b), socket(a));
     let client = Websock::new_client(client, "h", "/", &[]).unwrap();
     // The masks are the point here, not the handshake.
-    *lock(&client.imp().phase) = Phase::Open;
+    skip_handshake(&client);
     let frames = 200;
     for i in 0..frames {
         client.upcast().write_all(&[i as u8]).unwrap();
@@ -269,7 +275,7 @@ fn a_refused_first_write_opens_no_frame() {
         Websock::new_client(full.clone().upcast(), "h", "/", &[]).unwrap(),
         Websock::new_server(full.clone().upcast()),
     ] {
-        *lock(&ws.imp().phase) = Phase::Open;
+        skip_handshake(&ws);
         let err = ws.upcast().write(&[1; 10]).unwrap_err();
         assert!(!err.would_block(), "{err}");
         assert_eq!(lock(&ws.imp().output).remaining, 0);
@@ -284,7 +290,7 @@ fn close_tells_the_peer_unless_a_frame_is_open() {
         let (a, b) = UnixStream::pair().unwrap();
         let (peer, client) = (socket(b), socket(a));
         let client = Websock::new_client(client, "h", "/", &[]).unwrap();
-        *lock(&client.imp().phase) = Phase::Open;
+        skip_handshake(&client);
         if open_frame {
             lock(&client.imp().output).remaining = 3;
         }
@@ -310,7 +316,7 @@ fn close_tells_the_peer_unless_a_frame_is_open() {
 fn a_close_from_a_peer_already_gone_reads_as_end_of_file() {
     let (a, b) = UnixStream::pair().unwrap();
     let client = Websock::new_client(socket(a), "h", "/", &[]).unwrap();
-    *lock(&client.imp().phase) = Phase::Open;
+    skip_handshake(&client);
     let mut close = b"\x88\x02".to_vec();
     close.extend(1000u16.to_be_bytes());
     socket(b).write_all(&close).unwrap(); // the peer's socket is dropped here
@@ -340,4 +346,103 @@ fn shutdown_does_not_wait_for_a_stuck_writer() {
     let done = rx.recv_timeout(std::time::Duration::from_secs(10));
     done.expect("shutdown returned").unwrap();
     assert!(writer.join().unwrap().is_err());
+}
+
+/// Shutting down both ways does not wait for a handshake stuck reading (which holds
+/// the phase): it wakes it, and the handshake fails.
+#[test]
+fn shutdown_does_not_wait_for_a_stuck_handshake() {
+    let (a, _peer) = UnixStream::pair().unwrap();
+    let client = Websock::new_client(socket(a), "h", "/", &[]).unwrap();
+    let handshake = {
+        let client = client.clone();
+        // The peer never answers: the blocking read of its reply waits.
+        thread::spawn(move || handshake_blocking(&client))
+    };
+    let stuck = (0..10_000).any(|_| {
+        thread::sleep(std::time::Duration::from_millis(1));
+        client.imp().phase.try_lock().is_err()
+    });
+    assert!(stuck);
+    let (tx, rx) = mpsc::channel();
+    let c = client.clone();
+    thread::spawn(move || tx.send(c.upcast().shutdown(crate::io::Shutdown::Both)));
+    let done = rx.recv_timeout(std::time::Duration::from_secs(10));
+    done.expect("shutdown returned").unwrap();
+    assert!(handshake.join().unwrap().is_err());
+}
+
+/// A non-blocking pipe whose write end, as a file channel, holds `size` bytes, the
+/// first `junk` of them already taken; and its read end.
+fn small_pipe(size: i32, junk: usize) -> (Arc<Channel>, std::fs::File) {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills `fds` with two descriptors we then own.
+    assert_eq!(
+        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) },
+        0
+    );
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: an fcntl on a descriptor we own.
+    assert!(unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, size) } >= size);
+    let mut w = std::fs::File::from(w);
+    std::io::Write::write_all(&mut w, &vec![0xee; junk]).unwrap();
+    (crate::io::File::new_channel(w.into()).upcast(), r.into())
+}
+
+/// Writes `payload` as one client frame into a pipe of `size` bytes after `junk`,
+/// emptying the pipe whenever the write would block, and checks that a server decodes
+/// the payload back. Returns the payload bytes the first write took and the header
+/// bytes it left waiting.
+fn write_through_pipe(size: i32, junk: usize, payload: &[u8]) -> (usize, usize) {
+    let (master, mut out) = small_pipe(size, junk);
+    let client = Websock::new_client(master, "h", "/", &[]).unwrap();
+    skip_handshake(&client);
+    let mut first = None;
+    let (mut sent, mut wire) = (0, Vec::new());
+    for _ in 0..100_000 {
+        if sent == payload.len() && lock(&client.imp().output).pending.is_empty() {
+            break;
+        }
+        match client.upcast().write(&payload[sent..]) {
+            Ok(n) => sent += n,
+            Err(e) => assert!(e.would_block(), "{e}"),
+        }
+        first.get_or_insert_with(|| (sent, lock(&client.imp().output).pending.len()));
+        let mut buf = vec![0; size as usize];
+        while let Ok(n @ 1..) = std::io::Read::read(&mut out, &mut buf) {
+            wire.extend_from_slice(&buf[..n]);
+        }
+    }
+    assert_eq!(sent, payload.len());
+    assert!(wire[..junk].iter().all(|&b| b == 0xee));
+    // A server reads the frame back.
+    let (a, b) = UnixStream::pair().unwrap();
+    let server = Websock::new_server(socket(b));
+    skip_handshake(&server);
+    let feeder = thread::spawn(move || socket(a).write_all(&wire[junk..]));
+    let mut got = vec![0; payload.len()];
+    server.upcast().read_all(&mut got).unwrap();
+    feeder.join().unwrap().unwrap();
+    assert!(got == payload);
+    first.unwrap()
+}
+
+/// A client's frame survives a master that takes only part of it at every step: a
+/// header cut after 3 bytes, takes ending at payload offsets the mask's 4 bytes do not
+/// divide, and a second masked piece taken in part.
+#[test]
+fn client_frames_survive_partial_takes() {
+    // A pipe fills the room left in its last page only with a write's first
+    // (length mod 4096) bytes, and only if they fit. One page with 3 bytes of room,
+    // and a frame of one masked piece whose 14-byte header and 245,749-byte payload
+    // come to 60 pages and 3 bytes: the header's first 3 bytes go, 11 wait. Then the
+    // payload goes 4085 bytes and 4096 at a time, at offsets of 1 mod 4.
+    let payload = pattern(60 * 4096 - 11, 1);
+    assert_eq!(write_through_pipe(4096, 4093, &payload), (0, 11));
+    // 128 pages take the header and the first 256 KiB piece (65 pages, the header in
+    // the first page's room), then 63 pages of the second piece.
+    let payload = pattern(MAX_FRAME, 2);
+    let first = (MASK_CHUNK + 63 * 4096, 0);
+    assert_eq!(write_through_pipe(512 << 10, 3, &payload), first);
 }
