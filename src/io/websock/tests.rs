@@ -325,6 +325,21 @@ fn a_close_from_a_peer_already_gone_reads_as_end_of_file() {
     assert_eq!(client.upcast().read(&mut buf).unwrap(), 0);
 }
 
+/// Waits until `stuck` says another thread is blocked inside `ws`, then shuts `ws`
+/// down both ways, which must return, within 10 s.
+fn shutdown_while(ws: &Arc<Channel<Websock>>, stuck: impl Fn(&Websock) -> bool) {
+    let blocked = (0..10_000).any(|_| {
+        thread::sleep(std::time::Duration::from_millis(1));
+        stuck(ws.imp())
+    });
+    assert!(blocked);
+    let (tx, rx) = mpsc::channel();
+    let ws = ws.clone();
+    thread::spawn(move || tx.send(ws.upcast().shutdown(crate::io::Shutdown::Both)));
+    let done = rx.recv_timeout(std::time::Duration::from_secs(10));
+    done.expect("shutdown returned").unwrap();
+}
+
 /// Shutting down both ways does not wait for a writer stuck in the master (which
 /// holds the output side): it wakes it.
 #[test]
@@ -335,16 +350,7 @@ fn shutdown_does_not_wait_for_a_stuck_writer() {
         thread::spawn(move || client.upcast().write_all(&vec![0; 8 << 20]))
     };
     // The server never reads: the writer fills the socket and stays in its frame.
-    let stuck = (0..10_000).any(|_| {
-        thread::sleep(std::time::Duration::from_millis(1));
-        client.imp().output.try_lock().is_err()
-    });
-    assert!(stuck);
-    let (tx, rx) = mpsc::channel();
-    let c = client.clone();
-    thread::spawn(move || tx.send(c.upcast().shutdown(crate::io::Shutdown::Both)));
-    let done = rx.recv_timeout(std::time::Duration::from_secs(10));
-    done.expect("shutdown returned").unwrap();
+    shutdown_while(&client, |ws| ws.output.try_lock().is_err());
     assert!(writer.join().unwrap().is_err());
 }
 
@@ -359,16 +365,7 @@ fn shutdown_does_not_wait_for_a_stuck_handshake() {
         // The peer never answers: the blocking read of its reply waits.
         thread::spawn(move || handshake_blocking(&client))
     };
-    let stuck = (0..10_000).any(|_| {
-        thread::sleep(std::time::Duration::from_millis(1));
-        client.imp().phase.try_lock().is_err()
-    });
-    assert!(stuck);
-    let (tx, rx) = mpsc::channel();
-    let c = client.clone();
-    thread::spawn(move || tx.send(c.upcast().shutdown(crate::io::Shutdown::Both)));
-    let done = rx.recv_timeout(std::time::Duration::from_secs(10));
-    done.expect("shutdown returned").unwrap();
+    shutdown_while(&client, |ws| ws.phase.try_lock().is_err());
     assert!(handshake.join().unwrap().is_err());
 }
 
