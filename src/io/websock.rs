@@ -416,7 +416,7 @@ impl Websock {
                     slices.push(IoSlice::new(&buf[..n]));
                     left -= n;
                 }
-                self.send_part(output, &slices, header.len())?
+                self.send_part(output, &slices, header)?
             }
             Some(mask) => self.write_masked(output, iov, header, mask, take)?,
         };
@@ -455,7 +455,7 @@ impl Websock {
             let n = (total - done).min(MASK_CHUNK);
             frame::gather_masked(&mut scratch[..n], iov, done, mask, output.offset);
             let slices = [IoSlice::new(header), IoSlice::new(&scratch[..n])];
-            match self.send_part(output, &slices, header.len()) {
+            match self.send_part(output, &slices, header) {
                 Ok(sent) if sent < n || done + sent == total => break Ok(done + sent),
                 Ok(sent) => done += sent,
                 // What went out counts; the error shows again on the next write.
@@ -468,27 +468,32 @@ impl Websock {
         result
     }
 
-    /// Writes `slices` to the master: first the frame header's `header_len` bytes
-    /// (maybe none), then payload. Records how far the frame got and returns the
-    /// payload bytes the master took.
+    /// Writes `slices` to the master: the frame's `header` (maybe empty), then
+    /// payload. Records how far the frame got and returns the payload bytes the
+    /// master took.
     fn send_part(
         &self,
         output: &mut Output,
         slices: &[IoSlice<'_>],
-        header_len: usize,
+        header: &[u8],
     ) -> Result<usize> {
+        debug_assert_eq!(
+            slices[0].as_ptr(),
+            header.as_ptr(),
+            "slices start with the header"
+        );
         let written = match self.master.writev_full(slices, &[], 0) {
-            Err(e) if header_len > 0 => {
+            Err(e) if !header.is_empty() => {
                 // Not even the header left: the frame never started.
                 output.remaining = 0;
                 return Err(e);
             }
             result => result?,
         };
-        let payload = written.saturating_sub(header_len);
+        let payload = written.saturating_sub(header.len());
         output
             .pending
-            .extend_from_slice(&slices[0][written.min(header_len)..header_len]);
+            .extend_from_slice(&header[written.min(header.len())..]);
         output.remaining -= payload as u64;
         output.offset += payload as u64;
         Ok(payload)
