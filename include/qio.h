@@ -101,31 +101,6 @@ G_BEGIN_DECLS
 #define QIO_MICRO_VERSION 0
 
 /**
- * The providers of hashes, HMACs and ciphers. Every compiled backend is usable at run
- * time; `QCRYPTO_BACKEND_AUTO` picks the fastest one for the algorithm, and the
- * environment variable `QIO_CRYPTO_BACKEND=builtin|nettle|gnutls` makes that backend
- * the default wherever it supports the algorithm.
- */
-typedef enum {
-    /**
-     * The fastest compiled backend supporting the algorithm.
-     */
-    QCRYPTO_BACKEND_AUTO = 0,
-    /**
-     * Pure Rust: the RustCrypto crates, and qio's own MD5; always present.
-     */
-    QCRYPTO_BACKEND_BUILTIN = 1,
-    /**
-     * The nettle library.
-     */
-    QCRYPTO_BACKEND_NETTLE = 2,
-    /**
-     * The gnutls library.
-     */
-    QCRYPTO_BACKEND_GNUTLS = 3,
-} QCryptoBackend;
-
-/**
  * The kind of a #QIOSocketAddress, with QAPI's `SocketAddressType` values.
  */
 typedef enum {
@@ -214,6 +189,31 @@ typedef enum {
     QCRYPTO_SECRET_FORMAT_BASE64 = 1,
     QCRYPTO_SECRET_FORMAT__MAX = 2,
 } QCryptoSecretFormat;
+
+/**
+ * The providers of hashes, HMACs and ciphers. Every compiled backend is usable at run
+ * time; `QCRYPTO_BACKEND_AUTO` picks the fastest one for the algorithm, and the
+ * environment variable `QIO_CRYPTO_BACKEND=builtin|nettle|gnutls` makes that backend
+ * the default wherever it supports the algorithm.
+ */
+typedef enum {
+    /**
+     * The fastest compiled backend supporting the algorithm.
+     */
+    QCRYPTO_BACKEND_AUTO = 0,
+    /**
+     * Pure Rust: the RustCrypto crates, and qio's own MD5; always present.
+     */
+    QCRYPTO_BACKEND_BUILTIN = 1,
+    /**
+     * The nettle library.
+     */
+    QCRYPTO_BACKEND_NETTLE = 2,
+    /**
+     * The gnutls library.
+     */
+    QCRYPTO_BACKEND_GNUTLS = 3,
+} QCryptoBackend;
 
 /**
  * Error codes in the `QIO_ERROR` domain. Codes are only ever appended.
@@ -891,15 +891,6 @@ GSource *qio_channel_add_watch_source(QIOChannel *ioc,
 void qio_channel_wait(QIOChannel *ioc, GIOCondition condition);
 
 /**
- * Wraps @fd, which it takes over: a #QIOChannelSocket if it is a socket, else a
- * #QIOChannelFile.
- *
- * Returns: (transfer full) (nullable): the channel, or NULL with @error set (@fd then
- * stays the caller's).
- */
-QIOChannel *qio_channel_new_fd(int fd, GError **error);
-
-/**
  * A new empty buffer with room for @capacity bytes. Reads consume from the offset
  * (set with qio_channel_io_seek()) up to the usage; writes append at the usage.
  *
@@ -1117,6 +1108,15 @@ void qio_channel_tls_bye(QIOChannelTLS *ioc, GError **error);
  * be freed.
  */
 QCryptoTLSSession *qio_channel_tls_get_session(QIOChannelTLS *ioc);
+
+/**
+ * Wraps @fd, which it takes over: a #QIOChannelSocket if it is a socket, else a
+ * #QIOChannelFile.
+ *
+ * Returns: (transfer full) (nullable): the channel, or NULL with @error set (@fd then
+ * stays the caller's).
+ */
+QIOChannel *qio_channel_new_fd(int fd, GError **error);
 
 /**
  * The server end of a websocket over @master: it reads a client's upgrade request
@@ -1959,9 +1959,10 @@ const char *qio_socket_address_get_port(const QIOSocketAddress *addr);
 const char *qio_socket_address_get_path(const QIOSocketAddress *addr);
 
 /**
- * A new task reporting on @source (NULL, or a channel, #QIONetListener or
- * #QIODNSResolver, referenced until the task is freed), completed by calling
- * @func(task, @opaque); @destroy runs on @opaque when the task is freed.
+ * A new task reporting on @source (NULL, or any shared qio object: a channel, a
+ * #QIONetListener, the #QIODNSResolver..., referenced until the task is freed),
+ * completed by calling @func(task, @opaque); @destroy runs on @opaque when the task
+ * is freed.
  *
  * Returns: (transfer full): the task, to free with qio_task_free() unless it is run
  * with qio_task_run_in_thread().

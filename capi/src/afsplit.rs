@@ -5,41 +5,9 @@ use std::os::raw::c_int;
 use glib_sys::GError;
 use qio::crypto::afsplit;
 
-use crate::boundary::{ffi_guard, Fail};
-use crate::ffi;
+use crate::boundary::ffi_guard;
+use crate::ffi::{bytes, bytes_mut, decode};
 use crate::hash::HashAlgoArg;
-
-/// Checks the arguments and runs `op` (encode or decode) from `input` to `out`, one of
-/// which holds the key (`blocklen` bytes) and the other the split (`blocklen` ×
-/// `stripes` bytes): the split is the input when `split_in` is true.
-///
-/// # Safety
-/// `input` and `out` point at buffers of those sizes.
-unsafe fn run(
-    hash: HashAlgoArg,
-    blocklen: usize,
-    stripes: u32,
-    input: *const u8,
-    out: *mut u8,
-    split_in: bool,
-    op: fn(qio::crypto::HashAlgo, u32, &[u8], &mut [u8]) -> qio::Result<()>,
-) -> Result<c_int, Fail> {
-    let (hash, split) = (hash.get()?, afsplit::split_len(blocklen, stripes)?);
-    let (in_len, out_len) = if split_in {
-        (split, blocklen)
-    } else {
-        (blocklen, split)
-    };
-    // SAFETY: the caller's buffers of the sizes just computed.
-    let (input, out) = unsafe {
-        (
-            ffi::bytes(input.cast(), in_len)?,
-            ffi::bytes_mut(out, out_len)?,
-        )
-    };
-    op(hash, stripes, input, out)?;
-    Ok(0)
-}
 
 /// Splits the @blocklen bytes at @in into @stripes blocks at @out (@blocklen ×
 /// @stripes bytes): all but the last random, so that every stripe is needed to
@@ -56,8 +24,14 @@ pub unsafe extern "C" fn qcrypto_afsplit_encode(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's buffers of the documented sizes.
-        unsafe { run(hash, blocklen, stripes, input, out, false, afsplit::encode) }
+        let (hash, split) = (decode!(hash), afsplit::split_len(blocklen, stripes)?);
+        afsplit::encode(
+            hash,
+            stripes,
+            bytes!(input, blocklen),
+            bytes_mut!(out, split),
+        )?;
+        Ok(0)
     })
 }
 
@@ -75,7 +49,13 @@ pub unsafe extern "C" fn qcrypto_afsplit_decode(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's buffers of the documented sizes.
-        unsafe { run(hash, blocklen, stripes, input, out, true, afsplit::decode) }
+        let (hash, split) = (decode!(hash), afsplit::split_len(blocklen, stripes)?);
+        afsplit::decode(
+            hash,
+            stripes,
+            bytes!(input, split),
+            bytes_mut!(out, blocklen),
+        )?;
+        Ok(0)
     })
 }

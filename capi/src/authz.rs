@@ -2,8 +2,8 @@
 //! `authz-listfile` objects), shared by reference. `QAuthZSimple`, `QAuthZList` and
 //! `QAuthZListFile` handles are `QAuthZ` handles; `QAUTHZ()` upcasts them.
 
-use std::ffi::OsStr;
-use std::os::raw::{c_char, c_int};
+use std::ffi::{CStr, OsStr};
+use std::os::raw::c_char;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -12,7 +12,10 @@ use libc::ssize_t;
 use qio::authz::{Authz, List, ListFormat, ListPolicy, ListRule};
 
 use crate::boundary::{ffi_guard, Fail};
-use crate::ffi::{self, Castable};
+use crate::ffi::{
+    c_str, decode, enum_arg, handle, opt_c_str, ref_handle, unref_handle, utf8, Castable, Shared,
+    Tag,
+};
 
 /// What a rule, or a list where no rule matches, decides; QEMU's values.
 #[repr(C)]
@@ -34,13 +37,21 @@ pub enum QAuthZListFormat {
     QAUTHZ_LIST_FORMAT__MAX = 2,
 }
 
-/// A `QAuthZListPolicy` as C passed it, validated before use.
-#[repr(transparent)]
-pub struct ListPolicyArg(c_int);
+enum_arg! {
+    /// A `QAuthZListPolicy` as C passed it: any int, decoded before use.
+    ListPolicyArg(QAuthZListPolicy) => ListPolicy {
+        QAUTHZ_LIST_POLICY_DENY => ListPolicy::Deny,
+        QAUTHZ_LIST_POLICY_ALLOW => ListPolicy::Allow,
+    }
+}
 
-/// A `QAuthZListFormat` as C passed it, validated before use.
-#[repr(transparent)]
-pub struct ListFormatArg(c_int);
+enum_arg! {
+    /// A `QAuthZListFormat` as C passed it: any int, decoded before use.
+    ListFormatArg(QAuthZListFormat) => ListFormat {
+        QAUTHZ_LIST_FORMAT_EXACT => ListFormat::Exact,
+        QAUTHZ_LIST_FORMAT_GLOB => ListFormat::Glob,
+    }
+}
 
 /// An authorization policy, shared: qauthz_ref() and qauthz_unref().
 pub struct QAuthZ {
@@ -62,61 +73,44 @@ pub struct QAuthZListFile {
     _private: [u8; 0],
 }
 
-impl Castable for QAuthZ {
-    type Rust = Authz;
-    const NAME: &'static str = "QAuthZ";
-    const TAG: u32 = u32::from_be_bytes(*b"QAuZ");
+/// The authorization types share one value, [`Authz`]; a subtype's handle is a
+/// `QAuthZ` one (`QAUTHZ()` is a plain cast).
+macro_rules! authz_type {
+    ($c:ident, $tag:literal, $check:expr) => {
+        impl Castable for $c {
+            type Ownership = Shared;
+            type Rust = Authz;
+            const NAME: &'static str = stringify!($c);
+            const TAG: Tag = Tag::new($tag);
+            const CHECK: Option<&'static str> = $check;
+        }
+    };
+}
+authz_type!(QAuthZ, b"QAz*", None);
+authz_type!(QAuthZSimple, b"QAzs", Some("QAUTHZ_IS_SIMPLE"));
+authz_type!(QAuthZList, b"QAzl", Some("QAUTHZ_IS_LIST"));
+authz_type!(QAuthZListFile, b"QAzf", Some("QAUTHZ_IS_LIST_FILE"));
+
+/// A rule's text: a required UTF-8 string (identities are compared as text, so bytes
+/// that are not UTF-8 are refused rather than approximated).
+fn rule_text(text: Option<&CStr>) -> Result<&str, Fail> {
+    let text = text.ok_or(Fail::Precondition("match != NULL".into()))?;
+    crate::ffi::to_utf8(text, "Rule match")
 }
 
-/// The policy behind a handle of any QAuthZ type, borrowed for one call.
-///
-/// # Safety
-/// `authz` is NULL or a handle the caller holds a reference to.
-pub(crate) unsafe fn borrow<'a, C>(authz: *const C, param: &str) -> Result<&'a Authz, Fail> {
-    // SAFETY: the caller's contract; arc_borrow checks the tag.
-    unsafe { ffi::arc_borrow(authz as *const QAuthZ, param) }
-}
-
-fn list_policy(arg: ListPolicyArg) -> Result<ListPolicy, Fail> {
-    match arg.0 {
-        0 => Ok(ListPolicy::Deny),
-        1 => Ok(ListPolicy::Allow),
-        _ => Err(Fail::Precondition("policy is a QAuthZListPolicy".into())),
-    }
-}
-
-fn list_format(arg: ListFormatArg) -> Result<ListFormat, Fail> {
-    match arg.0 {
-        0 => Ok(ListFormat::Exact),
-        1 => Ok(ListFormat::Glob),
-        _ => Err(Fail::Precondition("format is a QAuthZListFormat".into())),
-    }
-}
-
-/// A required C string as UTF-8 text: identities are compared as text, so bytes that
-/// are not UTF-8 are refused rather than approximated.
-///
-/// # Safety
-/// `text` is NULL or a NUL-terminated string.
-unsafe fn text<'a>(text: *const c_char, param: &str, what: &str) -> Result<&'a str, Fail> {
-    // SAFETY: the caller's contract.
-    let text = unsafe { ffi::opt_c_str(text) }
-        .ok_or_else(|| Fail::Precondition(format!("{param} != NULL").into()))?;
-    text.to_str().map_err(|_| {
-        Fail::Error(qio::Error::new(
-            qio::ErrorKind::InvalidArgument,
-            format!("{what} is not valid UTF-8"),
-        ))
-    })
-}
-
-/// # Safety
-/// As for [`borrow`].
-unsafe fn list<'a>(auth: *const QAuthZList) -> Result<&'a List, Fail> {
-    // SAFETY: the caller's contract.
-    unsafe { borrow(auth, "auth")? }
+/// The rules of a list policy.
+fn list(authz: &Authz) -> Result<&List, Fail> {
+    authz
         .as_list()
         .ok_or(Fail::Precondition("QAUTHZ_IS_LIST (auth)".into()))
+}
+
+fn rule(text: &str, policy: ListPolicyArg, format: ListFormatArg) -> Result<ListRule, Fail> {
+    Ok(ListRule {
+        text: text.to_owned(),
+        policy: decode!(policy),
+        format: decode!(format),
+    })
 }
 
 /// A policy allowing exactly @identity (e.g. a TLS peer's distinguished name).
@@ -129,9 +123,7 @@ pub unsafe extern "C" fn qauthz_simple_new(
     error: *mut *mut GError,
 ) -> *mut QAuthZSimple {
     ffi_guard!(std::ptr::null_mut(), error, {
-        // SAFETY: the caller's string.
-        let identity = unsafe { text(identity, "identity", "Identity")? };
-        Ok(ffi::arc_into_handle::<QAuthZ>(Authz::simple(identity)) as *mut QAuthZSimple)
+        Ok(crate::ffi::new(Authz::simple(utf8!(identity, "Identity"))))
     })
 }
 
@@ -141,15 +133,7 @@ pub unsafe extern "C" fn qauthz_simple_new(
 #[no_mangle]
 pub unsafe extern "C" fn qauthz_list_new(policy: ListPolicyArg) -> *mut QAuthZList {
     ffi_guard!(std::ptr::null_mut(), {
-        Ok(ffi::arc_into_handle::<QAuthZ>(Authz::list(list_policy(policy)?)) as *mut QAuthZList)
-    })
-}
-
-fn rule(text: &str, policy: ListPolicyArg, format: ListFormatArg) -> Result<ListRule, Fail> {
-    Ok(ListRule {
-        text: text.to_owned(),
-        policy: list_policy(policy)?,
-        format: list_format(format)?,
+        Ok(crate::ffi::new(Authz::list(decode!(policy))))
     })
 }
 
@@ -166,8 +150,7 @@ pub unsafe extern "C" fn qauthz_list_append_rule(
     error: *mut *mut GError,
 ) -> ssize_t {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handle and string, checked.
-        let (list, text) = unsafe { (list(auth)?, text(match_, "match", "Rule match")?) };
+        let (list, text) = (list(handle!(auth))?, rule_text(opt_c_str!(match_))?);
         Ok(list.append_rule(rule(text, policy, format)?) as ssize_t)
     })
 }
@@ -185,8 +168,7 @@ pub unsafe extern "C" fn qauthz_list_insert_rule(
     error: *mut *mut GError,
 ) -> ssize_t {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handle and string, checked.
-        let (list, text) = unsafe { (list(auth)?, text(match_, "match", "Rule match")?) };
+        let (list, text) = (list(handle!(auth))?, rule_text(opt_c_str!(match_))?);
         Ok(list.insert_rule(rule(text, policy, format)?, index) as ssize_t)
     })
 }
@@ -200,10 +182,8 @@ pub unsafe extern "C" fn qauthz_list_delete_rule(
     match_: *const c_char,
 ) -> ssize_t {
     ffi_guard!(-1, {
-        // SAFETY: the caller's handle and string, checked.
-        let list = unsafe { list(auth)? };
-        let text =
-            unsafe { ffi::opt_c_str(match_) }.ok_or(Fail::Precondition("match != NULL".into()))?;
+        let list = list(handle!(auth))?;
+        let text = opt_c_str!(match_).ok_or(Fail::Precondition("match != NULL".into()))?;
         Ok(text
             .to_str()
             .ok()
@@ -226,12 +206,8 @@ pub unsafe extern "C" fn qauthz_list_file_new(
     error: *mut *mut GError,
 ) -> *mut QAuthZListFile {
     ffi_guard!(std::ptr::null_mut(), error, {
-        // SAFETY: the caller's string.
-        let filename = unsafe { ffi::opt_c_str(filename) }
-            .ok_or(Fail::Precondition("filename != NULL".into()))?;
-        let path = Path::new(OsStr::from_bytes(filename.to_bytes()));
-        let authz = Authz::list_file(path, refresh != GFALSE)?;
-        Ok(ffi::arc_into_handle::<QAuthZ>(authz) as *mut QAuthZListFile)
+        let path = Path::new(OsStr::from_bytes(c_str!(filename).to_bytes()));
+        Ok(crate::ffi::new(Authz::list_file(path, refresh != GFALSE)?))
     })
 }
 
@@ -247,13 +223,7 @@ pub unsafe extern "C" fn qauthz_is_allowed(
     error: *mut *mut GError,
 ) -> gboolean {
     ffi_guard!(GFALSE, error, {
-        // SAFETY: the caller's handle and string, checked.
-        let (authz, identity) = unsafe {
-            (
-                borrow(authz, "authz")?,
-                text(identity, "identity", "Identity")?,
-            )
-        };
+        let (authz, identity) = (handle!(authz), utf8!(identity, "Identity"));
         Ok(authz.is_allowed(identity)?.into())
     })
 }
@@ -263,15 +233,11 @@ pub unsafe extern "C" fn qauthz_is_allowed(
 /// Returns: (transfer full): @authz.
 #[no_mangle]
 pub unsafe extern "C" fn qauthz_ref(authz: *mut QAuthZ) -> *mut QAuthZ {
-    // SAFETY: the caller's handle, checked.
-    ffi_guard!(std::ptr::null_mut(), {
-        unsafe { ffi::arc_ref(authz, "authz") }
-    })
+    ffi_guard!(std::ptr::null_mut(), { ref_handle!(authz) })
 }
 
 /// Drops a reference to @authz; the last one frees it. NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn qauthz_unref(authz: *mut QAuthZ) {
-    // SAFETY: the caller's handle, checked.
-    ffi_guard!((), { unsafe { ffi::arc_unref(authz, "authz") } })
+    ffi_guard!((), { unref_handle!(authz) })
 }

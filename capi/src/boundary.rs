@@ -4,12 +4,11 @@
 
 use std::any::Any;
 use std::borrow::Cow;
-use std::ffi::CString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use glib_sys::GError;
 
-use crate::error;
+use crate::error::{self, c_text};
 
 /// The log domain of every message qio logs.
 pub(crate) const LOG_DOMAIN: &std::ffi::CStr = c"qio";
@@ -140,11 +139,6 @@ pub(crate) fn critical(message: &str) {
             message.as_ptr(),
         )
     };
-}
-
-/// `text` as a C string, with any NUL replaced so the message survives.
-pub(crate) fn c_text(text: &str) -> CString {
-    CString::new(text.replace('\0', "\\0")).unwrap_or_default()
 }
 
 fn panic_text(payload: &(dyn Any + Send)) -> &str {

@@ -1,24 +1,31 @@
 //! `QIOChannel`: the generic channel API (QEMU's `io/channel.h`) for every channel type.
 //!
-//! A channel handle is the address of the core's `Channel` inside its `Arc`, so a
-//! `QIOChannelSocket *` and the `QIOChannel *` it upcasts to (`QIO_CHANNEL()`, a plain
-//! cast) are the same pointer, and watch callbacks receive exactly the pointer C holds.
-//! Every export checks the channel class at that address before using it.
+//! Every channel handle, whatever its type, holds a [`ChannelObject`]: the core's
+//! channel, erased. A `QIOChannelSocket *` and the `QIOChannel *` it upcasts to
+//! (`QIO_CHANNEL()`, a plain cast) are the same handle; the socket type's tag belongs to
+//! the channel family, so the generic exports accept it, and the socket exports accept
+//! nothing else. Watch callbacks receive exactly the handle C holds. Nothing here lists
+//! the channel types: each declares itself with [`channel_type!`].
 
+use std::any::Any;
 use std::io::{IoSlice, IoSliceMut};
-use std::mem::ManuallyDrop;
 use std::os::fd::{BorrowedFd, OwnedFd};
-use std::os::raw::{c_int, c_uint, c_void};
+use std::os::raw::{c_int, c_uint};
 use std::sync::Arc;
 
 use glib_sys::{
     gboolean, gpointer, GDestroyNotify, GError, GIOCondition, GMainContext, GSource, GFALSE,
 };
 use libc::{iovec, off_t, ssize_t};
-use qio::io::channel::{ChannelType, Feature, Shutdown};
-use qio::io::{watch, Channel};
+use qio::io::channel::{ChannelImpl, Feature, Shutdown};
+use qio::io::{Channel, MainContext, Watch};
 
 use crate::boundary::{ffi_guard, require, Fail};
+use crate::ffi::{
+    array, bytes, bytes_mut, c_str, call_c, callback, decode, enum_arg, handle, keep_handle,
+    main_context, out, read_bufs, ref_handle, unref_handle, write_bufs, Castable, HandleRef,
+    Shared, Tag,
+};
 
 /// A byte stream of any type; subtypes upcast with QIO_CHANNEL(). Shared: every
 /// constructor returns one reference, qio_channel_ref() adds one and
@@ -26,6 +33,90 @@ use crate::boundary::{ffi_guard, require, Fail};
 pub struct QIOChannel {
     _private: [u8; 0],
 }
+
+/// What every channel handle holds, whatever its type.
+pub(crate) struct ChannelObject {
+    pub(crate) channel: Arc<Channel>,
+    /// Handles to parts of the channel that C borrows for as long as the channel
+    /// lives (a TLS channel's session), freed with it.
+    parts: Option<Box<dyn Any + Send + Sync>>,
+}
+
+impl ChannelObject {
+    /// A handle's part of type `P`, if it has one.
+    pub(crate) fn part<P: 'static>(&self) -> Option<&P> {
+        self.parts.as_ref()?.downcast_ref()
+    }
+}
+
+impl Castable for QIOChannel {
+    type Ownership = Shared;
+    type Rust = ChannelObject;
+    const NAME: &'static str = "QIOChannel";
+    const TAG: Tag = Tag::new(b"QCh*");
+    const CHECK: Option<&'static str> = Some("QIO_IS_CHANNEL");
+}
+
+/// A channel handle type: one of the [`QIOChannel`] family, standing for the core's
+/// channel type `Imp`.
+pub(crate) trait ChannelType: Castable<Ownership = Shared, Rust = ChannelObject> {
+    type Imp: ChannelImpl;
+}
+
+/// Declares a channel handle type: `channel_type!(QIOChannelSocket, Socket, b"QChs",
+/// "QIO_IS_CHANNEL_SOCKET")`, its tag in the channel family.
+macro_rules! channel_type {
+    ($c:ident, $imp:ty, $tag:literal, $check:literal) => {
+        impl $crate::ffi::Castable for $c {
+            type Ownership = $crate::ffi::Shared;
+            type Rust = $crate::channel::ChannelObject;
+            const NAME: &'static str = stringify!($c);
+            const TAG: $crate::ffi::Tag = $crate::ffi::Tag::new($tag);
+            const CHECK: Option<&'static str> = Some($check);
+        }
+
+        impl $crate::channel::ChannelType for $c {
+            type Imp = $imp;
+        }
+    };
+}
+pub(crate) use channel_type;
+
+/// Hands a new channel to C as a handle of its type, holding one reference.
+pub(crate) fn new_handle<C: ChannelType>(channel: Arc<Channel<C::Imp>>) -> *mut C {
+    new_handle_with(channel, None)
+}
+
+/// As [`new_handle`], with the parts C may borrow from it.
+pub(crate) fn new_handle_with<C: ChannelType>(
+    channel: Arc<Channel<C::Imp>>,
+    parts: Option<Box<dyn Any + Send + Sync>>,
+) -> *mut C {
+    crate::ffi::new(ChannelObject {
+        channel: channel.upcast(),
+        parts,
+    })
+}
+
+/// The typed channel behind a channel handle of type `C` (the first argument only
+/// names the type; see [`channel!`]).
+pub(crate) fn typed<C: ChannelType>(
+    _: *const C,
+    object: &ChannelObject,
+) -> Result<Arc<Channel<C::Imp>>, Fail> {
+    Arc::clone(&object.channel)
+        .downcast()
+        .map_err(|_| Fail::Precondition(format!("the channel is a {}", C::NAME).into()))
+}
+
+/// The typed channel behind a channel handle argument, with a reference of its own:
+/// `channel!(sioc)` is the `Arc<Channel<Socket>>` of a `QIOChannelSocket *`.
+macro_rules! channel {
+    ($p:ident) => {
+        $crate::channel::typed($p, $crate::ffi::handle!($p))?
+    };
+}
+pub(crate) use channel;
 
 /// A non-blocking channel could not transfer anything now: wait and retry.
 pub const QIO_CHANNEL_ERR_BLOCK: ssize_t = -2;
@@ -51,16 +142,16 @@ pub enum QIOChannelFeature {
     QIO_CHANNEL_FEATURE_CONCURRENT_IO = 6,
 }
 
-/// A `QIOChannelFeature` as C passed it, validated before use.
-#[repr(transparent)]
-pub struct FeatureArg(c_int);
-
-impl FeatureArg {
-    fn get(self) -> Result<Feature, Fail> {
-        usize::try_from(self.0)
-            .ok()
-            .and_then(|i| Feature::ALL.get(i).copied())
-            .ok_or(Fail::Precondition("feature is a QIOChannelFeature".into()))
+enum_arg! {
+    /// A `QIOChannelFeature` as C passed it: any int, decoded before use.
+    FeatureArg(QIOChannelFeature) => Feature {
+        QIO_CHANNEL_FEATURE_FD_PASS => Feature::FdPass,
+        QIO_CHANNEL_FEATURE_SHUTDOWN => Feature::Shutdown,
+        QIO_CHANNEL_FEATURE_LISTEN => Feature::Listen,
+        QIO_CHANNEL_FEATURE_WRITE_ZERO_COPY => Feature::WriteZeroCopy,
+        QIO_CHANNEL_FEATURE_READ_MSG_PEEK => Feature::ReadMsgPeek,
+        QIO_CHANNEL_FEATURE_SEEKABLE => Feature::Seekable,
+        QIO_CHANNEL_FEATURE_CONCURRENT_IO => Feature::ConcurrentIo,
     }
 }
 
@@ -73,58 +164,20 @@ pub enum QIOChannelShutdown {
     QIO_CHANNEL_SHUTDOWN_BOTH = 3,
 }
 
-/// A `QIOChannelShutdown` as C passed it, validated before use.
-#[repr(transparent)]
-pub struct ShutdownArg(c_int);
+enum_arg! {
+    /// A `QIOChannelShutdown` as C passed it: any int, decoded before use.
+    ShutdownArg(QIOChannelShutdown) => Shutdown {
+        QIO_CHANNEL_SHUTDOWN_READ => Shutdown::Read,
+        QIO_CHANNEL_SHUTDOWN_WRITE => Shutdown::Write,
+        QIO_CHANNEL_SHUTDOWN_BOTH => Shutdown::Both,
+    }
+}
 
 /// A watch callback: the channel, the conditions that are ready, the user data;
 /// returns G_SOURCE_CONTINUE to keep the watch or G_SOURCE_REMOVE to drop it.
 pub type QIOChannelFunc = Option<
     unsafe extern "C" fn(ioc: *mut QIOChannel, condition: GIOCondition, data: gpointer) -> gboolean,
 >;
-
-/// The channel behind a handle of any channel type, borrowed for one call.
-///
-/// # Safety
-/// `ioc` is NULL or a pointer the caller holds a reference to (or any readable memory,
-/// which is then refused by its class check).
-pub(crate) unsafe fn borrow<C>(
-    ioc: *const C,
-    param: &str,
-) -> Result<ManuallyDrop<Arc<Channel>>, Fail> {
-    if ioc.is_null() {
-        return Err(Fail::Precondition(format!("{param} != NULL").into()));
-    }
-    // SAFETY: the caller's contract.
-    unsafe { Channel::borrow_thin(ioc.cast()) }
-        .ok_or_else(|| Fail::Precondition(format!("QIO_IS_CHANNEL ({param})").into()))
-}
-
-/// The typed channel behind a subtype handle, borrowed for one call; a handle of
-/// another channel type is a precondition failure naming `check` (`QIO_IS_CHANNEL_SOCKET`).
-///
-/// # Safety
-/// As for [`borrow`].
-pub(crate) unsafe fn borrow_typed<T: ChannelType, C>(
-    ioc: *const C,
-    param: &str,
-    check: &str,
-) -> Result<ManuallyDrop<Arc<Channel<T>>>, Fail> {
-    // SAFETY: the caller's contract.
-    let channel = unsafe { borrow(ioc, param)? };
-    match ManuallyDrop::into_inner(channel).downcast::<T>() {
-        Ok(typed) => Ok(ManuallyDrop::new(typed)),
-        Err(other) => {
-            std::mem::forget(other);
-            Err(Fail::Precondition(format!("{check} ({param})").into()))
-        }
-    }
-}
-
-/// Hands a new channel reference to C as a handle of type `C`.
-pub(crate) fn into_handle<T: ?Sized + qio::io::ChannelImpl, C>(channel: Arc<Channel<T>>) -> *mut C {
-    Arc::into_raw(channel) as *const c_void as *mut C
-}
 
 /// The C value of a channel I/O result: the byte count, QIO_CHANNEL_ERR_BLOCK, or a
 /// failure (-1 and the GError).
@@ -136,65 +189,18 @@ fn io_result(result: qio::Result<usize>) -> Result<ssize_t, Fail> {
     }
 }
 
-/// Buffers of a C iovec array for reading into, checked like [`crate::ffi::bytes_mut`].
-///
-/// # Safety
-/// A non-NULL `iov` points at `niov` iovecs whose buffers are writable for the call.
-unsafe fn read_iov<'a>(iov: *const iovec, niov: usize) -> Result<Vec<IoSliceMut<'a>>, Fail> {
-    // SAFETY: the caller's contract.
-    let iov = unsafe { crate::ffi::iovecs(iov, niov)? };
-    iov.iter()
-        .map(|v| {
-            // SAFETY: the caller's contract.
-            unsafe { crate::ffi::bytes_mut(v.iov_base.cast(), v.iov_len) }.map(IoSliceMut::new)
-        })
-        .collect()
+/// The descriptors to send, borrowed from the C array.
+fn send_fds(fds: &[c_int]) -> &[BorrowedFd<'_>] {
+    // SAFETY: BorrowedFd is a transparent int, and descriptors handed over for sending
+    // are open for the call (the C contract).
+    unsafe { &*(fds as *const [c_int] as *const [BorrowedFd<'_>]) }
 }
 
-/// Buffers of a C iovec array to write from, checked like [`crate::ffi::bytes`].
-///
-/// # Safety
-/// A non-NULL `iov` points at `niov` iovecs whose buffers are readable for the call.
-unsafe fn write_iov<'a>(iov: *const iovec, niov: usize) -> Result<Vec<IoSlice<'a>>, Fail> {
-    // SAFETY: the caller's contract.
-    let iov = unsafe { crate::ffi::iovecs(iov, niov)? };
-    iov.iter()
-        // SAFETY: the caller's contract.
-        .map(|v| unsafe { crate::ffi::iov_bytes(v) }.map(IoSlice::new))
-        .collect()
-}
+/// Where received descriptors go: both out-parameters, or (not wanted) neither.
+type FdsOut<'a> = Option<(&'a mut *mut c_int, &'a mut usize)>;
 
-/// The descriptors to send, borrowed from a C array.
-///
-/// # Safety
-/// A non-NULL `fds` points at `nfds` open descriptors.
-unsafe fn send_fds<'a>(fds: *const c_int, nfds: usize) -> Result<&'a [BorrowedFd<'a>], Fail> {
-    if fds.is_null() {
-        require!(nfds == 0, "fds != NULL || nfds == 0");
-        return Ok(&[]);
-    }
-    // SAFETY: BorrowedFd is a transparent int; the caller's contract.
-    Ok(unsafe { std::slice::from_raw_parts(fds.cast(), nfds) })
-}
-
-/// Stores received descriptors as a g_malloc'd int array (NULL when there are none).
-///
-/// # Safety
-/// `fds` and `nfds` are writable.
-unsafe fn give_fds(received: Vec<OwnedFd>, fds: *mut *mut c_int, nfds: *mut usize) {
-    let ints: Vec<c_int> = received
-        .into_iter()
-        .map(std::os::fd::IntoRawFd::into_raw_fd)
-        .collect();
-    // SAFETY: the caller's out-parameters.
-    unsafe {
-        *nfds = ints.len();
-        *fds = crate::ffi::g_array_copy(&ints);
-    }
-}
-
-/// Whether the caller asked for descriptors: both out-pointers, or neither.
-fn wants_fds(fds: *mut *mut c_int, nfds: *mut usize) -> Result<bool, Fail> {
+/// Checks that the caller passed both descriptor out-parameters or neither.
+fn fds_wanted(fds: *mut *mut c_int, nfds: *mut usize) -> Result<bool, Fail> {
     require!(
         fds.is_null() == nfds.is_null(),
         "(fds == NULL) == (nfds == NULL)"
@@ -202,28 +208,39 @@ fn wants_fds(fds: *mut *mut c_int, nfds: *mut usize) -> Result<bool, Fail> {
     Ok(!fds.is_null())
 }
 
+/// Stores received descriptors as a g_malloc'd int array (NULL when there are none).
+fn give_fds(received: Vec<OwnedFd>, out: FdsOut<'_>) {
+    if let Some((fds, nfds)) = out {
+        let ints: Vec<c_int> = received
+            .into_iter()
+            .map(std::os::fd::IntoRawFd::into_raw_fd)
+            .collect();
+        *nfds = ints.len();
+        *fds = crate::ffi::g_array_copy(&ints);
+    }
+}
+
+/// The descriptor out-parameters of a read export.
+macro_rules! fds_out {
+    ($fds:ident, $nfds:ident) => {
+        match fds_wanted($fds, $nfds)? {
+            true => Some((out!($fds), out!($nfds))),
+            false => None,
+        }
+    };
+}
+
 /// Runs one of the core's `readv_full_all*` helpers for an export, receiving the
-/// descriptors (when the caller asked for them) into its out-parameters on success.
-///
-/// # Safety
-/// The exports' contract for `ioc`, `iov`, `fds` and `nfds`.
-unsafe fn read_all<T>(
-    ioc: *mut QIOChannel,
-    iov: *const iovec,
-    niov: usize,
-    fds: *mut *mut c_int,
-    nfds: *mut usize,
+/// descriptors (when the caller asked for them) into their out-parameters on success.
+fn read_all<T>(
+    channel: &Arc<Channel>,
+    mut bufs: Vec<IoSliceMut<'_>>,
+    fds: FdsOut<'_>,
     read: impl FnOnce(&Arc<Channel>, &mut [IoSliceMut<'_>], Option<&mut Vec<OwnedFd>>) -> qio::Result<T>,
 ) -> Result<T, Fail> {
-    // SAFETY: the caller's handle and buffers.
-    let (channel, mut bufs) = unsafe { (borrow(ioc, "ioc")?, read_iov(iov, niov)?) };
-    let want = wants_fds(fds, nfds)?;
     let mut received = Vec::new();
-    let value = read(&channel, &mut bufs, want.then_some(&mut received))?;
-    if want {
-        // SAFETY: the caller's out-parameters.
-        unsafe { give_fds(received, fds, nfds) };
-    }
+    let value = read(channel, &mut bufs, fds.is_some().then_some(&mut received))?;
+    give_fds(received, fds);
     Ok(value)
 }
 
@@ -232,25 +249,14 @@ unsafe fn read_all<T>(
 /// Returns: (transfer full): @ioc; NULL (and a critical) if it is not a channel.
 #[no_mangle]
 pub unsafe extern "C" fn qio_channel_ref(ioc: *mut QIOChannel) -> *mut QIOChannel {
-    ffi_guard!(std::ptr::null_mut(), {
-        // SAFETY: the caller's handle, checked.
-        let channel = unsafe { borrow(ioc, "ioc")? };
-        std::mem::forget(Arc::clone(&channel));
-        Ok(ioc)
-    })
+    ffi_guard!(std::ptr::null_mut(), { ref_handle!(ioc) })
 }
 
 /// Drops a reference to @ioc (transfer full); the last one closes and frees it. NULL
 /// is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn qio_channel_unref(ioc: *mut QIOChannel) {
-    ffi_guard!((), {
-        if !ioc.is_null() {
-            // SAFETY: the caller's reference, checked, given up here.
-            drop(ManuallyDrop::into_inner(unsafe { borrow(ioc, "ioc")? }));
-        }
-        Ok(())
-    })
+    ffi_guard!((), { unref_handle!(ioc) })
 }
 
 /// Returns: whether @ioc has @feature.
@@ -260,9 +266,8 @@ pub unsafe extern "C" fn qio_channel_has_feature(
     feature: FeatureArg,
 ) -> gboolean {
     ffi_guard!(GFALSE, {
-        // SAFETY: the caller's handle, checked.
-        let channel = unsafe { borrow(ioc, "ioc")? };
-        Ok(channel.has_feature(feature.get()?).into())
+        let channel = &handle!(ioc).channel;
+        Ok(channel.has_feature(decode!(feature)).into())
     })
 }
 
@@ -270,9 +275,8 @@ pub unsafe extern "C" fn qio_channel_has_feature(
 #[no_mangle]
 pub unsafe extern "C" fn qio_channel_set_feature(ioc: *mut QIOChannel, feature: FeatureArg) {
     ffi_guard!((), {
-        // SAFETY: the caller's handle, checked.
-        let channel = unsafe { borrow(ioc, "ioc")? };
-        channel.set_feature(feature.get()?);
+        let channel = &handle!(ioc).channel;
+        channel.set_feature(decode!(feature));
         Ok(())
     })
 }
@@ -284,10 +288,8 @@ pub unsafe extern "C" fn qio_channel_set_name(
     name: *const std::os::raw::c_char,
 ) {
     ffi_guard!((), {
-        // SAFETY: the caller's handle and string.
-        let (channel, name) = unsafe { (borrow(ioc, "ioc")?, crate::ffi::opt_c_str(name)) };
-        let name = name.ok_or(Fail::Precondition("name != NULL".into()))?;
-        channel.set_name(&name.to_string_lossy());
+        let channel = &handle!(ioc).channel;
+        channel.set_name(&c_str!(name).to_string_lossy());
         Ok(())
     })
 }
@@ -310,15 +312,13 @@ pub unsafe extern "C" fn qio_channel_readv_full(
     error: *mut *mut GError,
 ) -> ssize_t {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handle and buffers.
-        let (channel, mut bufs) = unsafe { (borrow(ioc, "ioc")?, read_iov(iov, niov)?) };
+        let (channel, mut bufs) = (&handle!(ioc).channel, read_bufs!(iov, niov));
+        let out = fds_out!(fds, nfds);
         let mut received = Vec::new();
-        let want = wants_fds(fds, nfds)?;
-        let got =
-            io_result(channel.readv_full(&mut bufs, want.then_some(&mut received), flags as u32))?;
-        if want && got >= 0 {
-            // SAFETY: the caller's out-parameters.
-            unsafe { give_fds(received, fds, nfds) };
+        let wanted = out.is_some().then_some(&mut received);
+        let got = io_result(channel.readv_full(&mut bufs, wanted, flags as u32))?;
+        if got >= 0 {
+            give_fds(received, out);
         }
         Ok(got)
     })
@@ -339,14 +339,8 @@ pub unsafe extern "C" fn qio_channel_writev_full(
     error: *mut *mut GError,
 ) -> ssize_t {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handle, buffers and descriptors.
-        let (channel, bufs, fds) = unsafe {
-            (
-                borrow(ioc, "ioc")?,
-                write_iov(iov, niov)?,
-                send_fds(fds, nfds)?,
-            )
-        };
+        let (channel, bufs) = (&handle!(ioc).channel, write_bufs!(iov, niov));
+        let fds = send_fds(array!(fds, nfds));
         io_result(channel.writev_full(&bufs, fds, flags as u32))
     })
 }
@@ -361,18 +355,10 @@ pub unsafe extern "C" fn qio_channel_readv(
     niov: usize,
     error: *mut *mut GError,
 ) -> ssize_t {
-    // SAFETY: forwarded contract.
-    unsafe {
-        qio_channel_readv_full(
-            ioc,
-            iov,
-            niov,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            0,
-            error,
-        )
-    }
+    ffi_guard!(-1, error, {
+        let (channel, mut bufs) = (&handle!(ioc).channel, read_bufs!(iov, niov));
+        io_result(channel.readv_full(&mut bufs, None, 0))
+    })
 }
 
 /// Writes once from @iov: qio_channel_writev_full() without descriptors or flags.
@@ -385,8 +371,10 @@ pub unsafe extern "C" fn qio_channel_writev(
     niov: usize,
     error: *mut *mut GError,
 ) -> ssize_t {
-    // SAFETY: forwarded contract.
-    unsafe { qio_channel_writev_full(ioc, iov, niov, std::ptr::null(), 0, 0, error) }
+    ffi_guard!(-1, error, {
+        let (channel, bufs) = (&handle!(ioc).channel, write_bufs!(iov, niov));
+        io_result(channel.writev_full(&bufs, &[], 0))
+    })
 }
 
 /// Reads once into the @buflen bytes at @buf.
@@ -399,9 +387,9 @@ pub unsafe extern "C" fn qio_channel_read(
     buflen: usize,
     error: *mut *mut GError,
 ) -> ssize_t {
-    let iov = crate::ffi::iovec(buf.cast(), buflen);
-    // SAFETY: forwarded contract.
-    unsafe { qio_channel_readv(ioc, &iov, 1, error) }
+    ffi_guard!(-1, error, {
+        io_result(handle!(ioc).channel.read(bytes_mut!(buf, buflen)))
+    })
 }
 
 /// Writes once from the @buflen bytes at @buf.
@@ -414,9 +402,9 @@ pub unsafe extern "C" fn qio_channel_write(
     buflen: usize,
     error: *mut *mut GError,
 ) -> ssize_t {
-    let iov = crate::ffi::iovec(buf.cast(), buflen);
-    // SAFETY: forwarded contract.
-    unsafe { qio_channel_writev(ioc, &iov, 1, error) }
+    ffi_guard!(-1, error, {
+        io_result(handle!(ioc).channel.write(bytes!(buf, buflen)))
+    })
 }
 
 /// Fills all of @iov, waiting whenever the channel would block, receiving descriptors
@@ -435,12 +423,13 @@ pub unsafe extern "C" fn qio_channel_readv_full_all_eof(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: forwarded contract.
-        let all = unsafe {
-            read_all(ioc, iov, niov, fds, nfds, |channel, bufs, received| {
-                channel.readv_full_all_eof(bufs, received, flags as u32)
-            })?
-        };
+        let (channel, bufs) = (&handle!(ioc).channel, read_bufs!(iov, niov));
+        let all = read_all(
+            channel,
+            bufs,
+            fds_out!(fds, nfds),
+            |channel, bufs, received| channel.readv_full_all_eof(bufs, received, flags as u32),
+        )?;
         Ok(all.into())
     })
 }
@@ -459,12 +448,13 @@ pub unsafe extern "C" fn qio_channel_readv_full_all(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: forwarded contract.
-        unsafe {
-            read_all(ioc, iov, niov, fds, nfds, |channel, bufs, received| {
-                channel.readv_full_all(bufs, received)
-            })?
-        };
+        let (channel, bufs) = (&handle!(ioc).channel, read_bufs!(iov, niov));
+        read_all(
+            channel,
+            bufs,
+            fds_out!(fds, nfds),
+            |channel, bufs, received| channel.readv_full_all(bufs, received),
+        )?;
         Ok(0)
     })
 }
@@ -479,18 +469,10 @@ pub unsafe extern "C" fn qio_channel_readv_all_eof(
     niov: usize,
     error: *mut *mut GError,
 ) -> c_int {
-    // SAFETY: forwarded contract.
-    unsafe {
-        qio_channel_readv_full_all_eof(
-            ioc,
-            iov,
-            niov,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            0,
-            error,
-        )
-    }
+    ffi_guard!(-1, error, {
+        let (channel, mut bufs) = (&handle!(ioc).channel, read_bufs!(iov, niov));
+        Ok(channel.readv_full_all_eof(&mut bufs, None, 0)?.into())
+    })
 }
 
 /// Fills all of @iov; end-of-file is an error.
@@ -503,17 +485,11 @@ pub unsafe extern "C" fn qio_channel_readv_all(
     niov: usize,
     error: *mut *mut GError,
 ) -> c_int {
-    // SAFETY: forwarded contract.
-    unsafe {
-        qio_channel_readv_full_all(
-            ioc,
-            iov,
-            niov,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            error,
-        )
-    }
+    ffi_guard!(-1, error, {
+        let (channel, mut bufs) = (&handle!(ioc).channel, read_bufs!(iov, niov));
+        channel.readv_full_all(&mut bufs, None)?;
+        Ok(0)
+    })
 }
 
 /// Reads exactly @buflen bytes into @buf.
@@ -526,9 +502,12 @@ pub unsafe extern "C" fn qio_channel_read_all_eof(
     buflen: usize,
     error: *mut *mut GError,
 ) -> c_int {
-    let iov = crate::ffi::iovec(buf.cast(), buflen);
-    // SAFETY: forwarded contract.
-    unsafe { qio_channel_readv_all_eof(ioc, &iov, 1, error) }
+    ffi_guard!(-1, error, {
+        Ok(handle!(ioc)
+            .channel
+            .read_all_eof(bytes_mut!(buf, buflen))?
+            .into())
+    })
 }
 
 /// Reads exactly @buflen bytes into @buf; end-of-file is an error.
@@ -541,9 +520,10 @@ pub unsafe extern "C" fn qio_channel_read_all(
     buflen: usize,
     error: *mut *mut GError,
 ) -> c_int {
-    let iov = crate::ffi::iovec(buf.cast(), buflen);
-    // SAFETY: forwarded contract.
-    unsafe { qio_channel_readv_all(ioc, &iov, 1, error) }
+    ffi_guard!(-1, error, {
+        handle!(ioc).channel.read_all(bytes_mut!(buf, buflen))?;
+        Ok(0)
+    })
 }
 
 /// Writes all of @iov, waiting whenever the channel would block; the @nfds
@@ -561,14 +541,8 @@ pub unsafe extern "C" fn qio_channel_writev_full_all(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handle, buffers and descriptors.
-        let (channel, mut bufs, fds) = unsafe {
-            (
-                borrow(ioc, "ioc")?,
-                write_iov(iov, niov)?,
-                send_fds(fds, nfds)?,
-            )
-        };
+        let (channel, mut bufs) = (&handle!(ioc).channel, write_bufs!(iov, niov));
+        let fds = send_fds(array!(fds, nfds));
         channel.writev_full_all(&mut bufs, fds, flags as u32)?;
         Ok(0)
     })
@@ -584,8 +558,11 @@ pub unsafe extern "C" fn qio_channel_writev_all(
     niov: usize,
     error: *mut *mut GError,
 ) -> c_int {
-    // SAFETY: forwarded contract.
-    unsafe { qio_channel_writev_full_all(ioc, iov, niov, std::ptr::null(), 0, 0, error) }
+    ffi_guard!(-1, error, {
+        let (channel, mut bufs) = (&handle!(ioc).channel, write_bufs!(iov, niov));
+        channel.writev_full_all(&mut bufs, &[], 0)?;
+        Ok(0)
+    })
 }
 
 /// Writes all @buflen bytes of @buf.
@@ -598,9 +575,10 @@ pub unsafe extern "C" fn qio_channel_write_all(
     buflen: usize,
     error: *mut *mut GError,
 ) -> c_int {
-    let iov = crate::ffi::iovec(buf.cast(), buflen);
-    // SAFETY: forwarded contract.
-    unsafe { qio_channel_writev_all(ioc, &iov, 1, error) }
+    ffi_guard!(-1, error, {
+        handle!(ioc).channel.write_all(bytes!(buf, buflen))?;
+        Ok(0)
+    })
 }
 
 /// Switches @ioc between blocking (@enabled) and non-blocking I/O.
@@ -613,8 +591,7 @@ pub unsafe extern "C" fn qio_channel_set_blocking(
     error: *mut *mut GError,
 ) -> gboolean {
     ffi_guard!(GFALSE, error, {
-        // SAFETY: the caller's handle, checked.
-        let channel = unsafe { borrow(ioc, "ioc")? };
+        let channel = &handle!(ioc).channel;
         channel.set_blocking(enabled != GFALSE)?;
         Ok(glib_sys::GTRUE)
     })
@@ -626,8 +603,7 @@ pub unsafe extern "C" fn qio_channel_set_blocking(
 #[no_mangle]
 pub unsafe extern "C" fn qio_channel_close(ioc: *mut QIOChannel, error: *mut *mut GError) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handle, checked.
-        let channel = unsafe { borrow(ioc, "ioc")? };
+        let channel = &handle!(ioc).channel;
         channel.close()?;
         Ok(0)
     })
@@ -644,15 +620,8 @@ pub unsafe extern "C" fn qio_channel_shutdown(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handle, checked.
-        let channel = unsafe { borrow(ioc, "ioc")? };
-        let how = match how.0 {
-            1 => Shutdown::Read,
-            2 => Shutdown::Write,
-            3 => Shutdown::Both,
-            _ => return Err(Fail::Precondition("how is a QIOChannelShutdown".into())),
-        };
-        channel.shutdown(how)?;
+        let channel = &handle!(ioc).channel;
+        channel.shutdown(decode!(how))?;
         Ok(0)
     })
 }
@@ -662,8 +631,7 @@ pub unsafe extern "C" fn qio_channel_shutdown(
 #[no_mangle]
 pub unsafe extern "C" fn qio_channel_set_delay(ioc: *mut QIOChannel, enabled: gboolean) {
     ffi_guard!((), {
-        // SAFETY: the caller's handle, checked.
-        unsafe { borrow(ioc, "ioc")? }.set_delay(enabled != GFALSE);
+        handle!(ioc).channel.set_delay(enabled != GFALSE);
         Ok(())
     })
 }
@@ -672,8 +640,7 @@ pub unsafe extern "C" fn qio_channel_set_delay(ioc: *mut QIOChannel, enabled: gb
 #[no_mangle]
 pub unsafe extern "C" fn qio_channel_set_cork(ioc: *mut QIOChannel, enabled: gboolean) {
     ffi_guard!((), {
-        // SAFETY: the caller's handle, checked.
-        unsafe { borrow(ioc, "ioc")? }.set_cork(enabled != GFALSE);
+        handle!(ioc).channel.set_cork(enabled != GFALSE);
         Ok(())
     })
 }
@@ -689,8 +656,7 @@ pub unsafe extern "C" fn qio_channel_io_seek(
     error: *mut *mut GError,
 ) -> off_t {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handle, checked.
-        let channel = unsafe { borrow(ioc, "ioc")? };
+        let channel = &handle!(ioc).channel;
         Ok(channel.seek(offset, whence)?)
     })
 }
@@ -707,8 +673,7 @@ pub unsafe extern "C" fn qio_channel_preadv(
     error: *mut *mut GError,
 ) -> ssize_t {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handle and buffers.
-        let (channel, mut bufs) = unsafe { (borrow(ioc, "ioc")?, read_iov(iov, niov)?) };
+        let (channel, mut bufs) = (&handle!(ioc).channel, read_bufs!(iov, niov));
         io_result(channel.preadv(&mut bufs, offset))
     })
 }
@@ -725,8 +690,7 @@ pub unsafe extern "C" fn qio_channel_pwritev(
     error: *mut *mut GError,
 ) -> ssize_t {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handle and buffers.
-        let (channel, bufs) = unsafe { (borrow(ioc, "ioc")?, write_iov(iov, niov)?) };
+        let (channel, bufs) = (&handle!(ioc).channel, write_bufs!(iov, niov));
         io_result(channel.pwritev(&bufs, offset))
     })
 }
@@ -742,9 +706,10 @@ pub unsafe extern "C" fn qio_channel_pread(
     offset: off_t,
     error: *mut *mut GError,
 ) -> ssize_t {
-    let iov = crate::ffi::iovec(buf.cast(), buflen);
-    // SAFETY: forwarded contract.
-    unsafe { qio_channel_preadv(ioc, &iov, 1, offset, error) }
+    ffi_guard!(-1, error, {
+        let buf = IoSliceMut::new(bytes_mut!(buf, buflen));
+        io_result(handle!(ioc).channel.preadv(&mut [buf], offset))
+    })
 }
 
 /// Writes once the @buflen bytes at @buf at @offset.
@@ -758,9 +723,10 @@ pub unsafe extern "C" fn qio_channel_pwrite(
     offset: off_t,
     error: *mut *mut GError,
 ) -> ssize_t {
-    let iov = crate::ffi::iovec(buf.cast(), buflen);
-    // SAFETY: forwarded contract.
-    unsafe { qio_channel_pwritev(ioc, &iov, 1, offset, error) }
+    ffi_guard!(-1, error, {
+        let buf = IoSlice::new(bytes!(buf, buflen));
+        io_result(handle!(ioc).channel.pwritev(&[buf], offset))
+    })
 }
 
 /// Waits until every zero-copy write so far has left the caller's pages.
@@ -770,8 +736,7 @@ pub unsafe extern "C" fn qio_channel_pwrite(
 #[no_mangle]
 pub unsafe extern "C" fn qio_channel_flush(ioc: *mut QIOChannel, error: *mut *mut GError) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handle, checked.
-        let channel = unsafe { borrow(ioc, "ioc")? };
+        let channel = &handle!(ioc).channel;
         Ok(channel.flush()?)
     })
 }
@@ -786,12 +751,9 @@ pub unsafe extern "C" fn qio_channel_get_peerpid(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handle, checked.
-        let channel = unsafe { borrow(ioc, "ioc")? };
-        require!(!pid.is_null(), "pid != NULL");
-        let peer = channel.peerpid()?;
-        // SAFETY: the caller's out-parameter.
-        unsafe { *pid = peer };
+        let channel = &handle!(ioc).channel;
+        let pid = out!(pid);
+        *pid = channel.peerpid()?;
         Ok(0)
     })
 }
@@ -807,9 +769,8 @@ pub unsafe extern "C" fn qio_channel_create_watch(
     condition: GIOCondition,
 ) -> *mut GSource {
     ffi_guard!(std::ptr::null_mut(), {
-        // SAFETY: the caller's handle, checked.
-        let channel = unsafe { borrow(ioc, "ioc")? };
-        Ok(watch::create_watch(&channel, condition))
+        let watch = handle!(ioc).channel.create_watch(condition);
+        Ok(raw_source(watch, keep_handle!(ioc)))
     })
 }
 
@@ -828,24 +789,17 @@ pub unsafe extern "C" fn qio_channel_add_watch_full(
     context: *mut GMainContext,
 ) -> c_uint {
     ffi_guard!(0, {
-        // SAFETY: the caller's handle, checked.
-        let channel = unsafe { borrow(ioc, "ioc")? };
-        let func = func.ok_or(Fail::Precondition("func != NULL".into()))?;
-        // SAFETY: QIOChannelFunc and ChannelFunc differ only in the channel pointer's
-        // type; the caller's callback contract.
-        Ok(unsafe {
-            watch::add_watch_full(
-                &channel,
-                condition,
-                std::mem::transmute::<
-                    unsafe extern "C" fn(*mut QIOChannel, GIOCondition, gpointer) -> gboolean,
-                    watch::ChannelFunc,
-                >(func),
-                user_data,
-                notify,
-                context,
-            )
-        })
+        let func = callback!(func);
+        let watch = handle!(ioc).channel.create_watch(condition);
+        let source = raw_source(watch, keep_handle!(ioc));
+        Ok(attach(
+            source,
+            func,
+            user_data,
+            notify,
+            &main_context!(context),
+            true,
+        ))
     })
 }
 
@@ -860,17 +814,19 @@ pub unsafe extern "C" fn qio_channel_add_watch(
     user_data: gpointer,
     notify: GDestroyNotify,
 ) -> c_uint {
-    // SAFETY: forwarded contract.
-    unsafe {
-        qio_channel_add_watch_full(
-            ioc,
-            condition,
+    ffi_guard!(0, {
+        let func = callback!(func);
+        let watch = handle!(ioc).channel.create_watch(condition);
+        let source = raw_source(watch, keep_handle!(ioc));
+        Ok(attach(
+            source,
             func,
             user_data,
             notify,
-            std::ptr::null_mut(),
-        )
-    }
+            &MainContext::default(),
+            true,
+        ))
+    })
 }
 
 /// qio_channel_add_watch_full(), returning the attached source itself.
@@ -887,16 +843,17 @@ pub unsafe extern "C" fn qio_channel_add_watch_source(
     context: *mut GMainContext,
 ) -> *mut GSource {
     ffi_guard!(std::ptr::null_mut(), {
-        // SAFETY: the caller's handle, checked.
-        let channel = unsafe { borrow(ioc, "ioc")? };
-        let func = func.ok_or(Fail::Precondition("func != NULL".into()))?;
-        let source = watch::create_watch(&channel, condition);
-        // SAFETY: a fresh source; QIOChannelFunc is what the source's dispatch calls.
-        unsafe {
-            let func: unsafe extern "C" fn(gpointer) -> gboolean = std::mem::transmute(func);
-            glib_sys::g_source_set_callback(source, Some(func), user_data, notify);
-            glib_sys::g_source_attach(source, context);
-        }
+        let func = callback!(func);
+        let watch = handle!(ioc).channel.create_watch(condition);
+        let source = raw_source(watch, keep_handle!(ioc));
+        attach(
+            source,
+            func,
+            user_data,
+            notify,
+            &main_context!(context),
+            false,
+        );
         Ok(source)
     })
 }
@@ -905,36 +862,45 @@ pub unsafe extern "C" fn qio_channel_add_watch_source(
 #[no_mangle]
 pub unsafe extern "C" fn qio_channel_wait(ioc: *mut QIOChannel, condition: GIOCondition) {
     ffi_guard!((), {
-        // SAFETY: the caller's handle, checked.
-        let channel = unsafe { borrow(ioc, "ioc")? };
-        watch::wait(&channel, condition);
+        handle!(ioc).channel.wait(condition);
         Ok(())
     })
 }
 
-/// Wraps @fd, which it takes over: a #QIOChannelSocket if it is a socket, else a
-/// #QIOChannelFile.
-///
-/// Returns: (transfer full) (nullable): the channel, or NULL with @error set (@fd then
-/// stays the caller's).
-#[no_mangle]
-pub unsafe extern "C" fn qio_channel_new_fd(fd: c_int, error: *mut *mut GError) -> *mut QIOChannel {
-    ffi_guard!(std::ptr::null_mut(), error, {
-        require!(fd >= 0, "fd >= 0");
-        Ok(into_handle(adopt_fd(fd, qio::io::new_fd)?))
+/// The raw source of `watch`, for C to set a #QIOChannelFunc on: it is called with
+/// the handle C holds, on which the source keeps `ioc`, a reference.
+fn raw_source(watch: Watch, ioc: HandleRef<QIOChannel>) -> *mut GSource {
+    watch.into_raw(move |func, data, ready| {
+        // SAFETY: C sets a QIOChannelFunc cast to GSourceFunc on a channel source, as
+        // the header says to; cast back, it is called with its own signature.
+        let func: ChannelFunc = unsafe { std::mem::transmute(func) };
+        call_c!(func(ioc.as_ptr(), ready, data)) != GFALSE
     })
 }
 
-/// Runs a constructor that takes over `fd`; on failure the descriptor goes back to
-/// the C caller, as QEMU leaves it.
-pub(crate) fn adopt_fd<T>(
-    fd: c_int,
-    make: impl FnOnce(OwnedFd) -> Result<T, (qio::Error, OwnedFd)>,
-) -> Result<T, Fail> {
-    // SAFETY: the caller hands the descriptor over for the call.
-    let owned = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-    make(owned).map_err(|(e, fd)| {
-        let _ = std::os::fd::IntoRawFd::into_raw_fd(fd);
-        Fail::Error(e)
-    })
+/// A #QIOChannelFunc that is not NULL.
+type ChannelFunc = unsafe extern "C" fn(*mut QIOChannel, GIOCondition, gpointer) -> gboolean;
+
+/// Sets `func` with its user data as the callback of `source` (ours, from
+/// [`raw_source`]) and attaches it to `context`; with `release`, our reference on it goes
+/// (the context keeps the source). Returns its id.
+fn attach(
+    source: *mut GSource,
+    func: ChannelFunc,
+    user_data: gpointer,
+    notify: GDestroyNotify,
+    context: &MainContext,
+    release: bool,
+) -> c_uint {
+    // SAFETY: our live, unattached source, whose invoker calls its callback as the
+    // QIOChannelFunc it is.
+    unsafe {
+        let func: unsafe extern "C" fn(gpointer) -> gboolean = std::mem::transmute(func);
+        glib_sys::g_source_set_callback(source, Some(func), user_data, notify);
+        let id = glib_sys::g_source_attach(source, context.as_ptr());
+        if release {
+            glib_sys::g_source_unref(source);
+        }
+        id
+    }
 }

@@ -3,13 +3,16 @@
 
 use qio::io::Buffer;
 
-use crate::boundary::{ffi_guard, require};
-use crate::channel::{borrow_typed, into_handle};
+use crate::boundary::ffi_guard;
+use crate::channel::{channel, channel_type, new_handle};
+use crate::ffi::out;
 
 /// A memory buffer channel; a #QIOChannel through QIO_CHANNEL().
 pub struct QIOChannelBuffer {
     _private: [u8; 0],
 }
+
+channel_type!(QIOChannelBuffer, Buffer, b"QChb", "QIO_IS_CHANNEL_BUFFER");
 
 /// A new empty buffer with room for @capacity bytes. Reads consume from the offset
 /// (set with qio_channel_io_seek()) up to the usage; writes append at the usage.
@@ -18,7 +21,7 @@ pub struct QIOChannelBuffer {
 #[no_mangle]
 pub extern "C" fn qio_channel_buffer_new(capacity: usize) -> *mut QIOChannelBuffer {
     ffi_guard!(std::ptr::null_mut(), {
-        Ok(into_handle(Buffer::new_channel(capacity)))
+        Ok(new_handle(Buffer::new_channel(capacity)))
     })
 }
 
@@ -32,12 +35,9 @@ pub unsafe extern "C" fn qio_channel_buffer_dup_data(
     usage: *mut usize,
 ) -> *mut u8 {
     ffi_guard!(std::ptr::null_mut(), {
-        // SAFETY: the caller's handle, checked.
-        let channel = unsafe { borrow_typed::<Buffer, _>(bioc, "bioc", "QIO_IS_CHANNEL_BUFFER")? };
-        require!(!usage.is_null(), "usage != NULL");
+        let (channel, usage) = (channel!(bioc), out!(usage));
         Ok(channel.imp().with_data(|data| {
-            // SAFETY: the caller's out-parameter.
-            unsafe { *usage = data.len() };
+            *usage = data.len();
             crate::ffi::g_bytes(data)
         }))
     })

@@ -1,7 +1,7 @@
 //! `QIOChannelCommand`: a child process's stdin and stdout (QEMU's
 //! `io/channel-command.h`).
 
-use std::ffi::{CStr, OsStr};
+use std::ffi::OsStr;
 use std::os::raw::{c_char, c_int};
 use std::os::unix::ffi::OsStrExt;
 
@@ -9,12 +9,20 @@ use glib_sys::GError;
 use qio::io::Command;
 
 use crate::boundary::{ffi_guard, require};
-use crate::channel::into_handle;
+use crate::channel::{channel_type, new_handle};
+use crate::ffi::c_str_array;
 
 /// A command channel; a #QIOChannel through QIO_CHANNEL().
 pub struct QIOChannelCommand {
     _private: [u8; 0],
 }
+
+channel_type!(
+    QIOChannelCommand,
+    Command,
+    b"QChc",
+    "QIO_IS_CHANNEL_COMMAND"
+);
 
 /// Runs @argv (NULL-terminated; the program is searched in PATH) with pipes on its
 /// stdin and stdout: @flags is O_RDONLY (stdin from /dev/null), O_WRONLY (stdout to
@@ -31,16 +39,11 @@ pub unsafe extern "C" fn qio_channel_command_new_spawn(
 ) -> *mut QIOChannelCommand {
     ffi_guard!(std::ptr::null_mut(), error, {
         require!(!argv.is_null(), "argv != NULL");
-        let mut args = Vec::new();
-        // SAFETY: the caller's NULL-terminated array of strings.
-        unsafe {
-            while !(*argv.add(args.len())).is_null() {
-                args.push(OsStr::from_bytes(
-                    CStr::from_ptr(*argv.add(args.len())).to_bytes(),
-                ));
-            }
-        }
+        let args: Vec<&OsStr> = c_str_array!(argv)
+            .into_iter()
+            .map(|arg| OsStr::from_bytes(arg.to_bytes()))
+            .collect();
         require!(!args.is_empty(), "argv[0] != NULL");
-        Ok(into_handle(Command::spawn(&args, flags)?))
+        Ok(new_handle(Command::spawn(&args, flags)?))
     })
 }

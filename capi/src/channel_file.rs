@@ -9,13 +9,16 @@ use std::path::Path;
 use glib_sys::GError;
 use qio::io::File;
 
-use crate::boundary::{ffi_guard, require, Fail};
-use crate::channel::into_handle;
+use crate::boundary::{ffi_guard, require};
+use crate::channel::{channel_type, new_handle};
+use crate::ffi::{adopt_fd, c_str};
 
 /// A file channel; a #QIOChannel through QIO_CHANNEL().
 pub struct QIOChannelFile {
     _private: [u8; 0],
 }
+
+channel_type!(QIOChannelFile, File, b"QChf", "QIO_IS_CHANNEL_FILE");
 
 /// A channel that takes over @fd (closed with the channel); seekable if lseek() works
 /// on it.
@@ -25,9 +28,7 @@ pub struct QIOChannelFile {
 pub extern "C" fn qio_channel_file_new_fd(fd: c_int) -> *mut QIOChannelFile {
     ffi_guard!(std::ptr::null_mut(), {
         require!(fd >= 0, "fd >= 0");
-        // SAFETY: the caller hands the descriptor over.
-        let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-        Ok(into_handle(File::new_channel(fd)))
+        adopt_fd(fd, |fd| Ok(new_handle(File::new_channel(fd))))
     })
 }
 
@@ -43,7 +44,7 @@ pub extern "C" fn qio_channel_file_new_dupfd(
         require!(fd >= 0, "fd >= 0");
         // SAFETY: borrowed for the duplication only; an invalid number fails it.
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-        Ok(into_handle(File::new_dupfd(fd)?))
+        Ok(new_handle(File::new_dupfd(fd)?))
     })
 }
 
@@ -59,10 +60,7 @@ pub unsafe extern "C" fn qio_channel_file_new_path(
     error: *mut *mut GError,
 ) -> *mut QIOChannelFile {
     ffi_guard!(std::ptr::null_mut(), error, {
-        // SAFETY: the caller's string.
-        let path = unsafe { crate::ffi::opt_c_str(path) }
-            .ok_or(Fail::Precondition("path != NULL".into()))?;
-        let path = Path::new(OsStr::from_bytes(path.to_bytes()));
-        Ok(into_handle(File::new_path(path, flags, mode)?))
+        let path = Path::new(OsStr::from_bytes(c_str!(path).to_bytes()));
+        Ok(new_handle(File::new_path(path, flags, mode)?))
     })
 }

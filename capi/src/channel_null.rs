@@ -3,12 +3,14 @@
 use qio::io::Null;
 
 use crate::boundary::ffi_guard;
-use crate::channel::into_handle;
+use crate::channel::{channel_type, new_handle};
 
 /// A null channel; a #QIOChannel through QIO_CHANNEL().
 pub struct QIOChannelNull {
     _private: [u8; 0],
 }
+
+channel_type!(QIOChannelNull, Null, b"QChn", "QIO_IS_CHANNEL_NULL");
 
 /// A new open null channel: writes succeed in full, reads return end-of-file, every
 /// watch condition is ready; after qio_channel_close() I/O fails.
@@ -17,6 +19,6 @@ pub struct QIOChannelNull {
 #[no_mangle]
 pub extern "C" fn qio_channel_null_new() -> *mut QIOChannelNull {
     ffi_guard!(std::ptr::null_mut(), {
-        Ok(into_handle(Null::new_channel()))
+        Ok(new_handle(Null::new_channel()))
     })
 }

@@ -4,10 +4,11 @@ use std::os::raw::c_int;
 use std::sync::Arc;
 
 use glib_sys::{gpointer, GDestroyNotify, GError, GMainContext};
-use qio::io::{Channel, Socket, SocketAddress};
+use qio::io::{Channel, MainContext, Socket};
 
-use crate::boundary::{ffi_guard, Fail};
-use crate::channel::{adopt_fd, borrow_typed, into_handle};
+use crate::boundary::{ffi_guard, require, Fail};
+use crate::channel::{channel, channel_type, new_handle};
+use crate::ffi::{adopt_fd, handle, keep_handle, main_context, opt_handle, AnyRef};
 use crate::socket_address::{self, QIOSocketAddress};
 use crate::task::{self, QIOTaskFunc};
 
@@ -16,16 +17,7 @@ pub struct QIOChannelSocket {
     _private: [u8; 0],
 }
 
-/// The socket behind a handle, borrowed for one call.
-///
-/// # Safety
-/// `sioc` is NULL or a channel handle the caller holds a reference to.
-unsafe fn socket(
-    sioc: *mut QIOChannelSocket,
-) -> Result<std::mem::ManuallyDrop<Arc<Channel<Socket>>>, Fail> {
-    // SAFETY: the caller's contract.
-    unsafe { borrow_typed::<Socket, _>(sioc, "ioc", "QIO_IS_CHANNEL_SOCKET") }
-}
+channel_type!(QIOChannelSocket, Socket, b"QChs", "QIO_IS_CHANNEL_SOCKET");
 
 /// A socket channel without a socket: connect, listen or dgram gives it one.
 ///
@@ -33,7 +25,7 @@ unsafe fn socket(
 #[no_mangle]
 pub extern "C" fn qio_channel_socket_new() -> *mut QIOChannelSocket {
     ffi_guard!(std::ptr::null_mut(), {
-        Ok(into_handle(Socket::new_channel()))
+        Ok(new_handle(Socket::new_channel()))
     })
 }
 
@@ -47,8 +39,8 @@ pub extern "C" fn qio_channel_socket_new_fd(
     error: *mut *mut GError,
 ) -> *mut QIOChannelSocket {
     ffi_guard!(std::ptr::null_mut(), error, {
-        crate::boundary::require!(fd >= 0, "fd >= 0");
-        Ok(into_handle(adopt_fd(fd, Socket::new_fd)?))
+        require!(fd >= 0, "fd >= 0");
+        Ok(new_handle(adopt_fd(fd, Socket::new_fd)?))
     })
 }
 
@@ -62,9 +54,7 @@ pub unsafe extern "C" fn qio_channel_socket_connect_sync(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handles, checked.
-        let (channel, addr) = unsafe { (socket(ioc)?, socket_address::borrow(addr, "addr")?) };
-        channel.connect_sync(addr)?;
+        channel!(ioc).connect_sync(&handle!(addr).addr)?;
         Ok(0)
     })
 }
@@ -81,9 +71,7 @@ pub unsafe extern "C" fn qio_channel_socket_listen_sync(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handles, checked.
-        let (channel, addr) = unsafe { (socket(ioc)?, socket_address::borrow(addr, "addr")?) };
-        channel.listen_sync(addr, num)?;
+        channel!(ioc).listen_sync(&handle!(addr).addr, num)?;
         Ok(0)
     })
 }
@@ -100,56 +88,27 @@ pub unsafe extern "C" fn qio_channel_socket_dgram_sync(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handles, checked.
-        let (channel, local, remote) = unsafe {
-            (
-                socket(ioc)?,
-                optional(local_addr)?,
-                socket_address::borrow(remote_addr, "remote_addr")?,
-            )
-        };
-        channel.dgram_sync(local.as_ref(), remote)?;
+        let local = opt_handle!(local_addr).map(|a| &a.addr);
+        channel!(ioc).dgram_sync(local, &handle!(remote_addr).addr)?;
         Ok(0)
     })
 }
 
-/// A copy of an optional address.
-///
-/// # Safety
-/// `addr` is NULL or a live handle.
-unsafe fn optional(addr: *const QIOSocketAddress) -> Result<Option<SocketAddress>, Fail> {
-    match addr.is_null() {
-        true => Ok(None),
-        // SAFETY: the caller's contract.
-        false => Ok(Some(
-            unsafe { socket_address::borrow(addr, "local_addr")? }.clone(),
-        )),
-    }
-}
-
-/// Runs `op` on the socket in a worker thread, completing a task (source: the socket)
-/// with @callback in @context.
-///
-/// # Safety
-/// `ioc` is a live socket handle; `context` is NULL or valid.
-unsafe fn in_thread(
-    ioc: *mut QIOChannelSocket,
+/// Runs `op` on `socket` in a worker thread, then completes a task (source: the
+/// socket's handle) with @callback in `context`.
+fn in_thread(
+    socket: Arc<Channel<Socket>>,
+    source: AnyRef,
     op: impl FnOnce(&Channel<Socket>) -> qio::Result<()> + Send + 'static,
-    callback: QIOTaskFunc,
-    opaque: gpointer,
-    destroy: GDestroyNotify,
-    context: *mut GMainContext,
+    (callback, opaque, destroy): (QIOTaskFunc, gpointer, GDestroyNotify),
+    context: &MainContext,
 ) -> Result<(), Fail> {
-    // SAFETY: the caller's handle, checked.
-    let channel = Arc::clone(&*unsafe { socket(ioc)? });
-    let task = task::new_channel_task(channel.upcast(), callback, opaque, destroy);
     let work = move |t: &task::Task| {
-        if let Err(e) = op(&channel) {
+        if let Err(e) = op(&socket) {
             t.set_error(&e);
         }
     };
-    // SAFETY: the new task, given up to the thread; the caller's context.
-    unsafe { task::run_in_thread(task, work, context) }
+    task::run_new(Some(source), (callback, opaque, destroy), work, context)
 }
 
 /// qio_channel_socket_connect_sync() in a worker thread; @callback then runs with a
@@ -164,19 +123,16 @@ pub unsafe extern "C" fn qio_channel_socket_connect_async(
     context: *mut GMainContext,
 ) {
     ffi_guard!((), {
-        // SAFETY: the caller's handle, checked.
-        let addr = unsafe { socket_address::borrow(addr, "addr")? }.clone();
-        // SAFETY: the caller's handle and context.
-        unsafe {
-            in_thread(
-                ioc,
-                move |s| s.connect_sync(&addr),
-                callback,
-                opaque,
-                destroy,
-                context,
-            )
-        }
+        let (socket, addr) = (channel!(ioc), handle!(addr).addr.clone());
+        let op = move |s: &Channel<Socket>| s.connect_sync(&addr);
+        let done = (callback, opaque, destroy);
+        in_thread(
+            socket,
+            keep_handle!(ioc).into(),
+            op,
+            done,
+            &main_context!(context),
+        )
     })
 }
 
@@ -193,19 +149,16 @@ pub unsafe extern "C" fn qio_channel_socket_listen_async(
     context: *mut GMainContext,
 ) {
     ffi_guard!((), {
-        // SAFETY: the caller's handle, checked.
-        let addr = unsafe { socket_address::borrow(addr, "addr")? }.clone();
-        // SAFETY: the caller's handle and context.
-        unsafe {
-            in_thread(
-                ioc,
-                move |s| s.listen_sync(&addr, num),
-                callback,
-                opaque,
-                destroy,
-                context,
-            )
-        }
+        let (socket, addr) = (channel!(ioc), handle!(addr).addr.clone());
+        let op = move |s: &Channel<Socket>| s.listen_sync(&addr, num);
+        let done = (callback, opaque, destroy);
+        in_thread(
+            socket,
+            keep_handle!(ioc).into(),
+            op,
+            done,
+            &main_context!(context),
+        )
     })
 }
 
@@ -222,16 +175,18 @@ pub unsafe extern "C" fn qio_channel_socket_dgram_async(
     context: *mut GMainContext,
 ) {
     ffi_guard!((), {
-        // SAFETY: the caller's handles, checked.
-        let (local, remote) = unsafe {
-            (
-                optional(local_addr)?,
-                socket_address::borrow(remote_addr, "remote_addr")?.clone(),
-            )
-        };
+        let socket = channel!(ioc);
+        let local = opt_handle!(local_addr).map(|a| a.addr.clone());
+        let remote = handle!(remote_addr).addr.clone();
         let op = move |s: &Channel<Socket>| s.dgram_sync(local.as_ref(), &remote);
-        // SAFETY: the caller's handle and context.
-        unsafe { in_thread(ioc, op, callback, opaque, destroy, context) }
+        let done = (callback, opaque, destroy);
+        in_thread(
+            socket,
+            keep_handle!(ioc).into(),
+            op,
+            done,
+            &main_context!(context),
+        )
     })
 }
 
@@ -245,8 +200,7 @@ pub unsafe extern "C" fn qio_channel_socket_accept(
     error: *mut *mut GError,
 ) -> *mut QIOChannelSocket {
     ffi_guard!(std::ptr::null_mut(), error, {
-        // SAFETY: the caller's handle, checked.
-        Ok(into_handle(unsafe { socket(ioc)? }.accept()?))
+        Ok(new_handle(channel!(ioc).accept()?))
     })
 }
 
@@ -258,10 +212,7 @@ pub unsafe extern "C" fn qio_channel_socket_get_local_address(
     error: *mut *mut GError,
 ) -> *mut QIOSocketAddress {
     ffi_guard!(std::ptr::null_mut(), error, {
-        // SAFETY: the caller's handle, checked.
-        Ok(socket_address::into_handle(
-            unsafe { socket(ioc)? }.local_address()?,
-        ))
+        Ok(socket_address::into_handle(channel!(ioc).local_address()?))
     })
 }
 
@@ -272,10 +223,7 @@ pub unsafe extern "C" fn qio_channel_socket_get_remote_address(
     error: *mut *mut GError,
 ) -> *mut QIOSocketAddress {
     ffi_guard!(std::ptr::null_mut(), error, {
-        // SAFETY: the caller's handle, checked.
-        Ok(socket_address::into_handle(
-            unsafe { socket(ioc)? }.remote_address()?,
-        ))
+        Ok(socket_address::into_handle(channel!(ioc).remote_address()?))
     })
 }
 
@@ -289,8 +237,7 @@ pub unsafe extern "C" fn qio_channel_socket_set_send_buffer(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handle, checked.
-        unsafe { socket(ioc)? }.set_send_buffer(size)?;
+        channel!(ioc).set_send_buffer(size)?;
         Ok(0)
     })
 }

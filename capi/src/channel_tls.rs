@@ -8,21 +8,23 @@ use qio::io::{Channel, Tls};
 
 use crate::authz::QAuthZ;
 use crate::boundary::{ffi_guard, Fail};
-use crate::channel::{borrow, borrow_typed, into_handle, QIOChannel};
+use crate::channel::{channel, channel_type, new_handle_with, QIOChannel};
+use crate::ffi::{handle, keep_handle, main_context, opt_handle, opt_utf8, OwnedHandle};
 use crate::task::{self, QIOTaskFunc};
-use crate::tls_creds::{self, QCryptoTLSCreds};
-use crate::tls_session::QCryptoTLSSession;
+use crate::tls_creds::QCryptoTLSCreds;
+use crate::tls_session::{QCryptoTLSSession, SessionHandle};
 
 /// A TLS channel; a #QIOChannel through QIO_CHANNEL().
 pub struct QIOChannelTLS {
     _private: [u8; 0],
 }
 
-/// # Safety
-/// `ioc` is NULL or a channel handle the caller holds a reference to.
-unsafe fn tls(ioc: *mut QIOChannelTLS) -> Result<std::mem::ManuallyDrop<Arc<Channel<Tls>>>, Fail> {
-    // SAFETY: the caller's contract.
-    unsafe { borrow_typed::<Tls, _>(ioc, "ioc", "QIO_IS_CHANNEL_TLS") }
+channel_type!(QIOChannelTLS, Tls, b"QCht", "QIO_IS_CHANNEL_TLS");
+
+/// The handle of a new TLS channel, which lends C its session's handle.
+fn new_handle(tls: Arc<Channel<Tls>>) -> *mut QIOChannelTLS {
+    let session = OwnedHandle::<QCryptoTLSSession>::new(SessionHandle::Channel(tls.clone()));
+    new_handle_with(tls, Some(Box::new(session)))
 }
 
 /// The server end of TLS over @master with server @creds. With x509 credentials that
@@ -39,18 +41,9 @@ pub unsafe extern "C" fn qio_channel_tls_new_server(
     error: *mut *mut GError,
 ) -> *mut QIOChannelTLS {
     ffi_guard!(std::ptr::null_mut(), error, {
-        // SAFETY: the caller's handles, checked.
-        let (master, creds) = unsafe { (borrow(master, "master")?, tls_creds::borrow(creds)?) };
-        let authz = match authz.is_null() {
-            true => None,
-            // SAFETY: as above.
-            false => Some(unsafe { crate::authz::borrow(authz, "authz")? }.clone()),
-        };
-        Ok(into_handle(Tls::new_server(
-            Arc::clone(&master),
-            creds,
-            authz,
-        )?))
+        let (master, creds) = (Arc::clone(&handle!(master).channel), handle!(creds));
+        let authz = opt_handle!(authz).cloned();
+        Ok(new_handle(Tls::new_server(master, creds, authz)?))
     })
 }
 
@@ -68,19 +61,9 @@ pub unsafe extern "C" fn qio_channel_tls_new_client(
     error: *mut *mut GError,
 ) -> *mut QIOChannelTLS {
     ffi_guard!(std::ptr::null_mut(), error, {
-        // SAFETY: the caller's handles and string, checked.
-        let (master, creds, hostname) = unsafe {
-            (
-                borrow(master, "master")?,
-                tls_creds::borrow(creds)?,
-                crate::ffi::opt_str(hostname, "Hostname")?,
-            )
-        };
-        Ok(into_handle(Tls::new_client(
-            Arc::clone(&master),
-            creds,
-            hostname,
-        )?))
+        let (master, creds) = (Arc::clone(&handle!(master).channel), handle!(creds));
+        let hostname = opt_utf8!(hostname, "Hostname");
+        Ok(new_handle(Tls::new_client(master, creds, hostname)?))
     })
 }
 
@@ -98,11 +81,9 @@ pub unsafe extern "C" fn qio_channel_tls_handshake(
     context: *mut GMainContext,
 ) {
     ffi_guard!((), {
-        // SAFETY: the caller's handle, checked.
-        let channel = Arc::clone(&*unsafe { tls(ioc)? });
-        let done = task::completion(channel.upcast(), func, opaque, destroy);
-        // SAFETY: the caller's context.
-        unsafe { channel.handshake(context, done) };
+        let channel = channel!(ioc);
+        let done = task::completion(keep_handle!(ioc).into(), func, opaque, destroy);
+        channel.handshake(&main_context!(context), done);
         Ok(())
     })
 }
@@ -113,8 +94,7 @@ pub unsafe extern "C" fn qio_channel_tls_handshake(
 #[no_mangle]
 pub unsafe extern "C" fn qio_channel_tls_bye(ioc: *mut QIOChannelTLS, error: *mut *mut GError) {
     ffi_guard!((), error, {
-        // SAFETY: the caller's handle, checked.
-        unsafe { tls(ioc)? }.bye()?;
+        channel!(ioc).bye()?;
         Ok(())
     })
 }
@@ -126,8 +106,8 @@ pub unsafe extern "C" fn qio_channel_tls_get_session(
     ioc: *mut QIOChannelTLS,
 ) -> *mut QCryptoTLSSession {
     ffi_guard!(std::ptr::null_mut(), {
-        // SAFETY: the caller's handle, checked; the session lives inside the channel.
-        let channel = unsafe { tls(ioc)? };
-        Ok(channel.imp().session() as *const _ as *mut QCryptoTLSSession)
+        let session = handle!(ioc).part::<OwnedHandle<QCryptoTLSSession>>();
+        let session = session.ok_or(Fail::Precondition("QIO_IS_CHANNEL_TLS (ioc)".into()))?;
+        Ok(session.as_ptr())
     })
 }

@@ -1,16 +1,15 @@
 //! `QIOChannelWebsock`: websockets over any channel (QEMU's `io/channel-websock.h`,
 //! plus the client end QEMU lacks).
 
-use std::ffi::CString;
 use std::os::raw::c_char;
 use std::sync::Arc;
 
 use glib_sys::{gpointer, GDestroyNotify, GError};
-use qio::io::{Channel, Websock};
+use qio::io::Websock;
 
-use crate::boundary::{ffi_guard, require, Fail};
-use crate::channel::{borrow, borrow_typed, into_handle, QIOChannel};
-use crate::ffi::opt_str;
+use crate::boundary::ffi_guard;
+use crate::channel::{channel, channel_type, new_handle, QIOChannel};
+use crate::ffi::{c_str_array, handle, keep_handle, to_utf8, utf8};
 use crate::task::{self, QIOTaskFunc};
 
 /// A websocket channel; a #QIOChannel through QIO_CHANNEL().
@@ -18,14 +17,12 @@ pub struct QIOChannelWebsock {
     _private: [u8; 0],
 }
 
-/// # Safety
-/// `ioc` is NULL or a channel handle the caller holds a reference to.
-unsafe fn websock(
-    ioc: *mut QIOChannelWebsock,
-) -> Result<std::mem::ManuallyDrop<Arc<Channel<Websock>>>, Fail> {
-    // SAFETY: the caller's contract.
-    unsafe { borrow_typed::<Websock, _>(ioc, "ioc", "QIO_IS_CHANNEL_WEBSOCK") }
-}
+channel_type!(
+    QIOChannelWebsock,
+    Websock,
+    b"QChw",
+    "QIO_IS_CHANNEL_WEBSOCK"
+);
 
 /// The server end of a websocket over @master: it reads a client's upgrade request
 /// (`GET /`, RFC 6455 version 13, optionally asking for the `binary` subprotocol) in
@@ -40,9 +37,8 @@ pub unsafe extern "C" fn qio_channel_websock_new_server(
     master: *mut QIOChannel,
 ) -> *mut QIOChannelWebsock {
     ffi_guard!(std::ptr::null_mut(), {
-        // SAFETY: the caller's handle, checked.
-        let master = unsafe { borrow(master, "master")? };
-        Ok(into_handle(Websock::new_server(Arc::clone(&master))))
+        let master = Arc::clone(&handle!(master).channel);
+        Ok(new_handle(Websock::new_server(master)))
     })
 }
 
@@ -62,31 +58,13 @@ pub unsafe extern "C" fn qio_channel_websock_new_client(
     error: *mut *mut GError,
 ) -> *mut QIOChannelWebsock {
     ffi_guard!(std::ptr::null_mut(), error, {
-        require!(!host.is_null(), "host != NULL");
-        require!(!path.is_null(), "path != NULL");
-        // SAFETY: the caller's handle and strings, checked.
-        let (master, host, path) = unsafe {
-            (
-                borrow(master, "master")?,
-                opt_str(host, "Host")?.expect("checked"),
-                opt_str(path, "Path")?.expect("checked"),
-            )
-        };
-        let mut names = Vec::new();
-        let mut at = protocols;
-        // SAFETY: a NULL-terminated array of strings, when not NULL.
-        while !at.is_null() && unsafe { !(*at).is_null() } {
-            // SAFETY: as above.
-            names.push(unsafe { opt_str(*at, "Protocol")?.expect("not NULL") });
-            // SAFETY: the array goes on until its NULL.
-            at = unsafe { at.add(1) };
-        }
-        Ok(into_handle(Websock::new_client(
-            Arc::clone(&master),
-            host,
-            path,
-            &names,
-        )?))
+        let (host, path) = (utf8!(host, "Host"), utf8!(path, "Path"));
+        let master = Arc::clone(&handle!(master).channel);
+        let names = c_str_array!(protocols)
+            .into_iter()
+            .map(|name| to_utf8(name, "Protocol"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(new_handle(Websock::new_client(master, host, path, &names)?))
     })
 }
 
@@ -103,9 +81,13 @@ pub unsafe extern "C" fn qio_channel_websock_handshake(
     destroy: GDestroyNotify,
 ) {
     ffi_guard!((), {
-        // SAFETY: the caller's handle, checked.
-        let channel = Arc::clone(&*unsafe { websock(ioc)? });
-        channel.handshake(task::completion(channel.upcast(), func, opaque, destroy));
+        let channel = channel!(ioc);
+        channel.handshake(task::completion(
+            keep_handle!(ioc).into(),
+            func,
+            opaque,
+            destroy,
+        ));
         Ok(())
     })
 }
@@ -118,12 +100,7 @@ pub unsafe extern "C" fn qio_channel_websock_get_protocol(
     ioc: *mut QIOChannelWebsock,
 ) -> *mut c_char {
     ffi_guard!(std::ptr::null_mut(), {
-        // SAFETY: the caller's handle, checked.
-        let protocol = unsafe { websock(ioc)? }.imp().protocol();
-        Ok(protocol.map_or(std::ptr::null_mut(), |p| {
-            let p = CString::new(p).expect("a token has no NUL");
-            // SAFETY: a NUL-terminated copy for the caller.
-            unsafe { glib_sys::g_strdup(p.as_ptr()) }
-        }))
+        let protocol = channel!(ioc).imp().protocol();
+        Ok(protocol.map_or(std::ptr::null_mut(), |p| crate::ffi::g_string(&p)))
     })
 }

@@ -3,12 +3,14 @@
 use std::os::raw::{c_int, c_void};
 
 use glib_sys::{gboolean, GError, GFALSE};
-use qio::crypto::cipher::{self, InOutBuf};
+use qio::crypto::cipher;
 use qio::crypto::{Cipher, CipherAlgo, CipherMode};
 
-use crate::backend::{self, BackendArg, QCryptoBackend};
+use crate::backend::BackendArg;
 use crate::boundary::{ffi_guard, require, Fail};
-use crate::ffi::{self, Castable};
+use crate::ffi::{
+    bytes, decode, enum_arg, free_handle, handle_mut, in_out, Castable, EnumArg, Owned, Tag,
+};
 
 /// Cipher algorithms, with QEMU's values.
 #[repr(C)]
@@ -41,34 +43,20 @@ pub enum QCryptoCipherMode {
     QCRYPTO_CIPHER_MODE__MAX = 4,
 }
 
-/// A `QCryptoCipherAlgo` as C passed it: any int, validated before use.
-#[repr(transparent)]
-pub struct CipherAlgoArg(c_int);
+enum_arg! {
+    /// A `QCryptoCipherAlgo` as C passed it: any int, decoded before use.
+    CipherAlgoArg => CipherAlgo, qapi
+}
 
 impl CipherAlgoArg {
-    pub(crate) fn get(self) -> qio::Result<CipherAlgo> {
-        CipherAlgo::from_index(self.0.into())
-    }
-
     /// `QCRYPTO_CIPHER_ALGO__MAX`: what a getter returns when given no valid handle.
-    pub(crate) const INVALID: CipherAlgoArg = CipherAlgoArg(CipherAlgo::ALL.len() as c_int);
+    pub(crate) const INVALID: CipherAlgoArg =
+        CipherAlgoArg(QCryptoCipherAlgo::QCRYPTO_CIPHER_ALGO__MAX as c_int);
 }
 
-/// What exports returning a `QCryptoCipherAlgo` hand back.
-impl From<CipherAlgo> for CipherAlgoArg {
-    fn from(alg: CipherAlgo) -> CipherAlgoArg {
-        CipherAlgoArg(alg as c_int)
-    }
-}
-
-/// A `QCryptoCipherMode` as C passed it: any int, validated before use.
-#[repr(transparent)]
-pub struct CipherModeArg(c_int);
-
-impl CipherModeArg {
-    pub(crate) fn get(self) -> qio::Result<CipherMode> {
-        CipherMode::from_index(self.0.into())
-    }
+enum_arg! {
+    /// A `QCryptoCipherMode` as C passed it: any int, decoded before use.
+    CipherModeArg => CipherMode, qapi
 }
 
 /// A keyed cipher with its IV state, freed with qcrypto_cipher_free().
@@ -77,9 +65,10 @@ pub struct QCryptoCipher {
 }
 
 impl Castable for QCryptoCipher {
+    type Ownership = Owned;
     type Rust = Cipher;
     const NAME: &'static str = "QCryptoCipher";
-    const TAG: u32 = u32::from_be_bytes(*b"QCph");
+    const TAG: Tag = Tag::new(b"QCph");
 }
 
 /// Whether some backend of this build implements @alg in @mode.
@@ -101,8 +90,8 @@ pub extern "C" fn qcrypto_backend_supports_cipher(
     mode: CipherModeArg,
 ) -> gboolean {
     ffi_guard!(GFALSE, {
-        Ok(match (backend.get(), alg.get(), mode.get()) {
-            (Ok(b), Ok(a), Ok(m)) => cipher::backend_supports(b, a, m).into(),
+        Ok(match (backend.decode(), alg.decode(), mode.decode()) {
+            (Some(b), Some(a), Some(m)) => cipher::backend_supports(b, a, m).into(),
             _ => GFALSE,
         })
     })
@@ -110,7 +99,7 @@ pub extern "C" fn qcrypto_backend_supports_cipher(
 
 /// The value of `f` for a valid @alg; 0 and a critical otherwise.
 fn algo_size(alg: CipherAlgoArg, f: impl FnOnce(CipherAlgo) -> usize) -> Result<usize, Fail> {
-    let alg = alg.get().ok();
+    let alg = alg.decode();
     require!(alg.is_some(), "alg is a valid QCryptoCipherAlgo");
     Ok(alg.map_or(0, f))
 }
@@ -137,7 +126,7 @@ pub extern "C" fn qcrypto_cipher_get_key_len(alg: CipherAlgoArg) -> usize {
 #[no_mangle]
 pub extern "C" fn qcrypto_cipher_get_iv_len(alg: CipherAlgoArg, mode: CipherModeArg) -> usize {
     ffi_guard!(0, {
-        let mode = mode.get().ok();
+        let mode = mode.decode();
         require!(mode.is_some(), "mode is a valid QCryptoCipherMode");
         algo_size(alg, |a| mode.map_or(0, |m| cipher::iv_len(a, m)))
     })
@@ -157,8 +146,9 @@ pub unsafe extern "C" fn qcrypto_cipher_new(
     nkey: usize,
     error: *mut *mut GError,
 ) -> *mut QCryptoCipher {
-    // SAFETY: forwarded with the same contract.
-    unsafe { qcrypto_cipher_new_with_backend(alg, mode, key, nkey, BackendArg::AUTO, error) }
+    ffi_guard!(std::ptr::null_mut(), error, {
+        new(alg, mode, bytes!(key, nkey), BackendArg::AUTO)
+    })
 }
 
 /// As qcrypto_cipher_new(), on @backend (%QCRYPTO_BACKEND_AUTO: the default).
@@ -176,11 +166,18 @@ pub unsafe extern "C" fn qcrypto_cipher_new_with_backend(
     error: *mut *mut GError,
 ) -> *mut QCryptoCipher {
     ffi_guard!(std::ptr::null_mut(), error, {
-        // SAFETY: the caller's key buffer (documented contract).
-        let key = unsafe { ffi::bytes(key.cast(), nkey)? };
-        let cipher = Cipher::with_backend(alg.get()?, mode.get()?, key, backend.get()?)?;
-        Ok(ffi::box_into_handle(cipher))
+        new(alg, mode, bytes!(key, nkey), backend)
     })
+}
+
+fn new(
+    alg: CipherAlgoArg,
+    mode: CipherModeArg,
+    key: &[u8],
+    backend: BackendArg,
+) -> Result<*mut QCryptoCipher, Fail> {
+    let cipher = Cipher::with_backend(decode!(alg), decode!(mode), key, decode!(backend))?;
+    Ok(crate::ffi::new(cipher))
 }
 
 /// The backend running @cipher (never %QCRYPTO_BACKEND_AUTO).
@@ -188,52 +185,16 @@ pub unsafe extern "C" fn qcrypto_cipher_new_with_backend(
 /// Returns: the backend; %QCRYPTO_BACKEND_AUTO (and a critical) if @cipher is not a
 /// cipher.
 #[no_mangle]
-pub unsafe extern "C" fn qcrypto_cipher_get_backend(cipher: *mut QCryptoCipher) -> QCryptoBackend {
-    ffi_guard!(QCryptoBackend::QCRYPTO_BACKEND_AUTO, {
-        // SAFETY: a handle from qcrypto_cipher_new, checked by box_mut.
-        let cipher = unsafe { ffi::box_mut(cipher, "cipher")? };
-        Ok(backend::to_c(cipher.backend()))
+pub unsafe extern "C" fn qcrypto_cipher_get_backend(cipher: *mut QCryptoCipher) -> BackendArg {
+    ffi_guard!(BackendArg::AUTO, {
+        Ok(handle_mut!(cipher).backend().into())
     })
 }
 
 /// Frees @cipher (transfer full), wiping its key schedule; NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn qcrypto_cipher_free(cipher: *mut QCryptoCipher) {
-    // SAFETY: a handle from qcrypto_cipher_new (or NULL), checked by box_free.
-    ffi_guard!((), { unsafe { ffi::box_free(cipher, "cipher") } })
-}
-
-/// Runs `op` over `len` bytes from `input` to `output`, which are the same or disjoint.
-///
-/// # Safety
-/// `cipher` is a cipher handle or NULL; `input` is readable and `output` writable for
-/// `len` bytes (either may be NULL when `len` is 0).
-unsafe fn crypt(
-    cipher: *mut QCryptoCipher,
-    input: *const c_void,
-    output: *mut c_void,
-    len: usize,
-    op: fn(&mut Cipher, InOutBuf<'_, '_, u8>) -> qio::Result<()>,
-) -> Result<c_int, Fail> {
-    // SAFETY: checked by box_mut.
-    let cipher = unsafe { ffi::box_mut(cipher, "cipher")? };
-    if len == 0 {
-        op(cipher, InOutBuf::from(&mut [][..]))?;
-        return Ok(0);
-    }
-    require!(
-        !input.is_null() && !output.is_null(),
-        "input != NULL && output != NULL"
-    );
-    let (start_in, start_out) = (input as usize, output as usize);
-    require!(
-        start_in == start_out || start_in.abs_diff(start_out) >= len,
-        "input == output || the buffers do not overlap"
-    );
-    // SAFETY: the caller's buffers, `len` bytes each, equal or disjoint (checked).
-    let data = unsafe { InOutBuf::from_raw(input.cast(), output.cast(), len) };
-    op(cipher, data)?;
-    Ok(0)
+    ffi_guard!((), { free_handle!(cipher) })
 }
 
 /// Encrypts @len bytes (a multiple of the block length) from @input into @output, which
@@ -249,9 +210,9 @@ pub unsafe extern "C" fn qcrypto_cipher_encrypt(
     len: usize,
     error: *mut *mut GError,
 ) -> c_int {
-    // SAFETY: the caller's handle and buffers (documented contract).
     ffi_guard!(-1, error, {
-        unsafe { crypt(cipher, input, output, len, Cipher::encrypt) }
+        handle_mut!(cipher).encrypt(in_out!(input, output, len))?;
+        Ok(0)
     })
 }
 
@@ -267,9 +228,9 @@ pub unsafe extern "C" fn qcrypto_cipher_decrypt(
     len: usize,
     error: *mut *mut GError,
 ) -> c_int {
-    // SAFETY: the caller's handle and buffers (documented contract).
     ffi_guard!(-1, error, {
-        unsafe { crypt(cipher, input, output, len, Cipher::decrypt) }
+        handle_mut!(cipher).decrypt(in_out!(input, output, len))?;
+        Ok(0)
     })
 }
 
@@ -285,10 +246,7 @@ pub unsafe extern "C" fn qcrypto_cipher_setiv(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: a checked handle and the caller's IV buffer (documented contract).
-        let (cipher, iv) =
-            unsafe { (ffi::box_mut(cipher, "cipher")?, ffi::bytes(iv.cast(), niv)?) };
-        cipher.set_iv(iv)?;
+        handle_mut!(cipher).set_iv(bytes!(iv, niv))?;
         Ok(0)
     })
 }

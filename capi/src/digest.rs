@@ -1,5 +1,5 @@
-//! The C-side steps shared by hashes and HMACs: feeding iovecs and handing the digest
-//! back as bytes (QEMU's result-buffer contract), hex or base64.
+//! What hashes and HMACs share on the C side: absorbing the caller's buffers and
+//! handing the digest back in one of QEMU's three forms.
 
 use std::os::raw::{c_char, c_int};
 
@@ -8,75 +8,57 @@ use qio::crypto::Digester;
 use crate::boundary::{require, Fail};
 use crate::ffi;
 
-/// Absorbs every buffer of the iovec array.
-///
-/// # Safety
-/// As for [`ffi::iovecs`].
-pub(crate) unsafe fn updatev(
-    digester: &mut Digester,
-    iov: *const libc::iovec,
-    niov: usize,
-) -> Result<(), Fail> {
-    // SAFETY: the caller's contract covers the array and every buffer in it.
-    for v in unsafe { ffi::iovecs(iov, niov)? } {
-        digester.update(unsafe { ffi::iov_bytes(v)? })?;
-    }
-    Ok(())
+/// Where an export hands a digest back.
+pub(crate) enum Output<'a> {
+    /// QEMU's result-buffer contract: with `*resultlen == 0` a new `g_malloc`ed buffer
+    /// goes to `*result` and its length to `*resultlen`; otherwise `*result` is the
+    /// caller's buffer and `*resultlen` must be the digest length.
+    Bytes {
+        result: &'a mut *mut u8,
+        resultlen: &'a mut usize,
+    },
+    /// A new `g_malloc`ed lowercase hex string.
+    Hex(&'a mut *mut c_char),
+    /// A new `g_malloc`ed padded base64 string.
+    Base64(&'a mut *mut c_char),
 }
 
-/// Stores the digest per QEMU's contract: with `*resultlen == 0` a new `g_malloc`ed
-/// buffer goes to `*result` and its length to `*resultlen`; otherwise `*result` is the
-/// caller's buffer and `*resultlen` must be the digest length.
-///
-/// # Safety
-/// `result` and `resultlen` are NULL or valid; a preallocated `*result` is writable
-/// for `*resultlen` bytes.
-pub(crate) unsafe fn finalize_bytes(
+/// The [`Output::Bytes`] of an export's `result` and `resultlen` out-parameters.
+macro_rules! bytes_output {
+    ($result:ident, $resultlen:ident) => {
+        $crate::digest::Output::Bytes {
+            result: $crate::ffi::out!($result),
+            resultlen: $crate::ffi::out!($resultlen),
+        }
+    };
+}
+pub(crate) use bytes_output;
+
+/// Absorbs `input` into `digester`, then hands the digest back through `output` (the
+/// digester restarts for a new message). Returns the exports' 0.
+pub(crate) fn digest(
     digester: &mut Digester,
-    result: *mut *mut u8,
-    resultlen: *mut usize,
+    input: &[&[u8]],
+    output: Output<'_>,
 ) -> Result<c_int, Fail> {
-    require!(!result.is_null(), "result != NULL");
-    require!(!resultlen.is_null(), "resultlen != NULL");
-    // SAFETY: both pointers are valid (the caller's contract, checked non-NULL).
-    unsafe {
-        if *resultlen == 0 {
+    for buf in input {
+        digester.update(buf)?;
+    }
+    match output {
+        Output::Bytes { result, resultlen } if *resultlen == 0 => {
             let digest = digester.finalize();
             *result = ffi::g_bytes(&digest);
             *resultlen = digest.len();
-        } else {
-            require!(!(*result).is_null(), "*resultlen == 0 || *result != NULL");
-            let out = std::slice::from_raw_parts_mut(*result, *resultlen);
+        }
+        Output::Bytes { result, resultlen } => {
+            require!(!result.is_null(), "*resultlen == 0 || *result != NULL");
+            // SAFETY: QEMU's contract: a caller that sets `*resultlen` passes a buffer
+            // of that many writable bytes in `*result`.
+            let out = unsafe { std::slice::from_raw_parts_mut(*result, *resultlen) };
             digester.finalize_into(out)?;
         }
+        Output::Hex(digest) => *digest = ffi::g_string(&digester.finalize_hex()),
+        Output::Base64(base64) => *base64 = ffi::g_string(&digester.finalize_base64()),
     }
-    Ok(0)
-}
-
-/// Stores the digest as a new `g_malloc`ed lowercase hex string in `*digest`.
-///
-/// # Safety
-/// `digest` is NULL or valid.
-pub(crate) unsafe fn finalize_hex(
-    digester: &mut Digester,
-    digest: *mut *mut c_char,
-) -> Result<c_int, Fail> {
-    require!(!digest.is_null(), "digest != NULL");
-    // SAFETY: checked non-NULL; valid by the caller's contract.
-    unsafe { *digest = ffi::g_string(&digester.finalize_hex()) };
-    Ok(0)
-}
-
-/// Stores the digest as a new `g_malloc`ed base64 string in `*base64`.
-///
-/// # Safety
-/// `base64` is NULL or valid.
-pub(crate) unsafe fn finalize_base64(
-    digester: &mut Digester,
-    base64: *mut *mut c_char,
-) -> Result<c_int, Fail> {
-    require!(!base64.is_null(), "base64 != NULL");
-    // SAFETY: checked non-NULL; valid by the caller's contract.
-    unsafe { *base64 = ffi::g_string(&digester.finalize_base64()) };
     Ok(0)
 }

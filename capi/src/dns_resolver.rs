@@ -4,10 +4,10 @@
 use std::os::raw::c_int;
 
 use glib_sys::{gpointer, GDestroyNotify, GError};
-use qio::io::{DnsResolver, SocketAddress};
+use qio::io::{DnsResolver, MainContext, SocketAddress};
 
 use crate::boundary::{ffi_guard, require, Fail};
-use crate::ffi::Castable;
+use crate::ffi::{handle, AnyRef, Castable, Static, Tag, Tagged};
 use crate::socket_address::{self, QIOSocketAddress};
 use crate::task::{self, QIOTask, QIOTaskFunc};
 
@@ -18,46 +18,47 @@ pub struct QIODNSResolver {
 
 /// The handle only identifies the singleton: the resolver itself has no state.
 impl Castable for QIODNSResolver {
+    type Ownership = Static;
     type Rust = ();
     const NAME: &'static str = "QIODNSResolver";
-    const TAG: u32 = u32::from_be_bytes(*b"QDNS");
+    const TAG: Tag = Tag::new(b"QDNS");
 }
 
-/// The tagged value the singleton handle points at.
-#[repr(C)]
-struct Instance {
-    tag: u32,
-}
-
-static INSTANCE: Instance = Instance {
-    tag: QIODNSResolver::TAG,
-};
+static INSTANCE: Tagged<()> = Tagged::new_static::<QIODNSResolver>(());
 
 /// Returns: (transfer none): the resolver.
 #[no_mangle]
 pub extern "C" fn qio_dns_resolver_get_instance() -> *mut QIODNSResolver {
-    &INSTANCE as *const Instance as *mut QIODNSResolver
+    &INSTANCE as *const Tagged<()> as *mut QIODNSResolver
+}
+
+/// The address out-parameters of the lookup exports.
+type AddrsOut<'a> = (&'a mut usize, &'a mut *mut *mut QIOSocketAddress);
+
+/// The out-parameters, both of which the caller must pass.
+///
+/// # Safety
+/// Each is NULL or valid for writes during the call.
+unsafe fn addrs_out<'a>(
+    naddrs: *mut usize,
+    addrs: *mut *mut *mut QIOSocketAddress,
+) -> Result<AddrsOut<'a>, Fail> {
+    // SAFETY: the caller's contract.
+    match unsafe { (naddrs.as_mut(), addrs.as_mut()) } {
+        (Some(naddrs), Some(addrs)) => Ok((naddrs, addrs)),
+        _ => Err(Fail::Precondition("naddrs != NULL && addrs != NULL".into())),
+    }
 }
 
 /// Stores `found` as a g_malloc'd array of new handles.
-///
-/// # Safety
-/// `naddrs` and `addrs` are writable.
-unsafe fn give(
-    found: &[SocketAddress],
-    naddrs: *mut usize,
-    addrs: *mut *mut *mut QIOSocketAddress,
-) {
+fn give(found: &[SocketAddress], (naddrs, addrs): AddrsOut<'_>) {
     let handles: Vec<*mut QIOSocketAddress> = found
         .iter()
         .cloned()
         .map(socket_address::into_handle)
         .collect();
-    // SAFETY: the caller's out-parameters.
-    unsafe {
-        *naddrs = handles.len();
-        *addrs = crate::ffi::g_array_copy(&handles);
-    }
+    *naddrs = handles.len();
+    *addrs = crate::ffi::g_array_copy(&handles);
 }
 
 fn check_resolver(resolver: *mut QIODNSResolver) -> Result<(), Fail> {
@@ -83,15 +84,10 @@ pub unsafe extern "C" fn qio_dns_resolver_lookup_sync(
 ) -> c_int {
     ffi_guard!(-1, error, {
         check_resolver(resolver)?;
-        // SAFETY: the caller's handle, checked.
-        let addr = unsafe { socket_address::borrow(addr, "addr")? };
-        require!(
-            !naddrs.is_null() && !addrs.is_null(),
-            "naddrs != NULL && addrs != NULL"
-        );
-        let found = DnsResolver::instance().lookup(addr)?;
-        // SAFETY: the caller's out-parameters, checked.
-        unsafe { give(&found, naddrs, addrs) };
+        let addr = &handle!(addr).addr;
+        // SAFETY: out-parameters are NULL or valid (the C contract).
+        let out = unsafe { addrs_out(naddrs, addrs)? };
+        give(&DnsResolver::instance().lookup(addr)?, out);
         Ok(0)
     })
 }
@@ -117,9 +113,7 @@ pub unsafe extern "C" fn qio_dns_resolver_lookup_async(
 ) {
     ffi_guard!((), {
         check_resolver(resolver)?;
-        // SAFETY: the caller's handle, checked.
-        let addr = unsafe { socket_address::borrow(addr, "addr")? }.clone();
-        let task = task::new_resolver_task(resolver, func, opaque, notify);
+        let addr = handle!(addr).addr.clone();
         let work = move |t: &task::Task| match DnsResolver::instance().lookup(&addr) {
             Ok(found) => t.set_result(
                 Box::into_raw(Box::new(Lookup(found))).cast(),
@@ -127,8 +121,13 @@ pub unsafe extern "C" fn qio_dns_resolver_lookup_async(
             ),
             Err(e) => t.set_error(&e),
         };
-        // SAFETY: the new task, given up to the thread; the default context.
-        unsafe { task::run_in_thread(task, work, std::ptr::null_mut()) }
+        let source = AnyRef::of_static(&INSTANCE);
+        task::run_new(
+            Some(source),
+            (func, opaque, notify),
+            work,
+            &MainContext::default(),
+        )
     })
 }
 
@@ -143,18 +142,12 @@ pub unsafe extern "C" fn qio_dns_resolver_lookup_result(
 ) {
     ffi_guard!((), {
         check_resolver(resolver)?;
-        require!(
-            !naddrs.is_null() && !addrs.is_null(),
-            "naddrs != NULL && addrs != NULL"
-        );
-        // SAFETY: the caller's task; a result freed by free_lookup is a Lookup.
-        unsafe {
-            *naddrs = 0;
-            *addrs = std::ptr::null_mut();
-            if let Some(lookup) = task::result_set_by(task, free_lookup)? {
-                give(&(*(lookup as *const Lookup)).0, naddrs, addrs);
-            }
-        }
+        // SAFETY: out-parameters are NULL or valid (the C contract).
+        let out = unsafe { addrs_out(naddrs, addrs)? };
+        let lookup = handle!(task).result_set_by(free_lookup)?;
+        // SAFETY: a result whose destroy function is free_lookup is a Lookup.
+        let found = lookup.map_or(&[][..], |lookup| unsafe { &(*(lookup as *const Lookup)).0 });
+        give(found, out);
         Ok(())
     })
 }

@@ -1,8 +1,8 @@
 //! The `QIO_ERROR` GError domain and its codes.
 
-use glib_sys::{GError, GQuark};
+use std::ffi::CString;
 
-use crate::boundary::c_text;
+use glib_sys::{GError, GQuark};
 
 /// Error codes in the `QIO_ERROR` domain. Codes are only ever appended.
 #[repr(C)]
@@ -41,4 +41,9 @@ pub(crate) fn set(error: *mut *mut GError, e: &qio::Error) {
     unsafe {
         glib_sys::g_set_error_literal(error, qio_error_quark(), code as i32, message.as_ptr())
     };
+}
+
+/// `text` as a C string, with any NUL replaced so the message survives.
+pub(crate) fn c_text(text: &str) -> CString {
+    CString::new(text.replace('\0', "\\0")).unwrap_or_default()
 }

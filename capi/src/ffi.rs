@@ -1,311 +1,274 @@
-//! Conversions between C handles and buffers and the Rust values behind them.
+//! The one way a C argument becomes a Rust value, and a Rust value a C one: handles
+//! (identity, casts, ownership; [`handles`]), buffers, strings, iovecs and
+//! out-parameters ([`args`]), C enums ([`enums`]).
 //!
-//! A handle points at a [`Tagged`] value: a per-type tag, then the Rust value. The tag
-//! lets every export check that it was given a live handle of the right type before it
-//! touches it (`QCRYPTO_IS_HASH (hash)` in GLib terms). Single-owner types (hashes,
-//! HMACs) are `Box`ed and end with `_free`; shared types are `Arc`ed and end with
-//! `_unref`. Both ends accept NULL as a no-op.
+//! Exports convert their arguments with the macros below, inside their
+//! [`ffi_guard!`](crate::boundary::ffi_guard): each one checks what
+//! `g_return_val_if_fail` would (NULL, a wrong handle type), fails the body with a
+//! critical naming the C parameter, and carries the one argument for its `unsafe`
+//! block: C passes what `<qio.h>` documents for each parameter (NULL or a live handle;
+//! a buffer of the given length; a NUL-terminated string; a writable out-parameter).
+//! So an export body needs no `unsafe` block of its own unless it does something
+//! unusual, and then says why.
 
-use std::borrow::Cow;
-use std::ffi::CStr;
-use std::os::raw::{c_char, c_void};
-use std::sync::{Arc, Weak};
+mod args;
+mod enums;
+mod handles;
 
-use crate::boundary::Fail;
+pub(crate) use args::{adopt_fd, g_array_copy, g_bytes, g_string, to_utf8};
+pub(crate) use enums::{decode, enum_arg, EnumArg};
+pub(crate) use handles::{
+    new, AnyRef, Castable, HandleRef, Owned, OwnedHandle, Shared, Static, Tag, Tagged,
+};
 
-/// A C handle type: an opaque struct standing for the Rust type `Rust`.
-pub(crate) trait Castable {
-    /// The Rust value a handle of this type points at.
-    type Rust;
-    /// The C type name, for precondition messages.
-    const NAME: &'static str;
-    /// The tag every live handle of this type starts with.
-    const TAG: u32;
+#[doc(hidden)]
+pub(crate) use args::{
+    c_str_at, c_strings, in_out_bufs, iov_read, iov_slices, iov_write, out_param, slice, slice_mut,
+};
+#[doc(hidden)]
+pub(crate) use handles::{add_ref, borrow, borrow_mut, free, unref};
+
+/// The value behind a handle argument, borrowed for the call: `handle!(hash)`.
+macro_rules! handle {
+    ($p:ident) => {
+        // SAFETY: a handle argument is NULL or a live handle (the C contract);
+        // `borrow` refuses NULL and any other type.
+        unsafe { $crate::ffi::borrow($p, stringify!($p))? }
+    };
 }
+pub(crate) use handle;
 
-#[repr(C)]
-struct Tagged<T> {
-    tag: u32,
-    value: T,
+/// The value behind a single-owner handle argument, borrowed mutably for the call.
+macro_rules! handle_mut {
+    ($p:ident) => {
+        // SAFETY: as for handle!; a single-owner handle is used by one thread at a time
+        // (the C contract of its type).
+        unsafe { $crate::ffi::borrow_mut($p, stringify!($p))? }
+    };
 }
+pub(crate) use handle_mut;
 
-/// The tagged value behind `handle`, or a precondition failure naming `param`.
-///
-/// # Safety
-/// A non-NULL `handle` must point at readable memory of at least a tag's size; a
-/// misaligned pointer or a wrong tag is caught, not dereferenced as a handle.
-unsafe fn check<C: Castable>(handle: *const C, param: &str) -> Result<*mut Tagged<C::Rust>, Fail> {
-    if handle.is_null() {
-        return Err(Fail::Precondition(Cow::Owned(format!("{param} != NULL"))));
-    }
-    let tagged = handle as *mut Tagged<C::Rust>;
-    // SAFETY: an aligned handle begins with a u32 tag (caller's contract).
-    if !tagged.is_aligned() || unsafe { (*tagged).tag } != C::TAG {
-        return Err(Fail::Precondition(Cow::Owned(format!(
-            "{param} is a valid {}",
-            C::NAME
-        ))));
-    }
-    Ok(tagged)
-}
-
-/// Hands `value` to C as a single-owner handle.
-pub(crate) fn box_into_handle<C: Castable>(value: C::Rust) -> *mut C {
-    Box::into_raw(Box::new(Tagged { tag: C::TAG, value })) as *mut C
-}
-
-/// Borrows the value behind a single-owner handle for the length of one call.
-///
-/// # Safety
-/// `handle` is NULL or a handle from [`box_into_handle`] not yet freed, used by no
-/// other thread during the call.
-pub(crate) unsafe fn box_mut<'a, C: Castable>(
-    handle: *mut C,
-    param: &str,
-) -> Result<&'a mut C::Rust, Fail> {
-    // SAFETY: the caller's contract; `check` validated the tag.
-    unsafe { check(handle, param).map(|t| &mut (*t).value) }
-}
-
-/// Borrows the value behind a single-owner handle shared with other threads (its
-/// mutable parts are behind locks).
-///
-/// # Safety
-/// `handle` is NULL or a handle from [`box_into_handle`] not freed during the call.
-pub(crate) unsafe fn box_ref<'a, C: Castable>(
-    handle: *const C,
-    param: &str,
-) -> Result<&'a C::Rust, Fail> {
-    // SAFETY: the caller's contract; `check` validated the tag.
-    unsafe { check(handle, param).map(|t| &(*t).value) }
-}
-
-/// The tag at `handle` is `C`'s (NULL and misaligned pointers are not).
-///
-/// # Safety
-/// A non-NULL aligned `handle` must be readable for 4 bytes.
-pub(crate) unsafe fn is_a<C: Castable>(handle: *const std::ffi::c_void) -> bool {
-    // SAFETY: the caller's contract.
-    unsafe { check(handle as *const C, "").is_ok() }
-}
-
-/// Frees a single-owner handle; NULL is a no-op.
-///
-/// # Safety
-/// As for [`box_mut`]; the handle is invalid afterwards.
-pub(crate) unsafe fn box_free<C: Castable>(handle: *mut C, param: &str) -> Result<(), Fail> {
-    if handle.is_null() {
-        return Ok(());
-    }
-    // SAFETY: the caller's contract; the tag is cleared so a second free is caught
-    // while the memory has not been reused.
-    unsafe {
-        let tagged = check(handle, param)?;
-        (*tagged).tag = 0;
-        drop(Box::from_raw(tagged));
-    }
-    Ok(())
-}
-
-/// Hands `value` to C as a shared handle holding one reference.
-pub(crate) fn arc_into_handle<C: Castable>(value: C::Rust) -> *mut C {
-    Arc::into_raw(Arc::new(Tagged { tag: C::TAG, value })) as *mut C
-}
-
-/// Borrows the value behind a shared handle for the length of one call.
-///
-/// # Safety
-/// `handle` is NULL or a handle from [`arc_into_handle`] whose caller holds a reference.
-pub(crate) unsafe fn arc_borrow<'a, C: Castable>(
-    handle: *const C,
-    param: &str,
-) -> Result<&'a C::Rust, Fail> {
-    // SAFETY: the caller's contract; `check` validated the tag.
-    unsafe { check(handle, param).map(|t| &(*t).value) }
-}
-
-/// Adds a reference to a shared handle and returns it (`_ref`).
-///
-/// # Safety
-/// As for [`arc_borrow`].
-pub(crate) unsafe fn arc_ref<C: Castable>(handle: *mut C, param: &str) -> Result<*mut C, Fail> {
-    // SAFETY: the caller's contract; the pointer came from Arc::into_raw.
-    unsafe {
-        let tagged = check(handle, param)?;
-        Arc::increment_strong_count(tagged as *const Tagged<C::Rust>);
-    }
-    Ok(handle)
-}
-
-/// Drops one reference to a shared handle (`_unref`); NULL is a no-op. The value is
-/// finalized when the last reference goes.
-///
-/// # Safety
-/// As for [`arc_borrow`]; the caller's reference is gone afterwards.
-pub(crate) unsafe fn arc_unref<C: Castable>(handle: *mut C, param: &str) -> Result<(), Fail> {
-    if handle.is_null() {
-        return Ok(());
-    }
-    // SAFETY: the caller's contract; the pointer came from Arc::into_raw.
-    unsafe {
-        let tagged = check(handle, param)?;
-        drop(Arc::from_raw(tagged as *const Tagged<C::Rust>));
-    }
-    Ok(())
-}
-
-/// A reference to a shared handle that does not keep it alive, for callbacks that
-/// must not create a cycle with the object they report on.
-pub(crate) struct WeakHandle<C: Castable>(Weak<Tagged<C::Rust>>);
-
-impl<C: Castable> WeakHandle<C> {
-    /// A weak reference to a live shared handle.
-    ///
-    /// # Safety
-    /// As for [`arc_borrow`].
-    pub(crate) unsafe fn new(handle: *mut C, param: &str) -> Result<Self, Fail> {
-        // SAFETY: the caller's contract; the pointer came from Arc::into_raw, and the
-        // borrowed Arc is not dropped.
-        unsafe {
-            let tagged = check(handle, param)?;
-            let strong =
-                std::mem::ManuallyDrop::new(Arc::from_raw(tagged as *const Tagged<C::Rust>));
-            Ok(WeakHandle(Arc::downgrade(&strong)))
+/// The value behind a nullable handle argument, if any.
+macro_rules! opt_handle {
+    ($p:ident) => {
+        match $p.is_null() {
+            true => None,
+            false => Some($crate::ffi::handle!($p)),
         }
-    }
-
-    /// Runs `f` on the handle while holding a reference, if the handle is still alive.
-    pub(crate) fn with<R>(&self, f: impl FnOnce(*mut C) -> R) -> Option<R> {
-        let strong = self.0.upgrade()?;
-        Some(f(Arc::as_ptr(&strong) as *mut C))
-    }
+    };
 }
+pub(crate) use opt_handle;
 
-/// The bytes of a C buffer; NULL is allowed only with length 0.
-///
-/// # Safety
-/// A non-NULL `buf` must be readable for `len` bytes during the call.
-pub(crate) unsafe fn bytes<'a>(buf: *const c_void, len: usize) -> Result<&'a [u8], Fail> {
-    if buf.is_null() {
-        return match len {
-            0 => Ok(&[]),
-            _ => Err(Fail::Precondition("buf != NULL || len == 0".into())),
-        };
-    }
-    // SAFETY: the caller's contract.
-    Ok(unsafe { std::slice::from_raw_parts(buf.cast(), len) })
+/// Frees a single-owner handle argument (`_free`; NULL is a no-op).
+macro_rules! free_handle {
+    ($p:ident) => {
+        // SAFETY: as for handle_mut!; the caller gives the handle up.
+        unsafe { $crate::ffi::free($p, stringify!($p)) }
+    };
 }
+pub(crate) use free_handle;
 
-/// The writable bytes of a C buffer; NULL is allowed only with length 0.
-///
-/// # Safety
-/// A non-NULL `buf` must be writable for `len` bytes during the call, and not be read
-/// or written through another reference meanwhile.
-pub(crate) unsafe fn bytes_mut<'a>(buf: *mut u8, len: usize) -> Result<&'a mut [u8], Fail> {
-    if buf.is_null() {
-        return match len {
-            0 => Ok(&mut []),
-            _ => Err(Fail::Precondition("buf != NULL || len == 0".into())),
-        };
-    }
-    // SAFETY: the caller's contract.
-    Ok(unsafe { std::slice::from_raw_parts_mut(buf, len) })
+/// Adds a reference to a shared handle argument and returns it (`_ref`).
+macro_rules! ref_handle {
+    ($p:ident) => {
+        // SAFETY: as for handle!.
+        unsafe { $crate::ffi::add_ref($p, stringify!($p)) }
+    };
 }
+pub(crate) use ref_handle;
 
-/// The NUL-terminated C string at `text`, or `None` for NULL.
-///
-/// # Safety
-/// A non-NULL `text` must point at a NUL-terminated string that outlives the call.
-pub(crate) unsafe fn opt_c_str<'a>(text: *const c_char) -> Option<&'a CStr> {
-    // SAFETY: the caller's contract.
-    (!text.is_null()).then(|| unsafe { CStr::from_ptr(text) })
+/// Drops the caller's reference to a shared handle argument (`_unref`; NULL is a
+/// no-op).
+macro_rules! unref_handle {
+    ($p:ident) => {
+        // SAFETY: as for handle!; the caller gives its reference up.
+        unsafe { $crate::ffi::unref($p, stringify!($p)) }
+    };
 }
+pub(crate) use unref_handle;
 
-/// The UTF-8 string at `text`, or `None` for NULL; other bytes are an error naming
+/// A reference of our own on a shared handle argument, kept past the call.
+macro_rules! keep_handle {
+    ($p:ident) => {
+        // SAFETY: as for handle!.
+        unsafe { $crate::ffi::HandleRef::new($p, stringify!($p))? }
+    };
+}
+pub(crate) use keep_handle;
+
+/// The bytes of a buffer argument and its length: `bytes!(buf, len)`; NULL is allowed
+/// only with length 0, and the critical says "buf != NULL || len == 0" whatever the
+/// parameters' names, unless a third argument words it.
+macro_rules! bytes {
+    ($buf:ident, $len:ident) => {
+        $crate::ffi::bytes!($buf, $len, "buf != NULL || len == 0")
+    };
+    ($buf:ident, $len:ident, $expression:literal) => {
+        // SAFETY: a buffer argument is readable for its length argument's bytes (the C
+        // contract); `slice` refuses NULL with a length.
+        unsafe { $crate::ffi::slice($buf.cast::<u8>(), $len, $expression)? }
+    };
+}
+pub(crate) use bytes;
+
+/// The writable bytes of a buffer argument and its length, as [`bytes!`] reads them.
+macro_rules! bytes_mut {
+    ($buf:ident, $len:ident) => {
+        $crate::ffi::bytes_mut!($buf, $len, "buf != NULL || len == 0")
+    };
+    ($buf:ident, $len:ident, $expression:literal) => {
+        // SAFETY: a writable buffer argument is writable for its length argument's
+        // bytes and used by nothing else during the call (the C contract).
+        unsafe { $crate::ffi::slice_mut($buf.cast(), $len, $expression)? }
+    };
+}
+pub(crate) use bytes_mut;
+
+/// The elements of an array argument and its length (`fds`, `nfds`); NULL only with
+/// length 0.
+macro_rules! array {
+    ($ptr:ident, $len:ident) => {
+        // SAFETY: an array argument holds its length argument's elements (the C
+        // contract); `slice` refuses NULL with a length.
+        unsafe {
+            $crate::ffi::slice(
+                $ptr,
+                $len,
+                concat!(stringify!($ptr), " != NULL || ", stringify!($len), " == 0"),
+            )?
+        }
+    };
+}
+pub(crate) use array;
+
+/// A string argument that may be NULL, as a `CStr`.
+macro_rules! opt_c_str {
+    ($p:ident) => {
+        // SAFETY: a string argument is NULL or NUL-terminated (the C contract).
+        unsafe { $crate::ffi::c_str_at($p) }
+    };
+}
+pub(crate) use opt_c_str;
+
+/// A required string argument, as a `CStr`; NULL is a critical.
+macro_rules! c_str {
+    ($p:ident) => {
+        $crate::ffi::opt_c_str!($p).ok_or($crate::boundary::Fail::Precondition(
+            concat!(stringify!($p), " != NULL").into(),
+        ))?
+    };
+}
+pub(crate) use c_str;
+
+/// The strings of a NULL-terminated array argument (a NULL array has none).
+macro_rules! c_str_array {
+    ($p:ident) => {
+        // SAFETY: a string array argument is NULL or NULL-terminated, each string
+        // NUL-terminated (the C contract).
+        unsafe { $crate::ffi::c_strings($p) }
+    };
+}
+pub(crate) use c_str_array;
+
+/// A string argument that may be NULL, as UTF-8 text; other bytes are an error naming
 /// `what`.
-///
-/// # Safety
-/// `text` is NULL or a NUL-terminated string that outlives the call.
-pub(crate) unsafe fn opt_str<'a>(text: *const c_char, what: &str) -> Result<Option<&'a str>, Fail> {
-    // SAFETY: the caller's contract.
-    unsafe { opt_c_str(text) }
-        .map(|t| {
-            t.to_str().map_err(|_| {
-                Fail::Error(qio::Error::new(
-                    qio::ErrorKind::InvalidArgument,
-                    format!("{what} is not valid UTF-8"),
-                ))
-            })
-        })
-        .transpose()
+macro_rules! opt_utf8 {
+    ($p:ident, $what:expr) => {
+        match $crate::ffi::opt_c_str!($p) {
+            Some(text) => Some($crate::ffi::to_utf8(text, $what)?),
+            None => None,
+        }
+    };
 }
+pub(crate) use opt_utf8;
 
-/// A one-element iovec for the buffer-and-length form of an iovec export.
-pub(crate) fn iovec(buf: *const c_void, len: usize) -> libc::iovec {
-    libc::iovec {
-        iov_base: buf.cast_mut(),
-        iov_len: len,
-    }
+/// A required string argument as UTF-8 text.
+macro_rules! utf8 {
+    ($p:ident, $what:expr) => {
+        $crate::ffi::to_utf8($crate::ffi::c_str!($p), $what)?
+    };
 }
+pub(crate) use utf8;
 
-/// The iovecs of a C iovec array (NULL is allowed only with count 0); each buffer is
-/// then read with [`iov_bytes`].
-///
-/// # Safety
-/// A non-NULL `iov` must point at `niov` iovecs.
-pub(crate) unsafe fn iovecs<'a>(
-    iov: *const libc::iovec,
-    niov: usize,
-) -> Result<&'a [libc::iovec], Fail> {
-    if iov.is_null() {
-        return match niov {
-            0 => Ok(&[]),
-            _ => Err(Fail::Precondition("iov != NULL || niov == 0".into())),
-        };
-    }
-    // SAFETY: the caller's contract.
-    Ok(unsafe { std::slice::from_raw_parts(iov, niov) })
+/// The buffers of an iovec array argument, to read from.
+macro_rules! iov_bytes {
+    ($iov:ident, $niov:ident) => {
+        // SAFETY: an iovec argument holds its count's iovecs, each buffer readable
+        // (the C contract); NULL arrays and buffers with lengths are refused.
+        unsafe { $crate::ffi::iov_slices($iov, $niov)? }
+    };
 }
+pub(crate) use iov_bytes;
 
-/// The buffer of one iovec, checked as [`bytes`] does.
-///
-/// # Safety
-/// A non-NULL `iov_base` must be readable for `iov_len` bytes during the call.
-pub(crate) unsafe fn iov_bytes<'a>(iov: &libc::iovec) -> Result<&'a [u8], Fail> {
-    // SAFETY: the caller's contract.
-    unsafe { bytes(iov.iov_base, iov.iov_len) }
+/// The buffers of an iovec array argument, as a vectored write takes them.
+macro_rules! write_bufs {
+    ($iov:ident, $niov:ident) => {
+        // SAFETY: as for iov_bytes!.
+        unsafe { $crate::ffi::iov_write($iov, $niov)? }
+    };
 }
+pub(crate) use write_bufs;
 
-/// A `g_malloc`ed copy of `data` followed by a NUL byte (so text stays a C string and
-/// the size is never 0) for C to `g_free`.
-pub(crate) fn g_bytes(data: &[u8]) -> *mut u8 {
-    // SAFETY: g_malloc never returns NULL for a non-zero size (it aborts instead).
-    unsafe {
-        let out = glib_sys::g_malloc(data.len() + 1) as *mut u8;
-        std::ptr::copy_nonoverlapping(data.as_ptr(), out, data.len());
-        *out.add(data.len()) = 0;
-        out
-    }
+/// The buffers of an iovec array argument, as a vectored read fills them.
+macro_rules! read_bufs {
+    ($iov:ident, $niov:ident) => {
+        // SAFETY: an iovec argument to read into holds its count's iovecs, each buffer
+        // writable and apart from the others (the C contract).
+        unsafe { $crate::ffi::iov_read($iov, $niov)? }
+    };
 }
+pub(crate) use read_bufs;
 
-/// A `g_malloc`ed copy of `items` for C to `g_free` (NULL when empty).
-pub(crate) fn g_array_copy<T: Copy>(items: &[T]) -> *mut T {
-    if items.is_empty() {
-        return std::ptr::null_mut();
-    }
-    // SAFETY: g_malloc never returns NULL for a non-zero size; the copy fits.
-    unsafe {
-        let out = glib_sys::g_malloc(std::mem::size_of_val(items)) as *mut T;
-        std::ptr::copy_nonoverlapping(items.as_ptr(), out, items.len());
-        out
-    }
+/// An input and an output buffer argument of one length, the same buffer or apart:
+/// `in_out!(input, output, len)`, for ciphers working in place or not.
+macro_rules! in_out {
+    ($input:ident, $output:ident, $len:ident) => {
+        // SAFETY: an input buffer argument is readable, an output one writable, for the
+        // length argument's bytes (the C contract); `in_out` refuses NULL and overlap.
+        unsafe { $crate::ffi::in_out_bufs($input, $output, $len)? }
+    };
 }
+pub(crate) use in_out;
 
-/// A `g_malloc`ed NUL-terminated copy of `text` (which has no NUL) for C to `g_free`.
-pub(crate) fn g_string(text: &str) -> *mut c_char {
-    // SAFETY: g_strndup copies `len` bytes and appends a NUL.
-    unsafe { glib_sys::g_strndup(text.as_ptr().cast(), text.len()) }
+/// The target of a required out-parameter; NULL is a critical.
+macro_rules! out {
+    ($p:ident) => {
+        // SAFETY: an out-parameter is NULL or valid for the call (the C contract).
+        unsafe { $crate::ffi::out_param($p, concat!(stringify!($p), " != NULL"))? }
+    };
 }
+pub(crate) use out;
+
+/// A `GMainContext *` argument as the core's [`MainContext`](qio::io::MainContext)
+/// (NULL: the global default context).
+macro_rules! main_context {
+    ($p:ident) => {
+        // SAFETY: a context argument is NULL or a live GMainContext (the C contract).
+        unsafe { qio::io::MainContext::from_raw($p) }
+    };
+}
+pub(crate) use main_context;
+
+/// A required callback argument; NULL is a critical.
+macro_rules! callback {
+    ($p:ident) => {
+        $p.ok_or($crate::boundary::Fail::Precondition(
+            concat!(stringify!($p), " != NULL").into(),
+        ))?
+    };
+}
+pub(crate) use callback;
+
+/// Calls a C callback: `call_c!(func(task, opaque))`, `call_c!(self.read(buf, len,
+/// opaque, &mut error))`.
+macro_rules! call_c {
+    ($($func:ident).+ ($($arg:expr),* $(,)?)) => {
+        // SAFETY: a C callback is called with the arguments its typedef documents and
+        // the user data registered with it, from the thread its export names.
+        unsafe { ($($func).+)($($arg),*) }
+    };
+}
+pub(crate) use call_c;
 
 #[cfg(test)]
 mod tests;

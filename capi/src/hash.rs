@@ -3,12 +3,14 @@
 use std::os::raw::{c_char, c_int, c_void};
 
 use glib_sys::{gboolean, GError, GFALSE};
-use qio::crypto::{hash, Backend, Digester, Hash, HashAlgo};
+use qio::crypto::{hash, Backend, Hash, HashAlgo};
 
-use crate::backend::{self, BackendArg, QCryptoBackend};
+use crate::backend::BackendArg;
 use crate::boundary::{ffi_guard, require, Fail};
-use crate::digest;
-use crate::ffi::{self, Castable};
+use crate::digest::{bytes_output, digest, Output};
+use crate::ffi::{
+    bytes, decode, enum_arg, free_handle, handle_mut, iov_bytes, out, Castable, EnumArg, Owned, Tag,
+};
 
 /// Hash algorithms, with QEMU's values.
 #[repr(C)]
@@ -34,24 +36,15 @@ pub const QCRYPTO_HASH_DIGEST_LEN_SHA512: usize = 64;
 pub const QCRYPTO_HASH_DIGEST_LEN_RIPEMD160: usize = 20;
 pub const QCRYPTO_HASH_DIGEST_LEN_SM3: usize = 32;
 
-/// A `QCryptoHashAlgo` as C passed it: any int, validated before use.
-#[repr(transparent)]
-pub struct HashAlgoArg(c_int);
-
-impl HashAlgoArg {
-    pub(crate) fn get(self) -> qio::Result<HashAlgo> {
-        HashAlgo::from_index(self.0.into())
-    }
-
-    /// `QCRYPTO_HASH_ALGO__MAX`: what a getter returns when given no valid handle.
-    pub(crate) const INVALID: HashAlgoArg = HashAlgoArg(HashAlgo::ALL.len() as c_int);
+enum_arg! {
+    /// A `QCryptoHashAlgo` as C passed it: any int, decoded before use.
+    HashAlgoArg => HashAlgo, qapi
 }
 
-/// What exports returning a `QCryptoHashAlgo` hand back.
-impl From<HashAlgo> for HashAlgoArg {
-    fn from(alg: HashAlgo) -> HashAlgoArg {
-        HashAlgoArg(alg as c_int)
-    }
+impl HashAlgoArg {
+    /// `QCRYPTO_HASH_ALGO__MAX`: what a getter returns when given no valid handle.
+    pub(crate) const INVALID: HashAlgoArg =
+        HashAlgoArg(QCryptoHashAlgo::QCRYPTO_HASH_ALGO__MAX as c_int);
 }
 
 /// An incremental hash computation, freed with qcrypto_hash_free().
@@ -60,9 +53,10 @@ pub struct QCryptoHash {
 }
 
 impl Castable for QCryptoHash {
+    type Ownership = Owned;
     type Rust = Hash;
     const NAME: &'static str = "QCryptoHash";
-    const TAG: u32 = u32::from_be_bytes(*b"QHsh");
+    const TAG: Tag = Tag::new(b"QHsh");
 }
 
 /// TRUE when @backend and @alg are values of their enums and `supported` says yes:
@@ -73,8 +67,8 @@ pub(crate) fn supports(
     alg: HashAlgoArg,
     supported: fn(Backend, HashAlgo) -> bool,
 ) -> gboolean {
-    match (backend.get(), alg.get()) {
-        (Ok(backend), Ok(alg)) => supported(backend, alg).into(),
+    match (backend.decode(), alg.decode()) {
+        (Some(backend), Some(alg)) => supported(backend, alg).into(),
         _ => GFALSE,
     }
 }
@@ -105,27 +99,17 @@ pub extern "C" fn qcrypto_backend_supports_hash(backend: BackendArg, alg: HashAl
 #[no_mangle]
 pub extern "C" fn qcrypto_hash_digest_len(alg: HashAlgoArg) -> usize {
     ffi_guard!(0, {
-        let alg = alg.get().ok();
+        let alg = alg.decode();
         require!(alg.is_some(), "alg is a valid QCryptoHashAlgo");
         Ok(alg.map_or(0, HashAlgo::digest_len))
     })
 }
 
-/// Hashes the @niov buffers of @iov with @alg on the default backend, then hands the
-/// digest to `finish`: the body of every one-shot export.
-///
-/// # Safety
-/// As for [`ffi::iovecs`].
-unsafe fn one_shot(
-    alg: HashAlgoArg,
-    iov: *const libc::iovec,
-    niov: usize,
-    finish: impl FnOnce(&mut Digester) -> Result<c_int, Fail>,
-) -> Result<c_int, Fail> {
-    let mut hash = Hash::new(alg.get()?)?;
-    // SAFETY: the caller's contract.
-    unsafe { digest::updatev(&mut hash, iov, niov)? };
-    finish(&mut hash)
+/// Hashes `input` with @alg on the default backend into `output`: the body of every
+/// one-shot export.
+fn hash_once(alg: HashAlgoArg, input: &[&[u8]], output: Output<'_>) -> Result<c_int, Fail> {
+    let mut hash = Hash::new(decode!(alg))?;
+    digest(&mut hash, input, output)
 }
 
 /// Hashes the concatenation of @niov buffers of @iov with @alg on the default backend.
@@ -144,13 +128,9 @@ pub unsafe extern "C" fn qcrypto_hash_bytesv(
     resultlen: *mut usize,
     error: *mut *mut GError,
 ) -> c_int {
-    // SAFETY: the caller passes valid buffers and pointers (documented contract).
     ffi_guard!(-1, error, {
-        unsafe {
-            one_shot(alg, iov, niov, |d| {
-                digest::finalize_bytes(d, result, resultlen)
-            })
-        }
+        let output = bytes_output!(result, resultlen);
+        hash_once(alg, &iov_bytes!(iov, niov), output)
     })
 }
 
@@ -166,8 +146,10 @@ pub unsafe extern "C" fn qcrypto_hash_bytes(
     resultlen: *mut usize,
     error: *mut *mut GError,
 ) -> c_int {
-    // SAFETY: forwarded with the same contract.
-    unsafe { qcrypto_hash_bytesv(alg, &ffi::iovec(buf, len), 1, result, resultlen, error) }
+    ffi_guard!(-1, error, {
+        let output = bytes_output!(result, resultlen);
+        hash_once(alg, &[bytes!(buf, len)], output)
+    })
 }
 
 /// Hashes the @niov buffers of @iov with @alg; stores in `*digest` the digest as a
@@ -182,9 +164,8 @@ pub unsafe extern "C" fn qcrypto_hash_digestv(
     digest: *mut *mut c_char,
     error: *mut *mut GError,
 ) -> c_int {
-    // SAFETY: the caller passes valid buffers and pointers (documented contract).
     ffi_guard!(-1, error, {
-        unsafe { one_shot(alg, iov, niov, |d| digest::finalize_hex(d, digest)) }
+        hash_once(alg, &iov_bytes!(iov, niov), Output::Hex(out!(digest)))
     })
 }
 
@@ -199,8 +180,9 @@ pub unsafe extern "C" fn qcrypto_hash_digest(
     digest: *mut *mut c_char,
     error: *mut *mut GError,
 ) -> c_int {
-    // SAFETY: forwarded with the same contract.
-    unsafe { qcrypto_hash_digestv(alg, &ffi::iovec(buf, len), 1, digest, error) }
+    ffi_guard!(-1, error, {
+        hash_once(alg, &[bytes!(buf, len)], Output::Hex(out!(digest)))
+    })
 }
 
 /// Hashes the @niov buffers of @iov with @alg; stores in `*base64` the digest in padded
@@ -215,9 +197,8 @@ pub unsafe extern "C" fn qcrypto_hash_base64v(
     base64: *mut *mut c_char,
     error: *mut *mut GError,
 ) -> c_int {
-    // SAFETY: the caller passes valid buffers and pointers (documented contract).
     ffi_guard!(-1, error, {
-        unsafe { one_shot(alg, iov, niov, |d| digest::finalize_base64(d, base64)) }
+        hash_once(alg, &iov_bytes!(iov, niov), Output::Base64(out!(base64)))
     })
 }
 
@@ -232,8 +213,9 @@ pub unsafe extern "C" fn qcrypto_hash_base64(
     base64: *mut *mut c_char,
     error: *mut *mut GError,
 ) -> c_int {
-    // SAFETY: forwarded with the same contract.
-    unsafe { qcrypto_hash_base64v(alg, &ffi::iovec(buf, len), 1, base64, error) }
+    ffi_guard!(-1, error, {
+        hash_once(alg, &[bytes!(buf, len)], Output::Base64(out!(base64)))
+    })
 }
 
 /// Starts an incremental hash with @alg on the default backend.
@@ -256,8 +238,8 @@ pub extern "C" fn qcrypto_hash_new_with_backend(
     error: *mut *mut GError,
 ) -> *mut QCryptoHash {
     ffi_guard!(std::ptr::null_mut(), error, {
-        let hash = Hash::with_backend(alg.get()?, backend.get()?)?;
-        Ok(ffi::box_into_handle(hash))
+        let hash = Hash::with_backend(decode!(alg), decode!(backend))?;
+        Ok(crate::ffi::new(hash))
     })
 }
 
@@ -265,19 +247,14 @@ pub extern "C" fn qcrypto_hash_new_with_backend(
 ///
 /// Returns: the backend; %QCRYPTO_BACKEND_AUTO (and a critical) if @hash is not a hash.
 #[no_mangle]
-pub unsafe extern "C" fn qcrypto_hash_get_backend(hash: *mut QCryptoHash) -> QCryptoBackend {
-    ffi_guard!(QCryptoBackend::QCRYPTO_BACKEND_AUTO, {
-        // SAFETY: a handle from qcrypto_hash_new, checked by box_mut.
-        let hash = unsafe { ffi::box_mut(hash, "hash")? };
-        Ok(backend::to_c(hash.backend()))
-    })
+pub unsafe extern "C" fn qcrypto_hash_get_backend(hash: *mut QCryptoHash) -> BackendArg {
+    ffi_guard!(BackendArg::AUTO, { Ok(handle_mut!(hash).backend().into()) })
 }
 
 /// Frees @hash (transfer full); NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn qcrypto_hash_free(hash: *mut QCryptoHash) {
-    // SAFETY: a handle from qcrypto_hash_new (or NULL), checked by box_free.
-    ffi_guard!((), { unsafe { ffi::box_free(hash, "hash") } })
+    ffi_guard!((), { free_handle!(hash) })
 }
 
 /// Adds the @niov buffers of @iov to @hash.
@@ -291,8 +268,10 @@ pub unsafe extern "C" fn qcrypto_hash_updatev(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: a checked handle and the caller's buffers (documented contract).
-        unsafe { digest::updatev(ffi::box_mut(hash, "hash")?, iov, niov)? };
+        let hash = handle_mut!(hash);
+        for buf in iov_bytes!(iov, niov) {
+            hash.update(buf)?;
+        }
         Ok(0)
     })
 }
@@ -307,8 +286,10 @@ pub unsafe extern "C" fn qcrypto_hash_update(
     len: usize,
     error: *mut *mut GError,
 ) -> c_int {
-    // SAFETY: forwarded with the same contract.
-    unsafe { qcrypto_hash_updatev(hash, &ffi::iovec(buf, len), 1, error) }
+    ffi_guard!(-1, error, {
+        handle_mut!(hash).update(bytes!(buf, len))?;
+        Ok(0)
+    })
 }
 
 /// Finishes @hash into `*result` as qcrypto_hash_bytesv() does, then resets @hash so
@@ -323,8 +304,9 @@ pub unsafe extern "C" fn qcrypto_hash_finalize_bytes(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: a checked handle and the caller's pointers (documented contract).
-        unsafe { digest::finalize_bytes(ffi::box_mut(hash, "hash")?, result, resultlen) }
+        let hash = handle_mut!(hash);
+        let output = bytes_output!(result, resultlen);
+        digest(hash, &[], output)
     })
 }
 
@@ -339,8 +321,7 @@ pub unsafe extern "C" fn qcrypto_hash_finalize_digest(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: a checked handle and the caller's pointer (documented contract).
-        unsafe { digest::finalize_hex(ffi::box_mut(hash, "hash")?, digest) }
+        crate::digest::digest(handle_mut!(hash), &[], Output::Hex(out!(digest)))
     })
 }
 
@@ -355,7 +336,6 @@ pub unsafe extern "C" fn qcrypto_hash_finalize_base64(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: a checked handle and the caller's pointer (documented contract).
-        unsafe { digest::finalize_base64(ffi::box_mut(hash, "hash")?, base64) }
+        digest(handle_mut!(hash), &[], Output::Base64(out!(base64)))
     })
 }

@@ -3,12 +3,12 @@
 use std::os::raw::{c_char, c_int, c_void};
 
 use glib_sys::{gboolean, GError, GFALSE};
-use qio::crypto::{hmac, Digester, Hmac};
+use qio::crypto::{hmac, Hmac};
 
-use crate::backend::{self, BackendArg, QCryptoBackend};
-use crate::boundary::{ffi_guard, require, Fail};
-use crate::digest;
-use crate::ffi::{self, Castable};
+use crate::backend::BackendArg;
+use crate::boundary::{ffi_guard, Fail};
+use crate::digest::{bytes_output, digest, Output};
+use crate::ffi::{bytes, decode, free_handle, handle_mut, iov_bytes, out, Castable, Owned, Tag};
 use crate::hash::{self, HashAlgoArg};
 
 /// An HMAC under one key, freed with qcrypto_hmac_free().
@@ -17,9 +17,10 @@ pub struct QCryptoHmac {
 }
 
 impl Castable for QCryptoHmac {
+    type Ownership = Owned;
     type Rust = Hmac;
     const NAME: &'static str = "QCryptoHmac";
-    const TAG: u32 = u32::from_be_bytes(*b"QHmc");
+    const TAG: Tag = Tag::new(b"QHmc");
 }
 
 /// Whether some backend of this build implements HMAC over @alg.
@@ -59,8 +60,13 @@ pub unsafe extern "C" fn qcrypto_hmac_new(
     nkey: usize,
     error: *mut *mut GError,
 ) -> *mut QCryptoHmac {
-    // SAFETY: forwarded with the same contract.
-    unsafe { qcrypto_hmac_new_with_backend(alg, BackendArg::AUTO, key, nkey, error) }
+    ffi_guard!(std::ptr::null_mut(), error, {
+        new(
+            alg,
+            BackendArg::AUTO,
+            bytes!(key, nkey, "key != NULL || nkey == 0"),
+        )
+    })
 }
 
 /// Creates an HMAC over @alg keyed with @key on @backend (%QCRYPTO_BACKEND_AUTO: the
@@ -77,50 +83,27 @@ pub unsafe extern "C" fn qcrypto_hmac_new_with_backend(
     error: *mut *mut GError,
 ) -> *mut QCryptoHmac {
     ffi_guard!(std::ptr::null_mut(), error, {
-        require!(!key.is_null() || nkey == 0, "key != NULL || nkey == 0");
-        // SAFETY: the caller's key buffer (documented contract).
-        let key = unsafe { ffi::bytes(key.cast(), nkey)? };
-        let mac = Hmac::with_backend(alg.get()?, backend.get()?, key)?;
-        Ok(ffi::box_into_handle(mac))
+        new(alg, backend, bytes!(key, nkey, "key != NULL || nkey == 0"))
     })
+}
+
+fn new(alg: HashAlgoArg, backend: BackendArg, key: &[u8]) -> Result<*mut QCryptoHmac, Fail> {
+    let mac = Hmac::with_backend(decode!(alg), decode!(backend), key)?;
+    Ok(crate::ffi::new(mac))
 }
 
 /// The backend computing @hmac (never %QCRYPTO_BACKEND_AUTO).
 ///
 /// Returns: the backend; %QCRYPTO_BACKEND_AUTO (and a critical) if @hmac is not an HMAC.
 #[no_mangle]
-pub unsafe extern "C" fn qcrypto_hmac_get_backend(hmac: *mut QCryptoHmac) -> QCryptoBackend {
-    ffi_guard!(QCryptoBackend::QCRYPTO_BACKEND_AUTO, {
-        // SAFETY: a handle from qcrypto_hmac_new, checked by box_mut.
-        let hmac = unsafe { ffi::box_mut(hmac, "hmac")? };
-        Ok(backend::to_c(hmac.backend()))
-    })
+pub unsafe extern "C" fn qcrypto_hmac_get_backend(hmac: *mut QCryptoHmac) -> BackendArg {
+    ffi_guard!(BackendArg::AUTO, { Ok(handle_mut!(hmac).backend().into()) })
 }
 
 /// Frees @hmac (transfer full) and wipes its key material; NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn qcrypto_hmac_free(hmac: *mut QCryptoHmac) {
-    // SAFETY: a handle from qcrypto_hmac_new (or NULL), checked by box_free.
-    ffi_guard!((), { unsafe { ffi::box_free(hmac, "hmac") } })
-}
-
-/// MACs the @niov buffers of @iov with @hmac, then hands the MAC to `finish`: the body
-/// of every MAC export.
-///
-/// # Safety
-/// `hmac` is NULL or a live handle; the iovecs are as for [`ffi::iovecs`].
-unsafe fn authenticate(
-    hmac: *mut QCryptoHmac,
-    iov: *const libc::iovec,
-    niov: usize,
-    finish: impl FnOnce(&mut Digester) -> Result<c_int, Fail>,
-) -> Result<c_int, Fail> {
-    // SAFETY: the caller's contract.
-    unsafe {
-        let mac = ffi::box_mut(hmac, "hmac")?;
-        digest::updatev(mac, iov, niov)?;
-        finish(mac)
-    }
+    ffi_guard!((), { free_handle!(hmac) })
 }
 
 /// Computes the HMAC of the concatenation of the @niov buffers of @iov. The result
@@ -138,13 +121,10 @@ pub unsafe extern "C" fn qcrypto_hmac_bytesv(
     resultlen: *mut usize,
     error: *mut *mut GError,
 ) -> c_int {
-    // SAFETY: the caller passes a valid handle, buffers and pointers (documented contract).
     ffi_guard!(-1, error, {
-        unsafe {
-            authenticate(hmac, iov, niov, |d| {
-                digest::finalize_bytes(d, result, resultlen)
-            })
-        }
+        let hmac = handle_mut!(hmac);
+        let output = bytes_output!(result, resultlen);
+        digest(hmac, &iov_bytes!(iov, niov), output)
     })
 }
 
@@ -160,8 +140,11 @@ pub unsafe extern "C" fn qcrypto_hmac_bytes(
     resultlen: *mut usize,
     error: *mut *mut GError,
 ) -> c_int {
-    // SAFETY: forwarded with the same contract.
-    unsafe { qcrypto_hmac_bytesv(hmac, &ffi::iovec(buf, len), 1, result, resultlen, error) }
+    ffi_guard!(-1, error, {
+        let hmac = handle_mut!(hmac);
+        let output = bytes_output!(result, resultlen);
+        digest(hmac, &[bytes!(buf, len)], output)
+    })
 }
 
 /// Computes the HMAC of the @niov buffers of @iov and stores it in `*digest` as a
@@ -176,9 +159,9 @@ pub unsafe extern "C" fn qcrypto_hmac_digestv(
     digest: *mut *mut c_char,
     error: *mut *mut GError,
 ) -> c_int {
-    // SAFETY: the caller passes a valid handle, buffers and pointers (documented contract).
     ffi_guard!(-1, error, {
-        unsafe { authenticate(hmac, iov, niov, |d| digest::finalize_hex(d, digest)) }
+        let hmac = handle_mut!(hmac);
+        crate::digest::digest(hmac, &iov_bytes!(iov, niov), Output::Hex(out!(digest)))
     })
 }
 
@@ -193,6 +176,8 @@ pub unsafe extern "C" fn qcrypto_hmac_digest(
     digest: *mut *mut c_char,
     error: *mut *mut GError,
 ) -> c_int {
-    // SAFETY: forwarded with the same contract.
-    unsafe { qcrypto_hmac_digestv(hmac, &ffi::iovec(buf, len), 1, digest, error) }
+    ffi_guard!(-1, error, {
+        let hmac = handle_mut!(hmac);
+        crate::digest::digest(hmac, &[bytes!(buf, len)], Output::Hex(out!(digest)))
+    })
 }

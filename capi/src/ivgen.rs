@@ -5,9 +5,11 @@ use std::os::raw::c_int;
 use glib_sys::GError;
 use qio::crypto::{IvGen, IvGenAlgo};
 
-use crate::boundary::{ffi_guard, Fail};
+use crate::boundary::ffi_guard;
 use crate::cipher::CipherAlgoArg;
-use crate::ffi::{self, Castable};
+use crate::ffi::{
+    bytes, bytes_mut, decode, enum_arg, free_handle, handle_mut, Castable, Owned, Tag,
+};
 use crate::hash::HashAlgoArg;
 
 /// IV generator algorithms, with QEMU's values.
@@ -23,14 +25,9 @@ pub enum QCryptoIVGenAlgo {
     QCRYPTO_IV_GEN_ALGO__MAX = 3,
 }
 
-/// A `QCryptoIVGenAlgo` as C passed it: any int, validated before use.
-#[repr(transparent)]
-pub struct IvGenAlgoArg(c_int);
-
-impl IvGenAlgoArg {
-    fn get(self) -> qio::Result<IvGenAlgo> {
-        IvGenAlgo::from_index(self.0.into())
-    }
+enum_arg! {
+    /// A `QCryptoIVGenAlgo` as C passed it: any int, decoded before use.
+    IvGenAlgoArg => IvGenAlgo, qapi
 }
 
 /// An IV generator, freed with qcrypto_ivgen_free().
@@ -39,9 +36,10 @@ pub struct QCryptoIVGen {
 }
 
 impl Castable for QCryptoIVGen {
+    type Ownership = Owned;
     type Rust = IvGen;
     const NAME: &'static str = "QCryptoIVGen";
-    const TAG: u32 = u32::from_be_bytes(*b"QIvG");
+    const TAG: Tag = Tag::new(b"QIvG");
 }
 
 /// Creates an IV generator of @alg. @cipheralg and @hash are recorded for every
@@ -60,10 +58,9 @@ pub unsafe extern "C" fn qcrypto_ivgen_new(
     error: *mut *mut GError,
 ) -> *mut QCryptoIVGen {
     ffi_guard!(std::ptr::null_mut(), error, {
-        // SAFETY: the caller's key buffer (documented contract).
-        let key = unsafe { ffi::bytes(key.cast(), nkey)? };
-        let ivgen = IvGen::new(alg.get()?, cipheralg.get()?, hash.get()?, key)?;
-        Ok(ffi::box_into_handle(ivgen))
+        let key = bytes!(key, nkey);
+        let ivgen = IvGen::new(decode!(alg), decode!(cipheralg), decode!(hash), key)?;
+        Ok(crate::ffi::new(ivgen))
     })
 }
 
@@ -80,20 +77,9 @@ pub unsafe extern "C" fn qcrypto_ivgen_calculate(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: a checked handle and the caller's IV buffer (documented contract).
-        let (ivgen, iv) = unsafe { (ffi::box_mut(ivgen, "ivgen")?, ffi::bytes_mut(iv, niv)?) };
-        ivgen.calculate(sector, iv)?;
+        handle_mut!(ivgen).calculate(sector, bytes_mut!(iv, niv))?;
         Ok(0)
     })
-}
-
-/// Borrows the generator behind `ivgen` to read one of its properties.
-///
-/// # Safety
-/// `ivgen` is NULL or a live generator handle.
-unsafe fn with<T>(ivgen: *mut QCryptoIVGen, f: impl FnOnce(&IvGen) -> T) -> Result<T, Fail> {
-    // SAFETY: the caller's contract; box_mut checks the handle.
-    Ok(f(unsafe { ffi::box_mut(ivgen, "ivgen")? }))
 }
 
 /// The algorithm of @ivgen.
@@ -102,10 +88,10 @@ unsafe fn with<T>(ivgen: *mut QCryptoIVGen, f: impl FnOnce(&IvGen) -> T) -> Resu
 /// an IV generator.
 #[no_mangle]
 pub unsafe extern "C" fn qcrypto_ivgen_get_algorithm(ivgen: *mut QCryptoIVGen) -> IvGenAlgoArg {
-    ffi_guard!(IvGenAlgoArg(IvGenAlgo::ALL.len() as c_int), {
-        // SAFETY: the caller's handle, checked.
-        unsafe { with(ivgen, |g| IvGenAlgoArg(g.algorithm() as c_int)) }
-    })
+    ffi_guard!(
+        IvGenAlgoArg(QCryptoIVGenAlgo::QCRYPTO_IV_GEN_ALGO__MAX as c_int),
+        { Ok(handle_mut!(ivgen).algorithm().into()) }
+    )
 }
 
 /// The cipher algorithm @ivgen was created with.
@@ -115,8 +101,7 @@ pub unsafe extern "C" fn qcrypto_ivgen_get_algorithm(ivgen: *mut QCryptoIVGen) -
 #[no_mangle]
 pub unsafe extern "C" fn qcrypto_ivgen_get_cipher(ivgen: *mut QCryptoIVGen) -> CipherAlgoArg {
     ffi_guard!(CipherAlgoArg::INVALID, {
-        // SAFETY: the caller's handle, checked.
-        unsafe { with(ivgen, |g| g.cipher().into()) }
+        Ok(handle_mut!(ivgen).cipher().into())
     })
 }
 
@@ -127,14 +112,12 @@ pub unsafe extern "C" fn qcrypto_ivgen_get_cipher(ivgen: *mut QCryptoIVGen) -> C
 #[no_mangle]
 pub unsafe extern "C" fn qcrypto_ivgen_get_hash(ivgen: *mut QCryptoIVGen) -> HashAlgoArg {
     ffi_guard!(HashAlgoArg::INVALID, {
-        // SAFETY: the caller's handle, checked.
-        unsafe { with(ivgen, |g| g.hash().into()) }
+        Ok(handle_mut!(ivgen).hash().into())
     })
 }
 
 /// Frees @ivgen (transfer full), wiping the ESSIV key; NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn qcrypto_ivgen_free(ivgen: *mut QCryptoIVGen) {
-    // SAFETY: a handle from qcrypto_ivgen_new (or NULL), checked by box_free.
-    ffi_guard!((), { unsafe { ffi::box_free(ivgen, "ivgen") } })
+    ffi_guard!((), { free_handle!(ivgen) })
 }

@@ -6,6 +6,8 @@
 // one written in each doc comment (valid pointers of the documented sizes), which the
 // header carries. A Rust-style `# Safety` section would repeat it in every function.
 #![allow(clippy::missing_safety_doc)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 mod boundary;
 mod callback;
@@ -22,6 +24,7 @@ pub mod channel_file;
 pub mod channel_null;
 pub mod channel_socket;
 pub mod channel_tls;
+pub mod channel_util;
 pub mod channel_websock;
 pub mod cipher;
 pub mod dns_resolver;

@@ -2,16 +2,19 @@
 //! `io/net-listener.h`).
 
 use std::os::raw::{c_char, c_int};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use glib_sys::{gboolean, gpointer, GDestroyNotify, GError, GMainContext, GFALSE};
-use qio::io::NetListener;
+use qio::io::{Channel, NetListener, Socket};
 
-use crate::boundary::{ffi_guard, require, Fail};
+use crate::boundary::{ffi_guard, require};
 use crate::callback::Notified;
-use crate::channel::{borrow_typed, into_handle};
+use crate::channel::{channel, new_handle};
 use crate::channel_socket::QIOChannelSocket;
-use crate::ffi::{self, Castable, WeakHandle};
+use crate::ffi::{
+    c_str, call_c, handle, keep_handle, main_context, ref_handle, unref_handle, Castable,
+    HandleRef, Shared, Tag,
+};
 use crate::socket_address::{self, QIOSocketAddress};
 
 /// A set of listening sockets, shared: qio_net_listener_ref() and
@@ -20,10 +23,45 @@ pub struct QIONetListener {
     _private: [u8; 0],
 }
 
+/// What a listener handle holds: the listener, and the handles of its sockets that C
+/// has been given, so that qio_net_listener_sioc() returns the same one each time.
+#[derive(Default)]
+pub(crate) struct Listener {
+    listener: NetListener,
+    siocs: Mutex<Vec<HandleRef<QIOChannelSocket>>>,
+}
+
+impl Listener {
+    fn siocs(&self) -> MutexGuard<'_, Vec<HandleRef<QIOChannelSocket>>> {
+        self.siocs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The handle of `socket`, one of the listener's: the one C has, or a new one.
+    fn sioc(&self, socket: &Arc<Channel<Socket>>) -> *mut QIOChannelSocket {
+        let sockets = self.listener.sockets();
+        let mut siocs = self.siocs();
+        // Forget the handles of sockets the listener no longer has.
+        siocs.retain(|h| sockets.iter().any(|s| is(h, s)));
+        if let Some(sioc) = siocs.iter().find(|h| is(h, socket)) {
+            return sioc.as_ptr();
+        }
+        let sioc = HandleRef::adopt(new_handle(socket.clone()));
+        let ptr = sioc.as_ptr();
+        siocs.push(sioc);
+        ptr
+    }
+}
+
+/// Whether the handle `sioc` holds `socket`.
+fn is(sioc: &HandleRef<QIOChannelSocket>, socket: &Arc<Channel<Socket>>) -> bool {
+    std::ptr::addr_eq(Arc::as_ptr(&sioc.get().channel), Arc::as_ptr(socket))
+}
+
 impl Castable for QIONetListener {
-    type Rust = NetListener;
+    type Ownership = Shared;
+    type Rust = Listener;
     const NAME: &'static str = "QIONetListener";
-    const TAG: u32 = u32::from_be_bytes(*b"QNLs");
+    const TAG: Tag = Tag::new(b"QNLs");
 }
 
 /// What runs for each accepted client: @sioc is (transfer none), so take a reference
@@ -36,22 +74,13 @@ pub type QIONetListenerClientFunc = Option<
     ),
 >;
 
-/// The listener behind a handle, borrowed for one call.
-///
-/// # Safety
-/// `listener` is NULL or a handle the caller holds a reference to.
-unsafe fn get<'a>(listener: *mut QIONetListener) -> Result<&'a NetListener, Fail> {
-    // SAFETY: the caller's contract.
-    unsafe { ffi::arc_borrow(listener, "listener") }
-}
-
 /// A listener without sockets.
 ///
 /// Returns: (transfer full): the listener.
 #[no_mangle]
 pub extern "C" fn qio_net_listener_new() -> *mut QIONetListener {
     ffi_guard!(std::ptr::null_mut(), {
-        Ok(ffi::arc_into_handle(NetListener::new()))
+        Ok(crate::ffi::new(Listener::default()))
     })
 }
 
@@ -62,18 +91,14 @@ pub extern "C" fn qio_net_listener_new() -> *mut QIONetListener {
 pub unsafe extern "C" fn qio_net_listener_ref(
     listener: *mut QIONetListener,
 ) -> *mut QIONetListener {
-    // SAFETY: the caller's handle, checked.
-    ffi_guard!(std::ptr::null_mut(), {
-        unsafe { ffi::arc_ref(listener, "listener") }
-    })
+    ffi_guard!(std::ptr::null_mut(), { ref_handle!(listener) })
 }
 
 /// Drops a reference to @listener; the last one removes its watches and closes its
 /// sockets. NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn qio_net_listener_unref(listener: *mut QIONetListener) {
-    // SAFETY: the caller's handle (or NULL), checked.
-    ffi_guard!((), { unsafe { ffi::arc_unref(listener, "listener") } })
+    ffi_guard!((), { unref_handle!(listener) })
 }
 
 /// Names the sockets added from now on "@name-listen".
@@ -83,13 +108,8 @@ pub unsafe extern "C" fn qio_net_listener_set_name(
     name: *const c_char,
 ) {
     ffi_guard!((), {
-        // SAFETY: the caller's handle and string.
-        let (listener, name) = unsafe { (get(listener)?, ffi::opt_c_str(name)) };
-        listener.set_name(
-            &name
-                .ok_or(Fail::Precondition("name != NULL".into()))?
-                .to_string_lossy(),
-        );
+        let listener = &handle!(listener).listener;
+        listener.set_name(&c_str!(name).to_string_lossy());
         Ok(())
     })
 }
@@ -106,9 +126,9 @@ pub unsafe extern "C" fn qio_net_listener_open_sync(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handles, checked.
-        let (listener, addr) = unsafe { (get(listener)?, socket_address::borrow(addr, "addr")?) };
-        listener.open_sync(addr, num)?;
+        handle!(listener)
+            .listener
+            .open_sync(&handle!(addr).addr, num)?;
         Ok(0)
     })
 }
@@ -120,14 +140,9 @@ pub unsafe extern "C" fn qio_net_listener_add(
     sioc: *mut QIOChannelSocket,
 ) {
     ffi_guard!((), {
-        // SAFETY: the caller's handles, checked.
-        let (listener, sioc) = unsafe {
-            (
-                get(listener)?,
-                borrow_typed(sioc, "sioc", "QIO_IS_CHANNEL_SOCKET")?,
-            )
-        };
-        listener.add(Arc::clone(&sioc));
+        let (listener, socket) = (handle!(listener), channel!(sioc));
+        listener.siocs().push(keep_handle!(sioc));
+        listener.listener.add(socket);
         Ok(())
     })
 }
@@ -145,25 +160,21 @@ pub unsafe extern "C" fn qio_net_listener_set_client_func_full(
     context: *mut GMainContext,
 ) {
     ffi_guard!((), {
-        // SAFETY: the caller's handle, checked.
-        let (l, weak) = unsafe {
-            (
-                get(listener)?,
-                WeakHandle::<QIONetListener>::new(listener, "listener")?,
-            )
-        };
+        let weak = keep_handle!(listener).downgrade();
         let data = Notified::new(data, notify);
         let client = func.map(|func| {
-            let f: qio::io::listener::ClientFunc = Arc::new(move |sioc| {
-                let sioc_handle = Arc::as_ptr(&sioc) as *mut QIOChannelSocket;
-                // SAFETY: the caller's callback, with live handles (the listener is
-                // held for the call, the client until it returns).
-                weak.with(|listener| unsafe { func(listener, sioc_handle, data.data.get()) });
+            let f: qio::io::listener::ClientFunc = Arc::new(move |socket| {
+                // The client's handle is the callback's to borrow (transfer none), and
+                // the listener's held for the call.
+                let sioc = HandleRef::<QIOChannelSocket>::adopt(new_handle(socket));
+                if let Some(listener) = weak.upgrade() {
+                    call_c!(func(listener.as_ptr(), sioc.as_ptr(), data.data.get()));
+                }
             });
             f
         });
-        // SAFETY: the caller's context.
-        unsafe { l.set_client_func(client, context) };
+        let context = main_context!(context);
+        handle!(listener).listener.set_client_func(client, &context);
         Ok(())
     })
 }
@@ -176,7 +187,7 @@ pub unsafe extern "C" fn qio_net_listener_set_client_func(
     data: gpointer,
     notify: GDestroyNotify,
 ) {
-    // SAFETY: forwarded contract.
+    // SAFETY: the same arguments, with the default context.
     unsafe {
         qio_net_listener_set_client_func_full(listener, func, data, notify, std::ptr::null_mut())
     }
@@ -190,10 +201,10 @@ pub unsafe extern "C" fn qio_net_listener_wait_client(
     listener: *mut QIONetListener,
 ) -> *mut QIOChannelSocket {
     ffi_guard!(std::ptr::null_mut(), {
-        // SAFETY: the caller's handle, checked.
-        Ok(unsafe { get(listener)? }
+        Ok(handle!(listener)
+            .listener
             .wait_client()
-            .map_or(std::ptr::null_mut(), into_handle))
+            .map_or(std::ptr::null_mut(), new_handle))
     })
 }
 
@@ -201,8 +212,7 @@ pub unsafe extern "C" fn qio_net_listener_wait_client(
 #[no_mangle]
 pub unsafe extern "C" fn qio_net_listener_disconnect(listener: *mut QIONetListener) {
     ffi_guard!((), {
-        // SAFETY: the caller's handle, checked.
-        unsafe { get(listener)? }.disconnect();
+        handle!(listener).listener.disconnect();
         Ok(())
     })
 }
@@ -210,17 +220,15 @@ pub unsafe extern "C" fn qio_net_listener_disconnect(listener: *mut QIONetListen
 /// Returns: whether @listener has sockets and was not disconnected.
 #[no_mangle]
 pub unsafe extern "C" fn qio_net_listener_is_connected(listener: *mut QIONetListener) -> gboolean {
-    // SAFETY: the caller's handle, checked.
     ffi_guard!(GFALSE, {
-        Ok(unsafe { get(listener)? }.is_connected().into())
+        Ok(handle!(listener).listener.is_connected().into())
     })
 }
 
 /// Returns: the number of listening sockets.
 #[no_mangle]
 pub unsafe extern "C" fn qio_net_listener_nsioc(listener: *mut QIONetListener) -> usize {
-    // SAFETY: the caller's handle, checked.
-    ffi_guard!(0, { Ok(unsafe { get(listener)? }.sockets().len()) })
+    ffi_guard!(0, { Ok(handle!(listener).listener.sockets().len()) })
 }
 
 /// Returns: (transfer none) (nullable): listening socket @n, NULL past the end.
@@ -230,11 +238,10 @@ pub unsafe extern "C" fn qio_net_listener_sioc(
     n: usize,
 ) -> *mut QIOChannelSocket {
     ffi_guard!(std::ptr::null_mut(), {
-        // SAFETY: the caller's handle, checked.
-        let sockets = unsafe { get(listener)? }.sockets();
+        let listener = handle!(listener);
+        let sockets = listener.listener.sockets();
         require!(n < sockets.len(), "n < qio_net_listener_nsioc (listener)");
-        // The listener keeps its reference, so the pointer stays valid.
-        Ok(Arc::as_ptr(&sockets[n]) as *mut QIOChannelSocket)
+        Ok(listener.sioc(&sockets[n]))
     })
 }
 
@@ -247,8 +254,7 @@ pub unsafe extern "C" fn qio_net_listener_get_local_address(
     error: *mut *mut GError,
 ) -> *mut QIOSocketAddress {
     ffi_guard!(std::ptr::null_mut(), error, {
-        // SAFETY: the caller's handle, checked.
-        let sockets = unsafe { get(listener)? }.sockets();
+        let sockets = handle!(listener).listener.sockets();
         require!(n < sockets.len(), "n < qio_net_listener_nsioc (listener)");
         Ok(socket_address::into_handle(sockets[n].local_address()?))
     })

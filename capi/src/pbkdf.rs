@@ -6,8 +6,8 @@ use glib_sys::{gboolean, GError};
 use qio::crypto::pbkdf;
 
 use crate::backend::BackendArg;
-use crate::boundary::ffi_guard;
-use crate::ffi;
+use crate::boundary::{ffi_guard, Fail};
+use crate::ffi::{bytes, bytes_mut, decode};
 use crate::hash::{self, HashAlgoArg};
 
 /// Whether some backend of this build derives keys with PBKDF2-HMAC-@hash.
@@ -48,21 +48,16 @@ pub unsafe extern "C" fn qcrypto_pbkdf2(
     nout: usize,
     error: *mut *mut GError,
 ) -> c_int {
-    // SAFETY: forwarded with the same contract.
-    unsafe {
-        qcrypto_pbkdf2_with_backend(
+    ffi_guard!(-1, error, {
+        let input = (bytes!(key, nkey), bytes!(salt, nsalt));
+        derive(
             hash,
-            key,
-            nkey,
-            salt,
-            nsalt,
+            input,
             iterations,
-            out,
-            nout,
+            bytes_mut!(out, nout),
             BackendArg::AUTO,
-            error,
         )
-    }
+    })
 }
 
 /// As qcrypto_pbkdf2(), on @backend (%QCRYPTO_BACKEND_AUTO: the default).
@@ -84,17 +79,21 @@ pub unsafe extern "C" fn qcrypto_pbkdf2_with_backend(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's buffers of the documented sizes.
-        let (key, salt, out) = unsafe {
-            (
-                ffi::bytes(key.cast(), nkey)?,
-                ffi::bytes(salt.cast(), nsalt)?,
-                ffi::bytes_mut(out, nout)?,
-            )
-        };
-        pbkdf::pbkdf2_with_backend(hash.get()?, key, salt, iterations, out, backend.get()?)?;
-        Ok(0)
+        let input = (bytes!(key, nkey), bytes!(salt, nsalt));
+        derive(hash, input, iterations, bytes_mut!(out, nout), backend)
     })
+}
+
+/// Derives `out` from the key and salt of `input`.
+fn derive(
+    hash: HashAlgoArg,
+    (key, salt): (&[u8], &[u8]),
+    iterations: u64,
+    out: &mut [u8],
+    backend: BackendArg,
+) -> Result<c_int, Fail> {
+    pbkdf::pbkdf2_with_backend(decode!(hash), key, salt, iterations, out, decode!(backend))?;
+    Ok(0)
 }
 
 /// Measures how many PBKDF2-HMAC-@hash iterations a second this machine runs for this
@@ -113,13 +112,7 @@ pub unsafe extern "C" fn qcrypto_pbkdf2_count_iters(
     error: *mut *mut GError,
 ) -> u64 {
     ffi_guard!(u64::MAX, error, {
-        // SAFETY: the caller's buffers of the documented sizes.
-        let (key, salt) = unsafe {
-            (
-                ffi::bytes(key.cast(), nkey)?,
-                ffi::bytes(salt.cast(), nsalt)?,
-            )
-        };
-        Ok(pbkdf::count_iters(hash.get()?, key, salt, nout)?)
+        let (key, salt) = (bytes!(key, nkey), bytes!(salt, nsalt));
+        Ok(pbkdf::count_iters(decode!(hash), key, salt, nout)?)
     })
 }

@@ -4,7 +4,8 @@ use std::os::raw::{c_int, c_void};
 
 use glib_sys::GError;
 
-use crate::boundary::{ffi_guard, require};
+use crate::boundary::ffi_guard;
+use crate::ffi::bytes_mut;
 
 /// Fills @buflen bytes of @buf with cryptographically strong random bytes from the
 /// kernel (getrandom(2)).
@@ -17,10 +18,8 @@ pub unsafe extern "C" fn qcrypto_random_bytes(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        require!(!buf.is_null() || buflen == 0, "buf != NULL || buflen == 0");
-        if buflen > 0 {
-            // SAFETY: the caller's buffer is writable for `buflen` bytes (documented contract).
-            let out = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), buflen) };
+        let out = bytes_mut!(buf, buflen, "buf != NULL || buflen == 0");
+        if !out.is_empty() {
             qio::crypto::random::fill(out)?;
         }
         Ok(0)

@@ -11,7 +11,10 @@ use qio::crypto::secret::{SecretKey, SecretSource};
 use qio::crypto::{Secret, SecretFormat};
 
 use crate::boundary::{ffi_guard, require, Fail};
-use crate::ffi::{self, Castable};
+use crate::ffi::{
+    decode, enum_arg, handle, opt_c_str, opt_handle, ref_handle, unref_handle, Castable, Shared,
+    Tag,
+};
 
 /// How a secret's data is encoded, with QEMU's values.
 #[repr(C)]
@@ -24,9 +27,10 @@ pub enum QCryptoSecretFormat {
     QCRYPTO_SECRET_FORMAT__MAX = 2,
 }
 
-/// A `QCryptoSecretFormat` as C passed it: any int, validated before use.
-#[repr(transparent)]
-pub struct SecretFormatArg(c_int);
+enum_arg! {
+    /// A `QCryptoSecretFormat` as C passed it: any int, decoded before use.
+    SecretFormatArg => SecretFormat, qapi
+}
 
 /// A loaded secret, shared: qcrypto_secret_ref() and qcrypto_secret_unref().
 pub struct QCryptoSecret {
@@ -34,9 +38,10 @@ pub struct QCryptoSecret {
 }
 
 impl Castable for QCryptoSecret {
+    type Ownership = Shared;
     type Rust = Secret;
     const NAME: &'static str = "QCryptoSecret";
-    const TAG: u32 = u32::from_be_bytes(*b"QSec");
+    const TAG: Tag = Tag::new(b"QSec");
 }
 
 fn failed(message: &str) -> Fail {
@@ -61,26 +66,18 @@ pub unsafe extern "C" fn qcrypto_secret_new(
     error: *mut *mut GError,
 ) -> *mut QCryptoSecret {
     ffi_guard!(std::ptr::null_mut(), error, {
-        // SAFETY: the caller's strings and handle (documented contract).
-        let (data, file, iv) = unsafe {
-            (
-                ffi::opt_c_str(data),
-                ffi::opt_c_str(file),
-                ffi::opt_c_str(iv),
-            )
-        };
-        let key = if keysecret.is_null() {
-            None
-        } else {
-            // SAFETY: a handle the caller holds a reference to, checked.
-            let key = unsafe { ffi::arc_borrow(keysecret, "keysecret")? };
-            let iv = iv
-                .map(|iv| {
-                    iv.to_str()
-                        .map_err(|_| failed("Base64 data contains invalid characters"))
-                })
-                .transpose()?;
-            Some(SecretKey { key, iv })
+        let (data, file, iv) = (opt_c_str!(data), opt_c_str!(file), opt_c_str!(iv));
+        let key = match opt_handle!(keysecret) {
+            None => None,
+            Some(key) => {
+                let iv = iv
+                    .map(|iv| {
+                        iv.to_str()
+                            .map_err(|_| failed("Base64 data contains invalid characters"))
+                    })
+                    .transpose()?;
+                Some(SecretKey { key, iv })
+            }
         };
         let source = match (data, file) {
             (Some(_), Some(_)) => return Err(failed("'file' and 'data' are mutually exclusive")),
@@ -88,8 +85,7 @@ pub unsafe extern "C" fn qcrypto_secret_new(
             (None, Some(file)) => SecretSource::File(Path::new(OsStr::from_bytes(file.to_bytes()))),
             (None, None) => return Err(failed("Either 'file' or 'data' must be provided")),
         };
-        let format = SecretFormat::from_index(format.0.into())?;
-        Ok(ffi::arc_into_handle(Secret::new(source, format, key)?))
+        Ok(crate::ffi::new(Secret::new(source, decode!(format), key)?))
     })
 }
 
@@ -98,27 +94,14 @@ pub unsafe extern "C" fn qcrypto_secret_new(
 /// Returns: (transfer full): @secret; NULL (and a critical) if it is not a secret.
 #[no_mangle]
 pub unsafe extern "C" fn qcrypto_secret_ref(secret: *mut QCryptoSecret) -> *mut QCryptoSecret {
-    // SAFETY: the caller's handle, checked by arc_ref.
-    ffi_guard!(std::ptr::null_mut(), {
-        unsafe { ffi::arc_ref(secret, "secret") }
-    })
+    ffi_guard!(std::ptr::null_mut(), { ref_handle!(secret) })
 }
 
 /// Drops a reference to @secret (transfer full); the last one wipes the secret's
 /// bytes. NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn qcrypto_secret_unref(secret: *mut QCryptoSecret) {
-    // SAFETY: the caller's handle (or NULL), checked by arc_unref.
-    ffi_guard!((), { unsafe { ffi::arc_unref(secret, "secret") } })
-}
-
-/// Borrows the secret behind `secret`.
-///
-/// # Safety
-/// `secret` is NULL or a handle the caller holds a reference to.
-unsafe fn get<'a>(secret: *const QCryptoSecret) -> Result<&'a Secret, Fail> {
-    // SAFETY: the caller's contract; checked by arc_borrow.
-    unsafe { ffi::arc_borrow(secret, "secret") }
+    ffi_guard!((), { unref_handle!(secret) })
 }
 
 /// Copies the secret's bytes into `*data` (transfer full: a NUL-terminated buffer to
@@ -137,10 +120,10 @@ pub unsafe extern "C" fn qcrypto_secret_get_bytes(
             !data.is_null() && !datalen.is_null(),
             "data != NULL && datalen != NULL"
         );
-        // SAFETY: a checked handle; the out-pointers were checked.
+        let bytes = handle!(secret).bytes();
+        // SAFETY: out-parameters the caller passed, checked non-NULL above.
         unsafe {
-            let bytes = get(secret)?.bytes();
-            *data = ffi::g_bytes(bytes);
+            *data = crate::ffi::g_bytes(bytes);
             *datalen = bytes.len();
         }
         Ok(0)
@@ -157,9 +140,8 @@ pub unsafe extern "C" fn qcrypto_secret_get_utf8(
     error: *mut *mut GError,
 ) -> *mut c_char {
     ffi_guard!(std::ptr::null_mut(), error, {
-        // SAFETY: a checked handle.
-        let text = unsafe { get(secret)? }.utf8()?;
-        Ok(ffi::g_bytes(text.as_bytes()).cast())
+        let text = handle!(secret).utf8()?;
+        Ok(crate::ffi::g_bytes(text.as_bytes()).cast())
     })
 }
 
@@ -173,7 +155,6 @@ pub unsafe extern "C" fn qcrypto_secret_get_base64(
     error: *mut *mut GError,
 ) -> *mut c_char {
     ffi_guard!(std::ptr::null_mut(), error, {
-        // SAFETY: a checked handle.
-        Ok(ffi::g_string(&unsafe { get(secret)? }.base64()))
+        Ok(crate::ffi::g_string(&handle!(secret).base64()))
     })
 }

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use glib_sys::GError;
 use qio::io::{InetAddress, SocketAddress, UnixAddress};
 
-use crate::boundary::{ffi_guard, Fail};
-use crate::ffi::{self, Castable};
+use crate::boundary::ffi_guard;
+use crate::ffi::{c_str, free_handle, handle, Castable, Owned, Tag};
 
 /// The kind of a #QIOSocketAddress, with QAPI's `SocketAddressType` values.
 #[repr(C)]
@@ -37,9 +37,10 @@ pub(crate) struct Address {
 }
 
 impl Castable for QIOSocketAddress {
+    type Ownership = Owned;
     type Rust = Address;
     const NAME: &'static str = "QIOSocketAddress";
-    const TAG: u32 = u32::from_be_bytes(*b"QSAd");
+    const TAG: Tag = Tag::new(b"QSAd");
 }
 
 fn c_string(bytes: &[u8]) -> Option<CString> {
@@ -57,35 +58,12 @@ pub(crate) fn into_handle(addr: SocketAddress) -> *mut QIOSocketAddress {
         SocketAddress::Unix(unix) => (None, None, c_string(unix.path.as_os_str().as_bytes())),
         _ => (None, None, None),
     };
-    ffi::box_into_handle(Address {
+    crate::ffi::new(Address {
         addr,
         host,
         port,
         path,
     })
-}
-
-/// The address behind a handle, borrowed for one call.
-///
-/// # Safety
-/// `addr` is NULL or a live handle.
-pub(crate) unsafe fn borrow<'a>(
-    addr: *const QIOSocketAddress,
-    param: &str,
-) -> Result<&'a SocketAddress, Fail> {
-    // SAFETY: the caller's contract.
-    unsafe { ffi::box_ref(addr, param).map(|a| &a.addr) }
-}
-
-/// A required C string argument.
-///
-/// # Safety
-/// `text` is NULL or a NUL-terminated string.
-unsafe fn required<'a>(text: *const c_char, param: &'static str) -> Result<&'a [u8], Fail> {
-    // SAFETY: the caller's contract.
-    unsafe { ffi::opt_c_str(text) }
-        .map(|t| t.to_bytes())
-        .ok_or_else(|| Fail::Precondition(format!("{param} != NULL").into()))
 }
 
 fn utf8(bytes: &[u8]) -> String {
@@ -104,8 +82,7 @@ pub unsafe extern "C" fn qio_socket_address_parse(
     error: *mut *mut GError,
 ) -> *mut QIOSocketAddress {
     ffi_guard!(std::ptr::null_mut(), error, {
-        // SAFETY: the caller's string.
-        let text = utf8(unsafe { required(text, "text")? });
+        let text = utf8(c_str!(text).to_bytes());
         Ok(into_handle(SocketAddress::parse(&text)?))
     })
 }
@@ -120,9 +97,7 @@ pub unsafe extern "C" fn qio_socket_address_new_inet(
     port: *const c_char,
 ) -> *mut QIOSocketAddress {
     ffi_guard!(std::ptr::null_mut(), {
-        // SAFETY: the caller's strings.
-        let (host, port) =
-            unsafe { (utf8(required(host, "host")?), utf8(required(port, "port")?)) };
+        let (host, port) = (utf8(c_str!(host).to_bytes()), utf8(c_str!(port).to_bytes()));
         Ok(into_handle(SocketAddress::Inet(InetAddress {
             host,
             port,
@@ -141,9 +116,8 @@ fn unix(path: &[u8], is_abstract: bool) -> *mut QIOSocketAddress {
 /// Returns: (transfer full): the address.
 #[no_mangle]
 pub unsafe extern "C" fn qio_socket_address_new_unix(path: *const c_char) -> *mut QIOSocketAddress {
-    // SAFETY: the caller's string.
     ffi_guard!(std::ptr::null_mut(), {
-        Ok(unix(unsafe { required(path, "path")? }, false))
+        Ok(unix(c_str!(path).to_bytes(), false))
     })
 }
 
@@ -154,9 +128,8 @@ pub unsafe extern "C" fn qio_socket_address_new_unix(path: *const c_char) -> *mu
 pub unsafe extern "C" fn qio_socket_address_new_unix_abstract(
     name: *const c_char,
 ) -> *mut QIOSocketAddress {
-    // SAFETY: the caller's string.
     ffi_guard!(std::ptr::null_mut(), {
-        Ok(unix(unsafe { required(name, "name")? }, true))
+        Ok(unix(c_str!(name).to_bytes(), true))
     })
 }
 
@@ -177,10 +150,9 @@ pub extern "C" fn qio_socket_address_new_vsock(cid: u32, port: u32) -> *mut QIOS
 #[no_mangle]
 pub unsafe extern "C" fn qio_socket_address_new_fd(name: *const c_char) -> *mut QIOSocketAddress {
     ffi_guard!(std::ptr::null_mut(), {
-        // SAFETY: the caller's string.
-        Ok(into_handle(SocketAddress::Fd(utf8(unsafe {
-            required(name, "name")?
-        }))))
+        Ok(into_handle(SocketAddress::Fd(utf8(
+            c_str!(name).to_bytes(),
+        ))))
     })
 }
 
@@ -190,8 +162,7 @@ pub unsafe extern "C" fn qio_socket_address_to_string(
     addr: *const QIOSocketAddress,
 ) -> *mut c_char {
     ffi_guard!(std::ptr::null_mut(), {
-        // SAFETY: the caller's handle, checked.
-        Ok(ffi::g_string(&unsafe { borrow(addr, "addr")? }.to_string()))
+        Ok(crate::ffi::g_string(&handle!(addr).addr.to_string()))
     })
 }
 
@@ -201,16 +172,14 @@ pub unsafe extern "C" fn qio_socket_address_copy(
     addr: *const QIOSocketAddress,
 ) -> *mut QIOSocketAddress {
     ffi_guard!(std::ptr::null_mut(), {
-        // SAFETY: the caller's handle, checked.
-        Ok(into_handle(unsafe { borrow(addr, "addr")? }.clone()))
+        Ok(into_handle(handle!(addr).addr.clone()))
     })
 }
 
 /// Frees @addr; NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn qio_socket_address_free(addr: *mut QIOSocketAddress) {
-    // SAFETY: the caller's handle (or NULL), checked.
-    ffi_guard!((), { unsafe { ffi::box_free(addr, "addr") } })
+    ffi_guard!((), { free_handle!(addr) })
 }
 
 /// Returns: the kind of @addr (%QIO_SOCKET_ADDRESS_TYPE_INET on misuse).
@@ -219,8 +188,7 @@ pub unsafe extern "C" fn qio_socket_address_get_type(
     addr: *const QIOSocketAddress,
 ) -> QIOSocketAddressType {
     ffi_guard!(QIOSocketAddressType::QIO_SOCKET_ADDRESS_TYPE_INET, {
-        // SAFETY: the caller's handle, checked.
-        Ok(match unsafe { borrow(addr, "addr")? } {
+        Ok(match &handle!(addr).addr {
             SocketAddress::Inet(_) => QIOSocketAddressType::QIO_SOCKET_ADDRESS_TYPE_INET,
             SocketAddress::Unix(_) => QIOSocketAddressType::QIO_SOCKET_ADDRESS_TYPE_UNIX,
             SocketAddress::Vsock { .. } => QIOSocketAddressType::QIO_SOCKET_ADDRESS_TYPE_VSOCK,
@@ -229,19 +197,9 @@ pub unsafe extern "C" fn qio_socket_address_get_type(
     })
 }
 
-/// One of the address's C strings (NULL when it has none).
-///
-/// # Safety
-/// `addr` is NULL or a live handle.
-unsafe fn field(
-    addr: *const QIOSocketAddress,
-    pick: fn(&Address) -> &Option<CString>,
-) -> Result<*const c_char, Fail> {
-    // SAFETY: the caller's contract; checked.
-    let address = unsafe { ffi::box_ref(addr, "addr")? };
-    Ok(pick(address)
-        .as_ref()
-        .map_or(std::ptr::null(), |s| s.as_ptr()))
+/// One of the text fields of the address behind `addr`, as a C string it owns.
+fn field(addr: &Address, pick: fn(&Address) -> &Option<CString>) -> *const c_char {
+    pick(addr).as_ref().map_or(std::ptr::null(), |s| s.as_ptr())
 }
 
 /// Returns: (transfer none) (nullable): the host of an inet address, else NULL.
@@ -249,8 +207,7 @@ unsafe fn field(
 pub unsafe extern "C" fn qio_socket_address_get_host(
     addr: *const QIOSocketAddress,
 ) -> *const c_char {
-    // SAFETY: the caller's handle, checked.
-    ffi_guard!(std::ptr::null(), { unsafe { field(addr, |a| &a.host) } })
+    ffi_guard!(std::ptr::null(), { Ok(field(handle!(addr), |a| &a.host)) })
 }
 
 /// Returns: (transfer none) (nullable): the port of an inet address, else NULL.
@@ -258,8 +215,7 @@ pub unsafe extern "C" fn qio_socket_address_get_host(
 pub unsafe extern "C" fn qio_socket_address_get_port(
     addr: *const QIOSocketAddress,
 ) -> *const c_char {
-    // SAFETY: the caller's handle, checked.
-    ffi_guard!(std::ptr::null(), { unsafe { field(addr, |a| &a.port) } })
+    ffi_guard!(std::ptr::null(), { Ok(field(handle!(addr), |a| &a.port)) })
 }
 
 /// Returns: (transfer none) (nullable): the path (or abstract name) of a UNIX
@@ -268,6 +224,5 @@ pub unsafe extern "C" fn qio_socket_address_get_port(
 pub unsafe extern "C" fn qio_socket_address_get_path(
     addr: *const QIOSocketAddress,
 ) -> *const c_char {
-    // SAFETY: the caller's handle, checked.
-    ffi_guard!(std::ptr::null(), { unsafe { field(addr, |a| &a.path) } })
+    ffi_guard!(std::ptr::null(), { Ok(field(handle!(addr), |a| &a.path)) })
 }

@@ -1,17 +1,17 @@
 //! `QIOTask`: the completion of an operation, possibly run in a worker thread (QEMU's
 //! `io/task.h`). Connects, listens, DNS lookups and handshakes report through one.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use glib_sys::{gboolean, gpointer, GDestroyNotify, GError, GMainContext, GFALSE, GTRUE};
 use qio::io::task::ThreadTask;
-use qio::io::Channel;
+use qio::io::MainContext;
 
 use crate::boundary::{ffi_guard, require, Fail};
 use crate::callback::{Notified, UserData};
-use crate::dns_resolver::QIODNSResolver;
-use crate::ffi::{self, Castable};
-use crate::net_listener::QIONetListener;
+use crate::ffi::{
+    call_c, callback, free_handle, handle, main_context, AnyRef, Castable, Owned, Tag,
+};
 
 /// An operation's completion; freed by qio_task_free(), or by qio itself after a
 /// threaded task's callback.
@@ -23,34 +23,6 @@ pub struct QIOTask {
 pub type QIOTaskFunc = Option<unsafe extern "C" fn(task: *mut QIOTask, opaque: gpointer)>;
 /// A task's worker, run in a worker thread by qio_task_run_in_thread().
 pub type QIOTaskWorker = Option<unsafe extern "C" fn(task: *mut QIOTask, opaque: gpointer)>;
-
-/// The object a task reports on, with the reference the task holds.
-enum Source {
-    None,
-    Channel(Arc<Channel>),
-    Listener(*mut QIONetListener),
-    Resolver(*mut QIODNSResolver),
-}
-
-impl Source {
-    fn pointer(&self) -> gpointer {
-        match self {
-            Source::None => std::ptr::null_mut(),
-            Source::Channel(channel) => channel.as_thin(),
-            Source::Listener(listener) => listener.cast(),
-            Source::Resolver(resolver) => resolver.cast(),
-        }
-    }
-}
-
-impl Drop for Source {
-    fn drop(&mut self) {
-        if let Source::Listener(listener) = self {
-            // SAFETY: the reference taken in `of`.
-            unsafe { crate::net_listener::qio_net_listener_unref(*listener) };
-        }
-    }
-}
 
 #[derive(Default)]
 struct State {
@@ -73,22 +45,18 @@ impl Drop for ErrorBox {
 }
 
 pub(crate) struct Task {
-    source: Source,
+    /// The object the task reports on, with the reference the task holds.
+    source: Option<AnyRef>,
     func: QIOTaskFunc,
     opaque: Notified,
     state: Mutex<State>,
 }
 
-// SAFETY: the source pointers are qio handles (thread-safe); the rest is behind locks
-// or C data that the C contract lets the callbacks' threads use.
-unsafe impl Send for Task {}
-// SAFETY: as above.
-unsafe impl Sync for Task {}
-
 impl Castable for QIOTask {
+    type Ownership = Owned;
     type Rust = Task;
     const NAME: &'static str = "QIOTask";
-    const TAG: u32 = u32::from_be_bytes(*b"QTsk");
+    const TAG: Tag = Tag::new(b"QTsk");
 }
 
 impl Task {
@@ -111,37 +79,41 @@ impl Task {
             state.error = Some(ErrorBox(gerror));
         }
     }
-}
 
-/// The source object behind `source`: NULL, a channel, a listener or the resolver.
-///
-/// # Safety
-/// `source` is NULL or a qio handle the caller holds a reference to.
-unsafe fn source_of(source: gpointer) -> Result<Source, Fail> {
-    if source.is_null() {
-        return Ok(Source::None);
-    }
-    // SAFETY: the caller's contract.
-    unsafe {
-        if let Some(channel) = Channel::borrow_thin(source) {
-            return Ok(Source::Channel(Arc::clone(&channel)));
-        }
-        if ffi::is_a::<QIONetListener>(source) {
-            let listener = crate::net_listener::qio_net_listener_ref(source.cast());
-            return Ok(Source::Listener(listener));
-        }
-        if ffi::is_a::<QIODNSResolver>(source) {
-            return Ok(Source::Resolver(source.cast()));
+    /// The task's result, if any, provided it was set with `owner` as its destroy
+    /// function (how qio recognises results it stored itself); another one is a
+    /// precondition failure.
+    pub(crate) fn result_set_by(
+        &self,
+        owner: unsafe extern "C" fn(gpointer),
+    ) -> Result<Option<gpointer>, Fail> {
+        match &self.state().result {
+            None => Ok(None),
+            Some(result) if result.is_freed_by(owner) => Ok(Some(result.data.get())),
+            Some(_) => Err(Fail::Precondition("task is a lookup task".into())),
         }
     }
-    Err(Fail::Precondition(
-        "source is a channel, listener or resolver".into(),
-    ))
 }
 
-/// A new task reporting on @source (NULL, or a channel, #QIONetListener or
-/// #QIODNSResolver, referenced until the task is freed), completed by calling
-/// @func(task, @opaque); @destroy runs on @opaque when the task is freed.
+/// A new task handle reporting on `source`.
+pub(crate) fn new(
+    source: Option<AnyRef>,
+    func: QIOTaskFunc,
+    opaque: gpointer,
+    destroy: GDestroyNotify,
+) -> *mut QIOTask {
+    crate::ffi::new(Task {
+        source,
+        func,
+        opaque: Notified::new(opaque, destroy),
+        state: Mutex::default(),
+    })
+}
+
+/// A new task reporting on @source (NULL, or any shared qio object: a channel, a
+/// #QIONetListener, the #QIODNSResolver..., referenced until the task is freed),
+/// completed by calling @func(task, @opaque); @destroy runs on @opaque when the task
+/// is freed.
 ///
 /// Returns: (transfer full): the task, to free with qio_task_free() unless it is run
 /// with qio_task_run_in_thread().
@@ -153,59 +125,36 @@ pub unsafe extern "C" fn qio_task_new(
     destroy: GDestroyNotify,
 ) -> *mut QIOTask {
     ffi_guard!(std::ptr::null_mut(), {
-        // SAFETY: the caller's handle (or NULL).
-        let source = unsafe { source_of(source)? };
-        Ok(new_task(source, func, opaque, destroy))
+        let source = match source.is_null() {
+            true => None,
+            // SAFETY: a source argument is NULL or a qio object (the C contract);
+            // AnyRef refuses what its header does not show as a shared one.
+            false => Some(unsafe { AnyRef::new(source, "source is a qio object")? }),
+        };
+        Ok(new(source, func, opaque, destroy))
     })
 }
 
-fn new_task(
-    source: Source,
-    func: QIOTaskFunc,
-    opaque: gpointer,
-    destroy: GDestroyNotify,
-) -> *mut QIOTask {
-    ffi::box_into_handle::<QIOTask>(Task {
-        source,
-        func,
-        opaque: Notified::new(opaque, destroy),
-        state: Mutex::default(),
-    })
-}
-
-/// A task on a channel, for exports that start one.
-pub(crate) fn new_channel_task(
-    channel: Arc<Channel>,
-    func: QIOTaskFunc,
-    opaque: gpointer,
-    destroy: GDestroyNotify,
-) -> *mut QIOTask {
-    new_task(Source::Channel(channel), func, opaque, destroy)
-}
-
-/// A task on `channel` for an asynchronous operation, as the completion to hand the
-/// operation: run with its result, it sets the task's error if any, completes the task
-/// (calling `func`) and frees it; dropped without running (the channel closed or went
-/// away first), it only frees the task.
+/// A task reporting on `source` for an asynchronous operation, as the completion to
+/// hand the operation: run with its result, it sets the task's error if any, completes
+/// the task (calling `func`) and frees it; dropped without running (the channel closed
+/// or went away first), it only frees the task.
 pub(crate) fn completion(
-    channel: Arc<Channel>,
+    source: AnyRef,
     func: QIOTaskFunc,
     opaque: gpointer,
     destroy: GDestroyNotify,
 ) -> impl FnOnce(qio::Result<()>) + Send + 'static {
-    let pending = PendingTask(UserData(
-        new_channel_task(channel, func, opaque, destroy).cast(),
-    ));
+    let pending = PendingTask(UserData(new(Some(source), func, opaque, destroy).cast()));
     move |result: qio::Result<()>| {
-        // SAFETY: the live task we own until `pending` drops.
-        unsafe {
-            if let Err(e) = result {
-                ffi::box_ref::<QIOTask>(pending.task(), "task")
-                    .expect("a pending task is live")
-                    .set_error(&e);
-            }
-            qio_task_complete(pending.task());
+        let task = pending.task();
+        if let Err(e) = result {
+            // SAFETY: the live task we own until `pending` drops.
+            let t = unsafe { crate::ffi::borrow(task, "task") };
+            t.expect("a pending task is live").set_error(&e);
         }
+        // SAFETY: as above.
+        unsafe { qio_task_complete(task) };
     }
 }
 
@@ -225,26 +174,13 @@ impl Drop for PendingTask {
     }
 }
 
-/// A task on the resolver, for its asynchronous lookup.
-pub(crate) fn new_resolver_task(
-    resolver: *mut QIODNSResolver,
-    func: QIOTaskFunc,
-    opaque: gpointer,
-    destroy: GDestroyNotify,
-) -> *mut QIOTask {
-    new_task(Source::Resolver(resolver), func, opaque, destroy)
-}
-
 /// Runs the task's callback (it may be run once; the task is not freed).
 #[no_mangle]
 pub unsafe extern "C" fn qio_task_complete(task: *mut QIOTask) {
     ffi_guard!((), {
-        // SAFETY: the caller's task, checked.
-        let t = unsafe { ffi::box_ref(task, "task")? };
+        let t = handle!(task);
         if let Some(func) = t.func {
-            let opaque = t.opaque.data.get();
-            // SAFETY: the caller's callback; no qio lock is held.
-            unsafe { func(task, opaque) };
+            call_c!(func(task, t.opaque.data.get()));
         }
         Ok(())
     })
@@ -254,8 +190,7 @@ pub unsafe extern "C" fn qio_task_complete(task: *mut QIOTask) {
 /// frees any error and drops its reference on the source. NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn qio_task_free(task: *mut QIOTask) {
-    // SAFETY: the caller's task (or NULL), checked.
-    ffi_guard!((), { unsafe { ffi::box_free(task, "task") } })
+    ffi_guard!((), { free_handle!(task) })
 }
 
 /// Records @err (transfer full) as the task's failure, unless one is recorded already
@@ -263,8 +198,7 @@ pub unsafe extern "C" fn qio_task_free(task: *mut QIOTask) {
 #[no_mangle]
 pub unsafe extern "C" fn qio_task_set_error(task: *mut QIOTask, err: *mut GError) {
     ffi_guard!((), {
-        // SAFETY: the caller's task, checked.
-        let t = unsafe { ffi::box_ref(task, "task")? };
+        let t = handle!(task);
         if !err.is_null() {
             let err = ErrorBox(err);
             let mut state = t.state();
@@ -285,9 +219,7 @@ pub unsafe extern "C" fn qio_task_propagate_error(
     error: *mut *mut GError,
 ) -> gboolean {
     ffi_guard!(GFALSE, {
-        // SAFETY: the caller's task, checked.
-        let t = unsafe { ffi::box_ref(task, "task")? };
-        let taken = t.state().error.take();
+        let taken = handle!(task).state().error.take();
         Ok(match taken {
             None => GFALSE,
             Some(err) => {
@@ -309,8 +241,7 @@ pub unsafe extern "C" fn qio_task_set_result_pointer(
     destroy: GDestroyNotify,
 ) {
     ffi_guard!((), {
-        // SAFETY: the caller's task, checked.
-        unsafe { ffi::box_ref(task, "task")? }.set_result(result, destroy);
+        handle!(task).set_result(result, destroy);
         Ok(())
     })
 }
@@ -319,56 +250,36 @@ pub unsafe extern "C" fn qio_task_set_result_pointer(
 #[no_mangle]
 pub unsafe extern "C" fn qio_task_get_result_pointer(task: *mut QIOTask) -> gpointer {
     ffi_guard!(std::ptr::null_mut(), {
-        // SAFETY: the caller's task, checked.
-        let t = unsafe { ffi::box_ref(task, "task")? };
-        Ok(t.state()
+        Ok(handle!(task)
+            .state()
             .result
             .as_ref()
             .map_or(std::ptr::null_mut(), |r| r.data.get()))
     })
 }
 
-/// The task's result, if any, provided it was set with `owner` as its destroy
-/// function (how qio recognises results it stored itself); another one is a
-/// precondition failure.
-///
-/// # Safety
-/// `task` is NULL or a live task handle.
-pub(crate) unsafe fn result_set_by(
-    task: *mut QIOTask,
-    owner: unsafe extern "C" fn(gpointer),
-) -> Result<Option<gpointer>, Fail> {
-    // SAFETY: the caller's contract.
-    let t = unsafe { ffi::box_ref(task, "task")? };
-    let state = t.state();
-    match &state.result {
-        None => Ok(None),
-        Some(result) if result.is_freed_by(owner) => Ok(Some(result.data.get())),
-        Some(_) => Err(Fail::Precondition("task is a lookup task".into())),
-    }
-}
-
 /// Returns: (transfer none) (nullable): the object the task reports on.
 #[no_mangle]
 pub unsafe extern "C" fn qio_task_get_source(task: *mut QIOTask) -> gpointer {
     ffi_guard!(std::ptr::null_mut(), {
-        // SAFETY: the caller's task, checked.
-        Ok(unsafe { ffi::box_ref(task, "task")? }.source.pointer())
+        Ok(handle!(task)
+            .source
+            .as_ref()
+            .map_or(std::ptr::null_mut(), AnyRef::as_ptr))
     })
 }
 
 /// Runs `work` on the task in a worker thread, then completes and frees the task in
-/// the thread iterating `context` (NULL: the default context).
+/// the thread iterating `context`.
 ///
 /// # Safety
-/// `task` is a live task handle, given up to this call; `context` is NULL or valid.
+/// `task` is NULL or a live task handle, given up to this call.
 pub(crate) unsafe fn run_in_thread(
     task: *mut QIOTask,
     work: impl FnOnce(&Task) + Send + 'static,
-    context: *mut GMainContext,
+    context: &MainContext,
 ) -> Result<(), Fail> {
-    // SAFETY: the caller's task, checked; it stays alive until the completion frees it.
-    let t = unsafe { ffi::box_ref(task, "task")? };
+    let t = handle!(task);
     let thread = ThreadTask::default();
     {
         let mut state = t.state();
@@ -378,7 +289,7 @@ pub(crate) unsafe fn run_in_thread(
     let handle = UserData(task.cast());
     let worker = move || {
         // SAFETY: the task lives until the completion below, which runs after this.
-        let t = unsafe { ffi::box_ref::<QIOTask>(handle.get().cast(), "task") };
+        let t = unsafe { crate::ffi::borrow::<QIOTask>(handle.get().cast(), "task") };
         work(t.expect("a running task is live"))
     };
     let complete = move || {
@@ -389,10 +300,22 @@ pub(crate) unsafe fn run_in_thread(
             qio_task_free(task);
         }
     };
-    // SAFETY: the caller's context. `t` is not used from here on: the completion
-    // may free the task at any time.
-    unsafe { thread.start(worker, complete, context) };
+    // `t` is not used from here on: the completion may free the task at any time.
+    thread.start(worker, complete, context);
     Ok(())
+}
+
+/// Runs `work` on a new task (source: `source`; completed by `func`) in a worker
+/// thread, then completes and frees the task in the thread iterating `context`.
+pub(crate) fn run_new(
+    source: Option<AnyRef>,
+    (func, opaque, destroy): (QIOTaskFunc, gpointer, GDestroyNotify),
+    work: impl FnOnce(&Task) + Send + 'static,
+    context: &MainContext,
+) -> Result<(), Fail> {
+    let task = new(source, func, opaque, destroy);
+    // SAFETY: the task just made, given up to the thread.
+    unsafe { run_in_thread(task, work, context) }
 }
 
 /// Runs @worker(@task, @opaque) in a new thread, then @task's callback in the thread
@@ -407,20 +330,13 @@ pub unsafe extern "C" fn qio_task_run_in_thread(
     context: *mut GMainContext,
 ) {
     ffi_guard!((), {
-        let worker = worker.ok_or(Fail::Precondition("worker != NULL".into()))?;
-        // SAFETY: the caller's task, checked.
-        let t = unsafe { ffi::box_ref(task, "task")? };
-        t.state().worker = Some(Notified::new(opaque, destroy));
-        let task_handle = UserData(task.cast());
-        let opaque = UserData(opaque);
-        // SAFETY: the caller's task and context; the worker is the caller's.
-        unsafe {
-            run_in_thread(
-                task,
-                move |_| worker(task_handle.get().cast(), opaque.get()),
-                context,
-            )
-        }
+        let worker = callback!(worker);
+        handle!(task).state().worker = Some(Notified::new(opaque, destroy));
+        let (task_handle, opaque) = (UserData(task.cast()), UserData(opaque));
+        let work = move |_: &Task| call_c!(worker(task_handle.get().cast(), opaque.get()));
+        let context = main_context!(context);
+        // SAFETY: the caller's task, given up here.
+        unsafe { run_in_thread(task, work, &context) }
     })
 }
 
@@ -430,12 +346,8 @@ pub unsafe extern "C" fn qio_task_run_in_thread(
 #[no_mangle]
 pub unsafe extern "C" fn qio_task_wait_thread(task: *mut QIOTask) {
     ffi_guard!((), {
-        // SAFETY: the caller's task, checked; no borrow outlives this statement, as
-        // the wait frees the task.
-        let thread = unsafe { ffi::box_ref(task, "task")? }
-            .state()
-            .thread
-            .clone();
+        // No borrow outlives this statement: the wait frees the task.
+        let thread = handle!(task).state().thread.clone();
         let thread = thread.ok_or(Fail::Precondition("task is running in a thread".into()))?;
         thread.wait();
         Ok(())

@@ -1,16 +1,19 @@
 //! `QCryptoTLSCreds`: TLS credentials (QEMU's `tls-creds-anon`, `tls-creds-psk` and
 //! `tls-creds-x509` objects), made by constructors and shared by reference.
 
-use std::ffi::OsStr;
-use std::os::raw::{c_char, c_int};
+use std::ffi::{CStr, OsStr};
+use std::os::raw::c_char;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use glib_sys::{gboolean, GError, GFALSE, GTRUE};
 use qio::crypto::tls::{Creds, Endpoint};
 
-use crate::boundary::{ffi_guard, Fail};
-use crate::ffi::{self, opt_str, Castable};
+use crate::boundary::ffi_guard;
+use crate::ffi::{
+    decode, enum_arg, handle, opt_c_str, opt_handle, opt_utf8, ref_handle, unref_handle, Castable,
+    Shared, Tag,
+};
 use crate::secret::QCryptoSecret;
 
 /// Which end of a connection credentials are for; QEMU's values.
@@ -22,19 +25,11 @@ pub enum QCryptoTLSCredsEndpoint {
     QCRYPTO_TLS_CREDS_ENDPOINT__MAX = 2,
 }
 
-/// A `QCryptoTLSCredsEndpoint` as C passed it, validated before use.
-#[repr(transparent)]
-pub struct EndpointArg(c_int);
-
-impl EndpointArg {
-    pub(crate) fn get(self) -> Result<Endpoint, Fail> {
-        match self.0 {
-            0 => Ok(Endpoint::Client),
-            1 => Ok(Endpoint::Server),
-            _ => Err(Fail::Precondition(
-                "endpoint is a QCryptoTLSCredsEndpoint".into(),
-            )),
-        }
+enum_arg! {
+    /// A `QCryptoTLSCredsEndpoint` as C passed it: any int, decoded before use.
+    EndpointArg(QCryptoTLSCredsEndpoint) => Endpoint {
+        QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT => Endpoint::Client,
+        QCRYPTO_TLS_CREDS_ENDPOINT_SERVER => Endpoint::Server,
     }
 }
 
@@ -44,16 +39,15 @@ pub struct QCryptoTLSCreds {
 }
 
 impl Castable for QCryptoTLSCreds {
+    type Ownership = Shared;
     type Rust = Creds;
     const NAME: &'static str = "QCryptoTLSCreds";
-    const TAG: u32 = u32::from_be_bytes(*b"QTLC");
+    const TAG: Tag = Tag::new(b"QTLC");
 }
 
-/// # Safety
-/// `text` is NULL or a NUL-terminated string.
-unsafe fn opt_path<'a>(text: *const c_char) -> Option<&'a Path> {
-    // SAFETY: the caller's contract.
-    unsafe { ffi::opt_c_str(text) }.map(|t| Path::new(OsStr::from_bytes(t.to_bytes())))
+/// A directory argument as a path (any bytes but NUL).
+fn path(text: Option<&CStr>) -> Option<&Path> {
+    text.map(|t| Path::new(OsStr::from_bytes(t.to_bytes())))
 }
 
 /// Anonymous credentials: encryption without authentication (a server may use
@@ -70,10 +64,9 @@ pub unsafe extern "C" fn qcrypto_tls_creds_anon_new(
     error: *mut *mut GError,
 ) -> *mut QCryptoTLSCreds {
     ffi_guard!(std::ptr::null_mut(), error, {
-        let endpoint = endpoint.get()?;
-        // SAFETY: the caller's strings.
-        let (dir, priority) = unsafe { (opt_path(dir), opt_str(priority, "Priority")?) };
-        Ok(ffi::arc_into_handle(Creds::anon(endpoint, dir, priority)?))
+        let endpoint = decode!(endpoint);
+        let (dir, priority) = (path(opt_c_str!(dir)), opt_utf8!(priority, "Priority"));
+        Ok(crate::ffi::new(Creds::anon(endpoint, dir, priority)?))
     })
 }
 
@@ -93,16 +86,11 @@ pub unsafe extern "C" fn qcrypto_tls_creds_psk_new(
     error: *mut *mut GError,
 ) -> *mut QCryptoTLSCreds {
     ffi_guard!(std::ptr::null_mut(), error, {
-        let endpoint = endpoint.get()?;
-        // SAFETY: the caller's strings.
-        let (dir, username, priority) = unsafe {
-            (
-                opt_path(dir),
-                opt_str(username, "Username")?,
-                opt_str(priority, "Priority")?,
-            )
-        };
-        Ok(ffi::arc_into_handle(Creds::psk(
+        let endpoint = decode!(endpoint);
+        let dir = path(opt_c_str!(dir));
+        let username = opt_utf8!(username, "Username");
+        let priority = opt_utf8!(priority, "Priority");
+        Ok(crate::ffi::new(Creds::psk(
             endpoint, dir, username, priority,
         )?))
     })
@@ -129,15 +117,10 @@ pub unsafe extern "C" fn qcrypto_tls_creds_x509_new(
     error: *mut *mut GError,
 ) -> *mut QCryptoTLSCreds {
     ffi_guard!(std::ptr::null_mut(), error, {
-        let endpoint = endpoint.get()?;
-        // SAFETY: the caller's strings and handle, checked.
-        let (dir, priority) = unsafe { (opt_path(dir), opt_str(priority, "Priority")?) };
-        let password = match key_password.is_null() {
-            true => None,
-            // SAFETY: a handle the caller holds a reference to, checked.
-            false => Some(unsafe { ffi::arc_borrow(key_password, "key_password")? }.bytes()),
-        };
-        Ok(ffi::arc_into_handle(Creds::x509(
+        let endpoint = decode!(endpoint);
+        let (dir, priority) = (path(opt_c_str!(dir)), opt_utf8!(priority, "Priority"));
+        let password = opt_handle!(key_password).map(|secret| secret.bytes());
+        Ok(crate::ffi::new(Creds::x509(
             endpoint,
             dir,
             verify_peer != GFALSE,
@@ -146,13 +129,6 @@ pub unsafe extern "C" fn qcrypto_tls_creds_x509_new(
             password,
         )?))
     })
-}
-
-/// # Safety
-/// `creds` is NULL or a handle the caller holds a reference to.
-pub(crate) unsafe fn borrow<'a>(creds: *const QCryptoTLSCreds) -> Result<&'a Creds, Fail> {
-    // SAFETY: the caller's contract; checked by arc_borrow.
-    unsafe { ffi::arc_borrow(creds, "creds") }
 }
 
 /// Checks that @creds are for @endpoint.
@@ -166,8 +142,7 @@ pub unsafe extern "C" fn qcrypto_tls_creds_check_endpoint(
     error: *mut *mut GError,
 ) -> gboolean {
     ffi_guard!(GFALSE, error, {
-        // SAFETY: the caller's handle, checked.
-        unsafe { borrow(creds)? }.check_endpoint(endpoint.get()?)?;
+        handle!(creds).check_endpoint(decode!(endpoint))?;
         Ok(GTRUE)
     })
 }
@@ -180,8 +155,7 @@ pub unsafe extern "C" fn qcrypto_tls_creds_get_priority(
     creds: *mut QCryptoTLSCreds,
 ) -> *mut c_char {
     ffi_guard!(std::ptr::null_mut(), {
-        // SAFETY: the caller's handle, checked.
-        Ok(ffi::g_string(&unsafe { borrow(creds)? }.priority()))
+        Ok(crate::ffi::g_string(&handle!(creds).priority()))
     })
 }
 
@@ -195,8 +169,7 @@ pub unsafe extern "C" fn qcrypto_tls_creds_reload(
     error: *mut *mut GError,
 ) -> gboolean {
     ffi_guard!(GFALSE, error, {
-        // SAFETY: the caller's handle, checked.
-        unsafe { borrow(creds)? }.reload()?;
+        handle!(creds).reload()?;
         Ok(GTRUE)
     })
 }
@@ -208,16 +181,12 @@ pub unsafe extern "C" fn qcrypto_tls_creds_reload(
 pub unsafe extern "C" fn qcrypto_tls_creds_ref(
     creds: *mut QCryptoTLSCreds,
 ) -> *mut QCryptoTLSCreds {
-    // SAFETY: the caller's handle, checked.
-    ffi_guard!(std::ptr::null_mut(), {
-        unsafe { ffi::arc_ref(creds, "creds") }
-    })
+    ffi_guard!(std::ptr::null_mut(), { ref_handle!(creds) })
 }
 
 /// Drops a reference to @creds; sessions made with them keep what they use. NULL is
 /// ignored.
 #[no_mangle]
 pub unsafe extern "C" fn qcrypto_tls_creds_unref(creds: *mut QCryptoTLSCreds) {
-    // SAFETY: the caller's handle, checked.
-    ffi_guard!((), { unsafe { ffi::arc_unref(creds, "creds") } })
+    ffi_guard!((), { unref_handle!(creds) })
 }

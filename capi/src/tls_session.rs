@@ -3,15 +3,20 @@
 //! free; one from qio_channel_tls_get_session() belongs to its channel.
 
 use std::os::raw::{c_char, c_int, c_void};
+use std::sync::Arc;
 
 use glib_sys::{gpointer, GError};
 use libc::ssize_t;
-use qio::crypto::tls::{Progress, Received, Session, SessionOwner, Transport};
+use qio::crypto::tls::{Progress, Received, Session, Transport};
+use qio::io::{Channel, Tls};
 
 use crate::authz::QAuthZ;
-use crate::boundary::{ffi_guard, require, Fail};
+use crate::boundary::{ffi_guard, Fail};
 use crate::callback::UserData;
-use crate::ffi;
+use crate::ffi::{
+    bytes, bytes_mut, call_c, callback, decode, free_handle, handle, opt_handle, opt_utf8,
+    Castable, Owned, Tag,
+};
 use crate::tls_creds::{EndpointArg, QCryptoTLSCreds};
 
 /// A TLS session.
@@ -64,20 +69,29 @@ pub type QCryptoTLSSessionReadFunc = Option<
     ) -> ssize_t,
 >;
 
-/// The session at a handle of either owner, borrowed for one call.
-///
-/// # Safety
-/// `session` is NULL or a live session handle.
-pub(crate) unsafe fn borrow<'a>(session: *const QCryptoTLSSession) -> Result<&'a Session, Fail> {
-    require!(!session.is_null(), "session != NULL");
-    // SAFETY: the caller's contract.
-    match unsafe { Session::owner_at(session.cast()) } {
-        // SAFETY: the magic number says a Session lives there.
-        Some(_) => Ok(unsafe { &*(session as *const Session) }),
-        None => Err(Fail::Precondition(
-            "session is a valid QCryptoTLSSession".into(),
-        )),
+/// What a session handle holds: a session of the caller's, which
+/// qcrypto_tls_session_free() frees, or a TLS channel's, which the channel lends.
+pub(crate) enum SessionHandle {
+    Caller(Session),
+    Channel(Arc<Channel<Tls>>),
+}
+
+impl std::ops::Deref for SessionHandle {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        match self {
+            SessionHandle::Caller(session) => session,
+            SessionHandle::Channel(tls) => tls.imp().session(),
+        }
     }
+}
+
+impl Castable for QCryptoTLSSession {
+    type Ownership = Owned;
+    type Rust = SessionHandle;
+    const NAME: &'static str = "QCryptoTLSSession";
+    const TAG: Tag = Tag::new(b"QTSs");
 }
 
 /// A session for @endpoint with @creds, which must be for that endpoint. With x509
@@ -96,17 +110,10 @@ pub unsafe extern "C" fn qcrypto_tls_session_new(
     error: *mut *mut GError,
 ) -> *mut QCryptoTLSSession {
     ffi_guard!(std::ptr::null_mut(), error, {
-        // SAFETY: the caller's handles and string, checked.
-        let creds = unsafe { crate::tls_creds::borrow(creds)? };
-        let authz = match authz.is_null() {
-            true => None,
-            // SAFETY: as above.
-            false => Some(unsafe { crate::authz::borrow(authz, "authz")? }.clone()),
-        };
-        // SAFETY: as above.
-        let hostname = unsafe { crate::ffi::opt_str(hostname, "Hostname")? };
-        let session = Session::new(creds, hostname, authz, endpoint.get()?)?;
-        Ok(Box::into_raw(Box::new(session)) as *mut QCryptoTLSSession)
+        let (creds, authz) = (handle!(creds), opt_handle!(authz).cloned());
+        let hostname = opt_utf8!(hostname, "Hostname");
+        let session = Session::new(creds, hostname, authz, decode!(endpoint))?;
+        Ok(crate::ffi::new(SessionHandle::Caller(session)))
     })
 }
 
@@ -114,27 +121,12 @@ pub unsafe extern "C" fn qcrypto_tls_session_new(
 #[no_mangle]
 pub unsafe extern "C" fn qcrypto_tls_session_free(session: *mut QCryptoTLSSession) {
     ffi_guard!((), {
-        if session.is_null() {
-            return Ok(());
+        if let Some(SessionHandle::Channel(_)) = opt_handle!(session) {
+            return Err(Fail::Precondition(
+                "session is not owned by a TLS channel".into(),
+            ));
         }
-        // SAFETY: the caller's handle, checked.
-        match unsafe { Session::owner_at(session.cast()) } {
-            Some(SessionOwner::Caller) => {}
-            Some(SessionOwner::Channel) => {
-                return Err(Fail::Precondition(
-                    "session is not owned by a TLS channel".into(),
-                ))
-            }
-            None => {
-                return Err(Fail::Precondition(
-                    "session is a valid QCryptoTLSSession".into(),
-                ))
-            }
-        }
-        // SAFETY: a caller-owned session from Box::into_raw, freed once.
-        let mut session = unsafe { Box::from_raw(session as *mut Session) };
-        session.invalidate();
-        Ok(())
+        free_handle!(session)
     })
 }
 
@@ -170,29 +162,23 @@ fn callback_result(ret: ssize_t, gerror: *mut GError) -> qio::Result<usize> {
 impl Transport for Callbacks {
     fn push(&self, buf: &[u8]) -> qio::Result<usize> {
         let mut gerror = std::ptr::null_mut();
-        // SAFETY: the caller's callback, given a readable buffer.
-        let ret = unsafe {
-            (self.write)(
-                buf.as_ptr().cast(),
-                buf.len(),
-                self.opaque.get(),
-                &mut gerror,
-            )
-        };
+        let ret = call_c!(self.write(
+            buf.as_ptr().cast(),
+            buf.len(),
+            self.opaque.get(),
+            &mut gerror
+        ));
         callback_result(ret, gerror)
     }
 
     fn pull(&self, buf: &mut [u8]) -> qio::Result<usize> {
         let mut gerror = std::ptr::null_mut();
-        // SAFETY: the caller's callback, given a writable buffer.
-        let ret = unsafe {
-            (self.read)(
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                self.opaque.get(),
-                &mut gerror,
-            )
-        };
+        let ret = call_c!(self.read(
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            self.opaque.get(),
+            &mut gerror
+        ));
         callback_result(ret, gerror)
     }
 }
@@ -206,10 +192,8 @@ pub unsafe extern "C" fn qcrypto_tls_session_set_callbacks(
     opaque: gpointer,
 ) {
     ffi_guard!((), {
-        // SAFETY: the caller's handle, checked.
-        let session = unsafe { borrow(session)? };
-        let write = write_func.ok_or(Fail::Precondition("write_func != NULL".into()))?;
-        let read = read_func.ok_or(Fail::Precondition("read_func != NULL".into()))?;
+        let session = handle!(session);
+        let (write, read) = (callback!(write_func), callback!(read_func));
         session.set_transport(Box::new(Callbacks {
             write,
             read,
@@ -231,10 +215,7 @@ pub unsafe extern "C" fn qcrypto_tls_session_handshake(
     session: *mut QCryptoTLSSession,
     error: *mut *mut GError,
 ) -> c_int {
-    // SAFETY: the caller's handle, checked.
-    ffi_guard!(-1, error, {
-        Ok(progress(unsafe { borrow(session)? }.handshake()?))
-    })
+    ffi_guard!(-1, error, { Ok(progress(handle!(session).handshake()?)) })
 }
 
 /// Sends the closure alert as far as the I/O allows; nothing before the handshake.
@@ -245,10 +226,7 @@ pub unsafe extern "C" fn qcrypto_tls_session_bye(
     session: *mut QCryptoTLSSession,
     error: *mut *mut GError,
 ) -> c_int {
-    // SAFETY: the caller's handle, checked.
-    ffi_guard!(-1, error, {
-        Ok(progress(unsafe { borrow(session)? }.bye()?))
-    })
+    ffi_guard!(-1, error, { Ok(progress(handle!(session).bye()?)) })
 }
 
 /// Checks the peer after the handshake: for x509 credentials that verify the peer, its
@@ -262,8 +240,7 @@ pub unsafe extern "C" fn qcrypto_tls_session_check_credentials(
     error: *mut *mut GError,
 ) -> c_int {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handle, checked.
-        unsafe { borrow(session)? }.check_credentials()?;
+        handle!(session).check_credentials()?;
         Ok(0)
     })
 }
@@ -279,9 +256,7 @@ pub unsafe extern "C" fn qcrypto_tls_session_write(
     error: *mut *mut GError,
 ) -> ssize_t {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handle and buffer, checked.
-        let (session, buf) = unsafe { (borrow(session)?, ffi::bytes(buf.cast(), len)?) };
-        match session.write(buf) {
+        match handle!(session).write(bytes!(buf, len)) {
             Ok(n) => Ok(n as ssize_t),
             Err(e) if e.would_block() => Ok(QCRYPTO_TLS_SESSION_ERR_BLOCK),
             Err(e) => Err(e.into()),
@@ -301,9 +276,7 @@ pub unsafe extern "C" fn qcrypto_tls_session_read(
     error: *mut *mut GError,
 ) -> ssize_t {
     ffi_guard!(-1, error, {
-        // SAFETY: the caller's handle and buffer, checked.
-        let (session, buf) = unsafe { (borrow(session)?, ffi::bytes_mut(buf.cast(), len)?) };
-        match session.read(buf) {
+        match handle!(session).read(bytes_mut!(buf, len)) {
             Ok(Received::Bytes(n)) => Ok(n as ssize_t),
             Ok(Received::PrematureEof) => Ok(QCRYPTO_TLS_SESSION_PREMATURE_TERMINATION),
             Err(e) if e.would_block() => Ok(QCRYPTO_TLS_SESSION_ERR_BLOCK),
@@ -317,8 +290,7 @@ pub unsafe extern "C" fn qcrypto_tls_session_read(
 pub unsafe extern "C" fn qcrypto_tls_session_check_pending(
     session: *mut QCryptoTLSSession,
 ) -> usize {
-    // SAFETY: the caller's handle, checked.
-    ffi_guard!(0, { Ok(unsafe { borrow(session)? }.check_pending()) })
+    ffi_guard!(0, { Ok(handle!(session).check_pending()) })
 }
 
 /// Returns: the negotiated cipher's key size in bytes, or -1 with @error set.
@@ -327,10 +299,7 @@ pub unsafe extern "C" fn qcrypto_tls_session_get_key_size(
     session: *mut QCryptoTLSSession,
     error: *mut *mut GError,
 ) -> c_int {
-    ffi_guard!(-1, error, {
-        // SAFETY: the caller's handle, checked.
-        Ok(unsafe { borrow(session)? }.key_size()? as c_int)
-    })
+    ffi_guard!(-1, error, { Ok(handle!(session).key_size()? as c_int) })
 }
 
 /// Returns: (transfer full) (nullable): the peer certificate's DN in certificate order
@@ -340,10 +309,9 @@ pub unsafe extern "C" fn qcrypto_tls_session_get_peer_name(
     session: *mut QCryptoTLSSession,
 ) -> *mut c_char {
     ffi_guard!(std::ptr::null_mut(), {
-        // SAFETY: the caller's handle, checked.
-        Ok(unsafe { borrow(session)? }
+        Ok(handle!(session)
             .peer_name()
-            .map_or(std::ptr::null_mut(), |name| ffi::g_string(&name)))
+            .map_or(std::ptr::null_mut(), |name| crate::ffi::g_string(&name)))
     })
 }
 
@@ -356,8 +324,7 @@ pub unsafe extern "C" fn qcrypto_tls_session_get_protocol_name(
     error: *mut *mut GError,
 ) -> *mut c_char {
     ffi_guard!(std::ptr::null_mut(), error, {
-        // SAFETY: the caller's handle, checked.
-        Ok(ffi::g_string(unsafe { borrow(session)? }.protocol_name()?))
+        Ok(crate::ffi::g_string(handle!(session).protocol_name()?))
     })
 }
 
@@ -370,8 +337,7 @@ pub unsafe extern "C" fn qcrypto_tls_session_get_cipher_name(
     error: *mut *mut GError,
 ) -> *mut c_char {
     ffi_guard!(std::ptr::null_mut(), error, {
-        // SAFETY: the caller's handle, checked.
-        Ok(ffi::g_string(unsafe { borrow(session)? }.cipher_name()?))
+        Ok(crate::ffi::g_string(handle!(session).cipher_name()?))
     })
 }
 
@@ -382,8 +348,7 @@ pub unsafe extern "C" fn qcrypto_tls_session_require_thread_safety(
     session: *mut QCryptoTLSSession,
 ) {
     ffi_guard!((), {
-        // SAFETY: the caller's handle, checked.
-        unsafe { borrow(session)? }.require_thread_safety();
+        handle!(session).require_thread_safety();
         Ok(())
     })
 }

@@ -25,7 +25,7 @@ impl Backend {
     pub const CONCRETE: [Backend; 3] = [Backend::Builtin, Backend::Nettle, Backend::Gnutls];
 
     /// The backend whose C enum value is `value`.
-    pub fn from_index(value: i64) -> Option<Backend> {
+    pub fn from_index(value: i64) -> crate::Result<Backend> {
         [
             Backend::Auto,
             Backend::Builtin,
@@ -34,6 +34,12 @@ impl Backend {
         ]
         .into_iter()
         .find(|b| *b as i64 == value)
+        .ok_or_else(|| {
+            crate::Error::new(
+                crate::ErrorKind::InvalidArgument,
+                format!("Unknown crypto backend {value}"),
+            )
+        })
     }
 
     /// The backend's lowercase name, as `QIO_CRYPTO_BACKEND` spells it.
@@ -114,11 +120,14 @@ mod tests {
             Backend::Gnutls,
         ] {
             assert_eq!(Backend::from_name(b.name()), Some(b));
-            assert_eq!(Backend::from_index(b as i64), Some(b));
+            assert_eq!(Backend::from_index(b as i64), Ok(b));
         }
         assert_eq!(Backend::from_name("openssl"), None);
-        assert_eq!(Backend::from_index(4), None);
-        assert_eq!(Backend::from_index(-1), None);
+        assert_eq!(
+            Backend::from_index(4).unwrap_err().message(),
+            "Unknown crypto backend 4"
+        );
+        assert!(Backend::from_index(-1).is_err());
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub fn pbkdf2(
     pbkdf2_with_backend(hash, key, salt, iterations, out, Backend::Auto)
 }
 
-/// As [`pbkdf2`], on `backend` (`Auto`: the default one).
+/// As [`pbkdf2()`], on `backend` (`Auto`: the default one).
 pub fn pbkdf2_with_backend(
     hash: HashAlgo,
     key: &[u8],

@@ -72,6 +72,15 @@ fn decode_base64(text: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
 }
 
 /// A loaded secret (QEMU's `QCryptoSecret`).
+///
+/// ```
+/// use qio::crypto::secret::SecretSource;
+/// use qio::crypto::{Secret, SecretFormat};
+///
+/// let password = Secret::new(SecretSource::Data(b"czNjcjN0"), SecretFormat::Base64, None)?;
+/// assert_eq!(password.utf8()?, "s3cr3t");
+/// # Ok::<(), qio::Error>(())
+/// ```
 pub struct Secret {
     data: Zeroizing<Vec<u8>>,
 }

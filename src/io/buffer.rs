@@ -8,10 +8,10 @@
 //! honours `whence`.
 
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::io::channel::{Base, Channel, ChannelImpl, ChannelType, Class};
+use crate::io::channel::{Base, Channel, ChannelImpl, RecvFds};
 use crate::io::watch::{Condition, Readiness, G_IO_IN, G_IO_OUT};
 use crate::{Error, Result};
 
@@ -61,17 +61,8 @@ impl Buffer {
     }
 }
 
-impl ChannelType for Buffer {
-    const CLASS: Class = Class::Buffer;
-}
-
 impl ChannelImpl for Buffer {
-    fn readv(
-        &self,
-        iov: &mut [IoSliceMut<'_>],
-        _: Option<&mut Vec<OwnedFd>>,
-        _: u32,
-    ) -> Result<usize> {
+    fn readv(&self, iov: &mut [IoSliceMut<'_>], _: RecvFds<'_>, _: u32) -> Result<usize> {
         let mut state = self.state();
         let State { data, offset } = &mut *state;
         let mut done = 0;

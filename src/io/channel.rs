@@ -7,14 +7,13 @@
 //! and [`Channel::downcast`] checks the class on the way back. The generic operations
 //! (the feature checks, the `*_all` helpers, watches, waiting) are written once here.
 
-use std::ffi::{c_void, CString};
+use std::any::Any;
+use std::ffi::CString;
 use std::io::{IoSlice, IoSliceMut};
-use std::mem::ManuallyDrop;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::io::watch::{self, Condition, Readiness};
 use crate::{Error, ErrorKind, Result};
 
 /// A capability a channel has (`QIOChannelFeature`), with QEMU's values.
@@ -63,6 +62,26 @@ pub const READ_FLAG_FD_PRESERVE_BLOCKING: u32 = 0x4;
 /// Send from the caller's pages (`MSG_ZEROCOPY`); [`Channel::flush`] waits for them.
 pub const WRITE_FLAG_ZERO_COPY: u32 = 0x1;
 
+/// Where a read puts the file descriptors it receives: `None` when the caller takes
+/// none.
+pub type RecvFds<'a> = Option<&'a mut Vec<OwnedFd>>;
+
+/// A set of `G_IO_*` conditions.
+pub type Condition = glib_sys::GIOCondition;
+
+/// What a watch on a channel polls, as its type decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    /// One descriptor, polled for the whole condition (sockets, files).
+    Fd(RawFd),
+    /// A read descriptor polled for `G_IO_IN` and a write descriptor for `G_IO_OUT`
+    /// (commands).
+    FdPair { read: RawFd, write: RawFd },
+    /// Always ready, reporting the requested condition masked by this set (buffer:
+    /// `G_IO_IN | G_IO_OUT`; null: everything).
+    Always(Condition),
+}
+
 /// Which directions [`Channel::shutdown`] closes (`QIOChannelShutdown`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
@@ -72,68 +91,8 @@ pub enum Shutdown {
     Both = 3,
 }
 
-/// The concrete type of a channel. The values double as a magic number: a foreign
-/// caller holding a channel pointer can check what it points at before using it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Class {
-    Socket = u32::from_be_bytes(*b"QIOs"),
-    File = u32::from_be_bytes(*b"QIOf"),
-    Command = u32::from_be_bytes(*b"QIOc"),
-    Buffer = u32::from_be_bytes(*b"QIOb"),
-    Null = u32::from_be_bytes(*b"QIOn"),
-    #[cfg(feature = "gnutls")]
-    Tls = u32::from_be_bytes(*b"QIOt"),
-    Websock = u32::from_be_bytes(*b"QIOw"),
-}
-
-impl Class {
-    const ALL: &'static [Class] = &[
-        Class::Socket,
-        Class::File,
-        Class::Command,
-        Class::Buffer,
-        Class::Null,
-        #[cfg(feature = "gnutls")]
-        Class::Tls,
-        Class::Websock,
-    ];
-
-    /// QEMU's QOM type name (`qio-channel-socket`, ...).
-    pub fn type_name(self) -> &'static str {
-        match self {
-            Class::Socket => "qio-channel-socket",
-            Class::File => "qio-channel-file",
-            Class::Command => "qio-channel-command",
-            Class::Buffer => "qio-channel-buffer",
-            Class::Null => "qio-channel-null",
-            #[cfg(feature = "gnutls")]
-            Class::Tls => "qio-channel-tls",
-            Class::Websock => "qio-channel-websock",
-        }
-    }
-
-    /// The erased channel pointer for a thin pointer to a channel of this class.
-    fn erase(self, thin: *const c_void) -> *const Channel {
-        use crate::io::{Buffer, Command, File, Null, Socket};
-        match self {
-            Class::Socket => thin as *const Channel<Socket> as *const Channel,
-            Class::File => thin as *const Channel<File> as *const Channel,
-            Class::Command => thin as *const Channel<Command> as *const Channel,
-            Class::Buffer => thin as *const Channel<Buffer> as *const Channel,
-            Class::Null => thin as *const Channel<Null> as *const Channel,
-            #[cfg(feature = "gnutls")]
-            Class::Tls => thin as *const Channel<crate::io::Tls> as *const Channel,
-            Class::Websock => thin as *const Channel<crate::io::Websock> as *const Channel,
-        }
-    }
-}
-
 /// The state every channel has, whatever its type (`QIOChannel`'s own fields).
-#[repr(C)]
 pub struct Base {
-    // First, so that a thin pointer to any channel starts with it.
-    class: Class,
     features: AtomicU32,
     name: Mutex<Option<CString>>,
 }
@@ -152,16 +111,12 @@ impl Base {
 
 /// What each channel type implements: QEMU's `QIOChannelClass`. The mandatory entries
 /// come first; the others default to QEMU's behaviour for a class without them.
-/// Every method may be called from several threads at once.
-pub trait ChannelImpl: Send + Sync + 'static {
+/// Every method may be called from several threads at once. A new channel type is a
+/// new implementation, in its own module; nothing here lists them.
+pub trait ChannelImpl: Any + Send + Sync {
     /// One read into `iov`: the bytes read (0 at end-of-file), or
     /// [`ErrorKind::WouldBlock`]. Received file descriptors are appended to `fds`.
-    fn readv(
-        &self,
-        iov: &mut [IoSliceMut<'_>],
-        fds: Option<&mut Vec<OwnedFd>>,
-        flags: u32,
-    ) -> Result<usize>;
+    fn readv(&self, iov: &mut [IoSliceMut<'_>], fds: RecvFds<'_>, flags: u32) -> Result<usize>;
 
     /// One write from `iov` passing `fds`: the bytes written, or [`ErrorKind::WouldBlock`].
     fn writev(&self, iov: &[IoSlice<'_>], fds: &[BorrowedFd<'_>], flags: u32) -> Result<usize>;
@@ -209,11 +164,25 @@ pub trait ChannelImpl: Send + Sync + 'static {
         Err(unsupported("Data path shutdown not supported"))
     }
 
+    /// The channel this one is layered over (TLS, websocket), which Nagle's algorithm
+    /// and corking act on unless the type says otherwise.
+    fn master(&self) -> Option<&Arc<Channel>> {
+        None
+    }
+
     /// Nagle's algorithm on (`true`) or off.
-    fn set_delay(&self, _enabled: bool) {}
+    fn set_delay(&self, enabled: bool) {
+        if let Some(master) = self.master() {
+            master.set_delay(enabled)
+        }
+    }
 
     /// Holds back partial frames until uncorked.
-    fn set_cork(&self, _enabled: bool) {}
+    fn set_cork(&self, enabled: bool) {
+        if let Some(master) = self.master() {
+            master.set_cork(enabled)
+        }
+    }
 
     /// Moves the position (`lseek`'s `whence`); returns the new offset.
     fn seek(&self, _offset: i64, _whence: i32) -> Result<i64> {
@@ -229,11 +198,6 @@ pub trait ChannelImpl: Send + Sync + 'static {
     fn peerpid(&self) -> Result<u32> {
         Err(unsupported("Channel does not support peer pid"))
     }
-}
-
-/// A channel type: ties a [`ChannelImpl`] to its [`Class`].
-pub trait ChannelType: ChannelImpl + Sized {
-    const CLASS: Class;
 }
 
 fn unsupported(message: &str) -> Error {
@@ -252,20 +216,18 @@ fn unexpected_eof() -> Error {
 }
 
 /// A channel: the shared [`Base`], then the type's state. `Channel` alone is the erased
-/// `Channel<dyn ChannelImpl>` that generic code (and the C API's `QIOChannel`) uses.
-#[repr(C)]
+/// `Channel<dyn ChannelImpl>` that generic code uses.
 pub struct Channel<T: ?Sized + ChannelImpl = dyn ChannelImpl> {
     base: Base,
     imp: T,
 }
 
-impl<T: ChannelType> Channel<T> {
+impl<T: ChannelImpl> Channel<T> {
     /// A new shared channel around `imp`, with `features` set.
     pub(crate) fn with_features(imp: T, features: &[Feature]) -> Arc<Self> {
         let bits = features.iter().fold(0, |bits, f| bits | f.bit());
         Arc::new(Channel {
             base: Base {
-                class: T::CLASS,
                 features: AtomicU32::new(bits),
                 name: Mutex::new(None),
             },
@@ -285,7 +247,7 @@ impl<T: ChannelType> Channel<T> {
 }
 
 /// A typed channel has every generic operation (`QIO_CHANNEL(sioc)` is implicit).
-impl<T: ChannelType> std::ops::Deref for Channel<T> {
+impl<T: ChannelImpl> std::ops::Deref for Channel<T> {
     type Target = Channel;
 
     fn deref(&self) -> &Channel {
@@ -299,65 +261,34 @@ impl<T: ?Sized + ChannelImpl> Drop for Channel<T> {
     }
 }
 
-/// An `Arc<Channel>` borrowed from a raw pointer: dropping it leaves the count alone.
-pub type BorrowedChannel = ManuallyDrop<Arc<Channel>>;
-
 impl Channel {
-    /// The channel's class.
-    pub fn class(&self) -> Class {
-        self.base.class
-    }
-
     /// The shared state (features).
     pub fn base(&self) -> &Base {
         &self.base
     }
 
+    /// Whether this channel is a `T` (`object_dynamic_cast`).
+    pub fn is<T: ChannelImpl>(&self) -> bool {
+        (&self.imp as &dyn Any).is::<T>()
+    }
+
     /// The typed channel, if this one is a `T` (a checked `QIO_CHANNEL_SOCKET()`).
-    pub fn downcast<T: ChannelType>(
+    pub fn downcast_ref<T: ChannelImpl>(&self) -> Option<&Channel<T>> {
+        // SAFETY: the value is a Channel<T>; dropping the metadata of the fat pointer
+        // leaves the thin pointer to it.
+        self.is::<T>()
+            .then(|| unsafe { &*(self as *const Channel as *const Channel<T>) })
+    }
+
+    /// The typed channel, if this one is a `T`; else the channel back.
+    pub fn downcast<T: ChannelImpl>(
         self: Arc<Self>,
     ) -> std::result::Result<Arc<Channel<T>>, Arc<Self>> {
-        if self.class() != T::CLASS {
+        if !self.is::<T>() {
             return Err(self);
         }
-        // SAFETY: the class says the erased value is a Channel<T>; dropping the
-        // metadata of the fat pointer leaves the thin pointer Arc::from_raw expects.
+        // SAFETY: as for downcast_ref; the pointer came from Arc::into_raw.
         Ok(unsafe { Arc::from_raw(Arc::into_raw(self) as *const Channel<T>) })
-    }
-
-    /// The channel's address as a thin pointer: what the C API hands out and what
-    /// watch callbacks receive.
-    pub fn as_thin(&self) -> *mut c_void {
-        self as *const Channel as *const c_void as *mut c_void
-    }
-
-    /// The class at a thin channel pointer, or `None` if it is NULL, misaligned or does
-    /// not start with a channel class.
-    ///
-    /// # Safety
-    /// A non-NULL aligned `thin` must be readable for 4 bytes.
-    pub unsafe fn class_at(thin: *const c_void) -> Option<Class> {
-        if thin.is_null() || !(thin as *const u32).is_aligned() {
-            return None;
-        }
-        // SAFETY: the caller's contract.
-        let value = unsafe { *(thin as *const u32) };
-        Class::ALL.iter().copied().find(|c| *c as u32 == value)
-    }
-
-    /// Borrows the channel at a thin pointer from [`Channel::as_thin`] without taking a
-    /// reference; `None` if it is not a channel.
-    ///
-    /// # Safety
-    /// `thin` is NULL or points at readable memory; if it is a channel, the caller holds
-    /// a reference to it for as long as the borrow lives.
-    pub unsafe fn borrow_thin(thin: *const c_void) -> Option<BorrowedChannel> {
-        // SAFETY: the caller's contract; a channel pointer came from Arc::into_raw (or
-        // Arc::as_ptr) of a channel of that class.
-        unsafe {
-            let class = Channel::class_at(thin)?;
-            Some(ManuallyDrop::new(Arc::from_raw(class.erase(thin))))
-        }
     }
 
     /// The name given to the channel's watches.
@@ -385,7 +316,7 @@ impl Channel {
     pub fn readv_full(
         &self,
         iov: &mut [IoSliceMut<'_>],
-        fds: Option<&mut Vec<OwnedFd>>,
+        fds: RecvFds<'_>,
         flags: u32,
     ) -> Result<usize> {
         if fds.is_some() && !self.has_feature(Feature::FdPass) {
@@ -437,9 +368,9 @@ impl Channel {
     /// end-of-file before any byte (or descriptor), and an error at end-of-file after
     /// some. Descriptors arrive with the first read only; on error they are closed.
     pub fn readv_full_all_eof(
-        self: &Arc<Self>,
+        &self,
         mut iov: &mut [IoSliceMut<'_>],
-        mut fds: Option<&mut Vec<OwnedFd>>,
+        mut fds: RecvFds<'_>,
         flags: u32,
     ) -> Result<bool> {
         let mut want_fds = fds.is_some();
@@ -450,7 +381,7 @@ impl Channel {
             let before = fds.as_ref().map_or(0, |f| f.len());
             let got = match self.readv_full(iov, fds.as_deref_mut().filter(|_| want_fds), flags) {
                 Err(e) if e.would_block() => {
-                    self.wait(watch::G_IO_IN);
+                    self.wait(glib_sys::G_IO_IN);
                     continue;
                 }
                 Err(e) => return Err(clear_fds(fds, e)),
@@ -471,11 +402,7 @@ impl Channel {
     }
 
     /// Fills all of `iov` (`qio_channel_readv_full_all`): end-of-file is an error.
-    pub fn readv_full_all(
-        self: &Arc<Self>,
-        iov: &mut [IoSliceMut<'_>],
-        fds: Option<&mut Vec<OwnedFd>>,
-    ) -> Result<()> {
+    pub fn readv_full_all(&self, iov: &mut [IoSliceMut<'_>], fds: RecvFds<'_>) -> Result<()> {
         match self.readv_full_all_eof(iov, fds, 0)? {
             true => Ok(()),
             false => Err(unexpected_eof()),
@@ -485,14 +412,14 @@ impl Channel {
     /// Writes all of `iov` (`qio_channel_writev_full_all`), waiting whenever the
     /// channel would block; `fds` go with the first chunk.
     pub fn writev_full_all(
-        self: &Arc<Self>,
+        &self,
         mut iov: &mut [IoSlice<'_>],
         mut fds: &[BorrowedFd<'_>],
         flags: u32,
     ) -> Result<()> {
         while !iov.is_empty() {
             match self.writev_full(iov, fds, flags) {
-                Err(e) if e.would_block() => self.wait(watch::G_IO_OUT),
+                Err(e) if e.would_block() => self.wait(glib_sys::G_IO_OUT),
                 Err(e) => return Err(e),
                 Ok(done) => {
                     IoSlice::advance_slices(&mut iov, done);
@@ -504,17 +431,17 @@ impl Channel {
     }
 
     /// Reads exactly `buf.len()` bytes; `Ok(false)` at end-of-file before any.
-    pub fn read_all_eof(self: &Arc<Self>, buf: &mut [u8]) -> Result<bool> {
+    pub fn read_all_eof(&self, buf: &mut [u8]) -> Result<bool> {
         self.readv_full_all_eof(&mut [IoSliceMut::new(buf)], None, 0)
     }
 
     /// Reads exactly `buf.len()` bytes.
-    pub fn read_all(self: &Arc<Self>, buf: &mut [u8]) -> Result<()> {
+    pub fn read_all(&self, buf: &mut [u8]) -> Result<()> {
         self.readv_full_all(&mut [IoSliceMut::new(buf)], None)
     }
 
     /// Writes all of `buf`.
-    pub fn write_all(self: &Arc<Self>, buf: &[u8]) -> Result<()> {
+    pub fn write_all(&self, buf: &[u8]) -> Result<()> {
         self.writev_full_all(&mut [IoSlice::new(buf)], &[], 0)
     }
 
@@ -584,11 +511,6 @@ impl Channel {
         self.imp.peerpid()
     }
 
-    /// Blocks until the channel is ready for `condition` (`qio_channel_wait`).
-    pub fn wait(&self, condition: watch::Condition) {
-        watch::wait(self, condition)
-    }
-
     /// What a watch for `condition` polls.
     pub(crate) fn readiness(&self, condition: Condition) -> Readiness {
         self.imp.readiness(condition)
@@ -606,7 +528,7 @@ impl Channel {
 }
 
 /// Closes the descriptors received so far, then returns `e`.
-fn clear_fds(fds: Option<&mut Vec<OwnedFd>>, e: Error) -> Error {
+fn clear_fds(fds: RecvFds<'_>, e: Error) -> Error {
     if let Some(fds) = fds {
         fds.clear();
     }

@@ -10,7 +10,7 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::io::channel::{Base, Channel, ChannelImpl, ChannelType, Class};
+use crate::io::channel::{Base, Channel, ChannelImpl, RecvFds};
 use crate::io::fd::{self, FdSlot};
 use crate::io::watch::{Condition, Readiness};
 use crate::io::{Feature, Shutdown};
@@ -88,24 +88,13 @@ fn in_path(program: &std::ffi::OsStr) -> bool {
     std::env::split_paths(&path).any(|dir| executable(&dir.join(program)))
 }
 
-impl ChannelType for Command {
-    const CLASS: Class = Class::Command;
-}
-
 impl ChannelImpl for Command {
-    fn readv(
-        &self,
-        iov: &mut [IoSliceMut<'_>],
-        _: Option<&mut Vec<OwnedFd>>,
-        _: u32,
-    ) -> Result<usize> {
-        self.read
-            .with(|fd| fd::readv(fd, iov, "Unable to read from command"))
+    fn readv(&self, iov: &mut [IoSliceMut<'_>], _: RecvFds<'_>, _: u32) -> Result<usize> {
+        self.read.readv(iov, "Unable to read from command")
     }
 
     fn writev(&self, iov: &[IoSlice<'_>], _: &[BorrowedFd<'_>], _: u32) -> Result<usize> {
-        self.write
-            .with(|fd| fd::writev(fd, iov, "Unable to write to command"))
+        self.write.writev(iov, "Unable to write to command")
     }
 
     fn set_blocking(&self, enabled: bool) -> Result<()> {

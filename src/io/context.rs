@@ -1,72 +1,125 @@
-//! Owned references to GLib main-loop objects, for the I/O code that keeps them: a
-//! `GMainContext` to attach sources to later, and an attached `GSource` to remove.
+//! GLib main-loop objects: [`MainContext`], where callbacks run, and [`SourceGuard`], an
+//! attached source that goes away with its owner.
+
+use std::ptr::NonNull;
 
 use glib_sys::{GMainContext, GSource};
 
-/// A reference on a `GMainContext`, or NULL for the global default context.
-pub(crate) struct ContextRef(*mut GMainContext);
+/// A GLib main context (`GMainContext`): where watches, task completions and listener
+/// callbacks run, in the thread that iterates it. [`MainContext::default`] is GLib's
+/// global default context, the one `g_main_loop_run(NULL)` and C's `NULL` mean.
+///
+/// ```
+/// use qio::io::MainContext;
+///
+/// let context = MainContext::new();
+/// // Nothing is attached, so nothing dispatches.
+/// assert!(!context.iteration(false));
+/// ```
+pub struct MainContext(Option<NonNull<GMainContext>>);
 
-// SAFETY: GLib contexts are thread-safe; we hold a reference while we keep the pointer.
-unsafe impl Send for ContextRef {}
+// SAFETY: GLib main contexts are thread-safe, and we hold a reference while we keep
+// the pointer.
+unsafe impl Send for MainContext {}
+// SAFETY: as above.
+unsafe impl Sync for MainContext {}
 
-impl ContextRef {
-    /// Takes a reference on `context` (NULL: the default context).
+impl MainContext {
+    /// A new context of its own (`g_main_context_new`), for a thread that runs its own
+    /// loop or for waiting on a few sources alone.
+    pub fn new() -> MainContext {
+        // SAFETY: g_main_context_new returns a new context with one reference, ours.
+        MainContext(NonNull::new(unsafe { glib_sys::g_main_context_new() }))
+    }
+
+    /// The context at `context`, holding a reference of its own on it; NULL is the
+    /// global default context.
     ///
     /// # Safety
-    /// `context` is NULL or a valid context.
-    pub(crate) unsafe fn new(context: *mut GMainContext) -> ContextRef {
+    /// `context` is NULL or points at a live `GMainContext`.
+    pub unsafe fn from_raw(context: *mut GMainContext) -> MainContext {
         if !context.is_null() {
-            // SAFETY: the caller's valid context.
+            // SAFETY: the caller's live context.
             unsafe { glib_sys::g_main_context_ref(context) };
         }
-        ContextRef(context)
+        MainContext(NonNull::new(context))
     }
 
-    /// The context, for attaching sources (NULL: the default).
-    pub(crate) fn as_ptr(&self) -> *mut GMainContext {
-        self.0
+    /// The context, for GLib calls that take one (NULL for the default context).
+    pub fn as_ptr(&self) -> *mut GMainContext {
+        self.0.map_or(std::ptr::null_mut(), NonNull::as_ptr)
+    }
+
+    /// Runs one iteration (`g_main_context_iteration`), waiting for an event first when
+    /// `may_block`; whether any source dispatched.
+    pub fn iteration(&self, may_block: bool) -> bool {
+        // SAFETY: a context we hold a reference on (or the default one).
+        unsafe { glib_sys::g_main_context_iteration(self.as_ptr(), may_block.into()) != 0 }
     }
 }
 
-impl Clone for ContextRef {
-    fn clone(&self) -> ContextRef {
-        // SAFETY: we hold a reference, so the context is valid.
-        unsafe { ContextRef::new(self.0) }
+/// GLib's global default context.
+impl Default for MainContext {
+    fn default() -> MainContext {
+        MainContext(None)
     }
 }
 
-impl Drop for ContextRef {
+impl Clone for MainContext {
+    fn clone(&self) -> MainContext {
+        // SAFETY: we hold a reference, so the context is live.
+        unsafe { MainContext::from_raw(self.as_ptr()) }
+    }
+}
+
+impl Drop for MainContext {
     fn drop(&mut self) {
-        if !self.0.is_null() {
-            // SAFETY: the reference taken in `new`.
-            unsafe { glib_sys::g_main_context_unref(self.0) };
+        if let Some(context) = self.0 {
+            // SAFETY: the reference we took.
+            unsafe { glib_sys::g_main_context_unref(context.as_ptr()) };
         }
     }
 }
 
-/// Our reference on an attached source: dropping it removes the source from its
-/// context (its callback never runs again) and releases the reference.
-pub(crate) struct AttachedSource(*mut GSource);
-
-// SAFETY: GLib sources may be destroyed and unreffed from any thread.
-unsafe impl Send for AttachedSource {}
-
-impl AttachedSource {
-    /// Takes over our reference on `source`.
-    ///
-    /// # Safety
-    /// `source` is a source we hold a reference on, handed over here.
-    pub(crate) unsafe fn new(source: *mut GSource) -> AttachedSource {
-        AttachedSource(source)
+impl std::fmt::Debug for MainContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("MainContext").field(&self.as_ptr()).finish()
     }
 }
 
-impl Drop for AttachedSource {
+/// An attached source that is removed when this is dropped: dropping it destroys the
+/// source in its context (its callback never runs again) and releases our reference.
+pub struct SourceGuard(NonNull<GSource>);
+
+// SAFETY: GLib sources may be destroyed and unreffed from any thread.
+unsafe impl Send for SourceGuard {}
+// SAFETY: the guard gives no access to the source, only its drop.
+unsafe impl Sync for SourceGuard {}
+
+impl SourceGuard {
+    /// Attaches `source` to `context` and keeps our reference on it.
+    ///
+    /// # Safety
+    /// `source` is a live, unattached source; our reference on it is handed over here.
+    pub(crate) unsafe fn attach(source: NonNull<GSource>, context: &MainContext) -> SourceGuard {
+        // SAFETY: the caller's live source.
+        unsafe { glib_sys::g_source_attach(source.as_ptr(), context.as_ptr()) };
+        SourceGuard(source)
+    }
+}
+
+impl Drop for SourceGuard {
     fn drop(&mut self) {
         // SAFETY: our reference.
         unsafe {
-            glib_sys::g_source_destroy(self.0);
-            glib_sys::g_source_unref(self.0);
+            glib_sys::g_source_destroy(self.0.as_ptr());
+            glib_sys::g_source_unref(self.0.as_ptr());
         }
+    }
+}
+
+impl std::fmt::Debug for SourceGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SourceGuard").field(&self.0).finish()
     }
 }

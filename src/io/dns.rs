@@ -4,11 +4,11 @@
 use std::ffi::{CStr, CString};
 use std::ptr;
 
-use glib_sys::GMainContext;
 use socket2::SockAddr;
 
 use crate::io::address::{InetAddress, SocketAddress};
 use crate::io::task::{self, ThreadTask};
+use crate::io::MainContext;
 use crate::{Error, ErrorKind, Result};
 
 /// The resolver (a singleton, as in QEMU).
@@ -46,18 +46,14 @@ impl DnsResolver {
     }
 
     /// [`lookup`](Self::lookup) in a worker thread, reporting to `done` in the thread
-    /// iterating `context` (NULL: the default context).
-    ///
-    /// # Safety
-    /// `context` is NULL or a valid `GMainContext`.
-    pub unsafe fn lookup_async(
+    /// iterating `context`.
+    pub fn lookup_async(
         &'static self,
         addr: SocketAddress,
-        context: *mut GMainContext,
+        context: &MainContext,
         done: impl FnOnce(Result<Vec<SocketAddress>>) + Send + 'static,
     ) -> ThreadTask {
-        // SAFETY: the caller's context.
-        unsafe { task::in_thread(move || self.lookup(&addr), done, context) }
+        task::in_thread(move || self.lookup(&addr), done, context)
     }
 }
 

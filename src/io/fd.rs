@@ -25,6 +25,16 @@ impl FdSlot {
         f(fd.as_ref().map_or(-1, AsRawFd::as_raw_fd))
     }
 
+    /// One `readv` from the descriptor; `message` heads its error.
+    pub(crate) fn readv(&self, iov: &mut [IoSliceMut<'_>], message: &str) -> Result<usize> {
+        self.with(|fd| readv(fd, iov, message))
+    }
+
+    /// One `writev` to the descriptor; `message` heads its error.
+    pub(crate) fn writev(&self, iov: &[IoSlice<'_>], message: &str) -> Result<usize> {
+        self.with(|fd| writev(fd, iov, message))
+    }
+
     /// The descriptor's number now, for polling (-1 once closed).
     pub(crate) fn raw(&self) -> RawFd {
         self.with(|fd| fd)
@@ -80,7 +90,7 @@ pub(crate) fn retry(message: &str, call: impl FnMut() -> isize) -> Result<usize>
 }
 
 /// `readv(2)`.
-pub(crate) fn readv(fd: RawFd, iov: &mut [IoSliceMut<'_>], message: &str) -> Result<usize> {
+fn readv(fd: RawFd, iov: &mut [IoSliceMut<'_>], message: &str) -> Result<usize> {
     // SAFETY: IoSliceMut is ABI-compatible with iovec; the buffers are writable.
     retry(message, || unsafe {
         libc::readv(fd, iov.as_ptr().cast(), iov.len() as i32)
@@ -88,7 +98,7 @@ pub(crate) fn readv(fd: RawFd, iov: &mut [IoSliceMut<'_>], message: &str) -> Res
 }
 
 /// `writev(2)`.
-pub(crate) fn writev(fd: RawFd, iov: &[IoSlice<'_>], message: &str) -> Result<usize> {
+fn writev(fd: RawFd, iov: &[IoSlice<'_>], message: &str) -> Result<usize> {
     // SAFETY: IoSlice is ABI-compatible with iovec; the buffers are readable.
     retry(message, || unsafe {
         libc::writev(fd, iov.as_ptr().cast(), iov.len() as i32)

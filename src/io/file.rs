@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::io::channel::{Base, Channel, ChannelImpl, ChannelType, Class, Feature};
+use crate::io::channel::{Base, Channel, ChannelImpl, Feature, RecvFds};
 use crate::io::fd::{self, FdSlot};
 use crate::io::watch::{Condition, Readiness};
 use crate::{Error, Result};
@@ -66,24 +66,13 @@ impl File {
     }
 }
 
-impl ChannelType for File {
-    const CLASS: Class = Class::File;
-}
-
 impl ChannelImpl for File {
-    fn readv(
-        &self,
-        iov: &mut [IoSliceMut<'_>],
-        _: Option<&mut Vec<OwnedFd>>,
-        _: u32,
-    ) -> Result<usize> {
-        self.fd
-            .with(|fd| fd::readv(fd, iov, "Unable to read from file"))
+    fn readv(&self, iov: &mut [IoSliceMut<'_>], _: RecvFds<'_>, _: u32) -> Result<usize> {
+        self.fd.readv(iov, "Unable to read from file")
     }
 
     fn writev(&self, iov: &[IoSlice<'_>], _: &[BorrowedFd<'_>], _: u32) -> Result<usize> {
-        self.fd
-            .with(|fd| fd::writev(fd, iov, "Unable to write to file"))
+        self.fd.writev(iov, "Unable to write to file")
     }
 
     fn set_blocking(&self, enabled: bool) -> Result<()> {

@@ -6,10 +6,8 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use glib_sys::GMainContext;
-
-use crate::io::glib::{AttachedSource, ContextRef};
-use crate::io::watch::{self, G_IO_IN};
+use crate::io::context::{MainContext, SourceGuard};
+use crate::io::watch::G_IO_IN;
 use crate::io::{Channel, DnsResolver, Socket, SocketAddress};
 use crate::Result;
 
@@ -21,8 +19,8 @@ struct State {
     name: Option<String>,
     sockets: Vec<Arc<Channel<Socket>>>,
     /// One accept watch per socket while a client function is set.
-    watches: Vec<AttachedSource>,
-    client: Option<(ClientFunc, ContextRef)>,
+    watches: Vec<SourceGuard>,
+    client: Option<(ClientFunc, MainContext)>,
     connected: bool,
 }
 
@@ -74,7 +72,6 @@ impl NetListener {
             socket.set_name(&format!("{name}-listen"));
         }
         if let Some((func, context)) = &state.client {
-            let context = context.as_ptr();
             let watch = accept_watch(&socket, func.clone(), context);
             state.watches.push(watch);
         }
@@ -83,18 +80,13 @@ impl NetListener {
     }
 
     /// Sets (or with `None` clears) the function each accepted client is given, run
-    /// in the thread iterating `context` (NULL: the default context)
-    /// (`qio_net_listener_set_client_func_full`). The previous function is dropped
-    /// once its watches are gone.
-    ///
-    /// # Safety
-    /// `context` is NULL or a valid `GMainContext`.
-    pub unsafe fn set_client_func(&self, func: Option<ClientFunc>, context: *mut GMainContext) {
-        // SAFETY: the caller's context; released when the function is replaced.
-        let context = unsafe { ContextRef::new(context) };
+    /// in the thread iterating `context` (`qio_net_listener_set_client_func_full`). The
+    /// previous function is dropped once its watches are gone.
+    pub fn set_client_func(&self, func: Option<ClientFunc>, context: &MainContext) {
         let mut state = self.state();
         let old_watches = std::mem::take(&mut state.watches);
-        let old_client = std::mem::replace(&mut state.client, func.map(|f| (f, context)));
+        let client = func.map(|f| (f, context.clone()));
+        let old_client = std::mem::replace(&mut state.client, client);
         state.watches = self.watches_for(&state);
         drop(state);
         // Removing the old watches may run the old function's destroy notify: outside
@@ -104,11 +96,10 @@ impl NetListener {
     }
 
     /// Accept watches for every socket of `state`, if a client function is set.
-    fn watches_for(&self, state: &State) -> Vec<AttachedSource> {
+    fn watches_for(&self, state: &State) -> Vec<SourceGuard> {
         let Some((func, context)) = &state.client else {
             return Vec::new();
         };
-        let context = context.as_ptr();
         state
             .sockets
             .iter()
@@ -172,23 +163,18 @@ impl Drop for NetListener {
 fn accept_watch(
     socket: &Arc<Channel<Socket>>,
     func: ClientFunc,
-    context: *mut GMainContext,
-) -> AttachedSource {
-    let source = watch::create_watch(&socket.upcast(), G_IO_IN);
+    context: &MainContext,
+) -> SourceGuard {
+    let watch = socket.upcast().create_watch(G_IO_IN);
     let listening = socket.clone();
-    // SAFETY: a fresh source; the closure is freed when the source is.
-    unsafe {
-        watch::set_closure(source, move |_, _| {
-            // A failed accept (the client already gone) is not the listener's error.
-            if let Ok(client) = listening.accept() {
-                func(client);
-            }
-            true
-        });
-        glib_sys::g_source_attach(source, context);
-    }
-    // SAFETY: our reference from create_watch, attached above.
-    unsafe { AttachedSource::new(source) }
+    watch.set_callback(move |_, _| {
+        // A failed accept (the client already gone) is not the listener's error.
+        if let Ok(client) = listening.accept() {
+            func(client);
+        }
+        true
+    });
+    watch.attach_guarded(context)
 }
 
 /// Polls `sockets` until one accepts a client.

@@ -6,10 +6,10 @@ pub mod address;
 pub mod buffer;
 pub mod channel;
 pub mod command;
+pub mod context;
 pub mod dns;
 mod fd;
 pub mod file;
-mod glib;
 pub mod listener;
 pub mod null;
 pub mod socket;
@@ -21,8 +21,9 @@ pub mod websock;
 
 pub use address::{InetAddress, SocketAddress, UnixAddress};
 pub use buffer::Buffer;
-pub use channel::{Channel, ChannelImpl, Class, Feature, Shutdown};
+pub use channel::{Channel, ChannelImpl, Feature, Shutdown};
 pub use command::Command;
+pub use context::MainContext;
 pub use dns::DnsResolver;
 pub use file::File;
 pub use listener::NetListener;
@@ -30,6 +31,7 @@ pub use null::Null;
 pub use socket::Socket;
 #[cfg(feature = "gnutls")]
 pub use tls::Tls;
+pub use watch::Watch;
 pub use websock::Websock;
 
 use std::os::fd::{AsFd, OwnedFd};

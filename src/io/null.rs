@@ -2,11 +2,11 @@
 //! (QEMU's `io/channel-null.c`).
 
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::io::channel::{Base, Channel, ChannelImpl, ChannelType, Class};
+use crate::io::channel::{Base, Channel, ChannelImpl, RecvFds};
 use crate::io::watch::{Condition, Readiness};
 use crate::{Error, Result};
 
@@ -35,17 +35,8 @@ impl Null {
     }
 }
 
-impl ChannelType for Null {
-    const CLASS: Class = Class::Null;
-}
-
 impl ChannelImpl for Null {
-    fn readv(
-        &self,
-        _: &mut [IoSliceMut<'_>],
-        _: Option<&mut Vec<OwnedFd>>,
-        _: u32,
-    ) -> Result<usize> {
+    fn readv(&self, _: &mut [IoSliceMut<'_>], _: RecvFds<'_>, _: u32) -> Result<usize> {
         self.check_open().map(|()| 0)
     }
 

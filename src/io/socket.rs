@@ -8,17 +8,17 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use glib_sys::GMainContext;
 use socket2::SockAddr;
 
 use crate::io::address::SocketAddress;
 use crate::io::channel::{
-    Base, Channel, ChannelImpl, ChannelType, Class, Feature, Shutdown,
-    READ_FLAG_FD_PRESERVE_BLOCKING, READ_FLAG_MSG_PEEK, WRITE_FLAG_ZERO_COPY,
+    Base, Channel, ChannelImpl, Feature, RecvFds, Shutdown, READ_FLAG_FD_PRESERVE_BLOCKING,
+    READ_FLAG_MSG_PEEK, WRITE_FLAG_ZERO_COPY,
 };
 use crate::io::fd::{self, errno, FdSlot};
 use crate::io::task::{self, ThreadTask};
 use crate::io::watch::{Condition, Readiness};
+use crate::io::MainContext;
 use crate::{Error, ErrorKind, Result};
 
 mod connect;
@@ -248,52 +248,40 @@ impl Channel<Socket> {
     }
 
     /// [`connect_sync`](Self::connect_sync) in a worker thread, reporting to `done` in
-    /// the thread iterating `context` (NULL: the default context).
-    ///
-    /// # Safety
-    /// `context` is NULL or a valid `GMainContext`.
-    pub unsafe fn connect_async(
+    /// the thread iterating `context`.
+    pub fn connect_async(
         self: &Arc<Self>,
         addr: SocketAddress,
-        context: *mut GMainContext,
+        context: &MainContext,
         done: impl FnOnce(Result<()>) + Send + 'static,
     ) -> ThreadTask {
         let channel = self.clone();
-        // SAFETY: the caller's context.
-        unsafe { task::in_thread(move || channel.connect_sync(&addr), done, context) }
+        task::in_thread(move || channel.connect_sync(&addr), done, context)
     }
 
     /// [`listen_sync`](Self::listen_sync) in a worker thread, as [`connect_async`](Self::connect_async).
-    ///
-    /// # Safety
-    /// `context` is NULL or a valid `GMainContext`.
-    pub unsafe fn listen_async(
+    pub fn listen_async(
         self: &Arc<Self>,
         addr: SocketAddress,
         num: i32,
-        context: *mut GMainContext,
+        context: &MainContext,
         done: impl FnOnce(Result<()>) + Send + 'static,
     ) -> ThreadTask {
         let channel = self.clone();
-        // SAFETY: the caller's context.
-        unsafe { task::in_thread(move || channel.listen_sync(&addr, num), done, context) }
+        task::in_thread(move || channel.listen_sync(&addr, num), done, context)
     }
 
     /// [`dgram_sync`](Self::dgram_sync) in a worker thread, as [`connect_async`](Self::connect_async).
-    ///
-    /// # Safety
-    /// `context` is NULL or a valid `GMainContext`.
-    pub unsafe fn dgram_async(
+    pub fn dgram_async(
         self: &Arc<Self>,
         local: Option<SocketAddress>,
         remote: SocketAddress,
-        context: *mut GMainContext,
+        context: &MainContext,
         done: impl FnOnce(Result<()>) + Send + 'static,
     ) -> ThreadTask {
         let channel = self.clone();
         let work = move || channel.dgram_sync(local.as_ref(), &remote);
-        // SAFETY: the caller's context.
-        unsafe { task::in_thread(work, done, context) }
+        task::in_thread(work, done, context)
     }
 }
 
@@ -302,10 +290,6 @@ fn address_from(addr: &Option<SavedAddr>) -> Result<SocketAddress> {
         Some(addr) => SocketAddress::from_sockaddr(&addr.get()),
         None => Err(Error::new(ErrorKind::Failed, "socket family 0 unsupported")),
     }
-}
-
-impl ChannelType for Socket {
-    const CLASS: Class = Class::Socket;
 }
 
 /// Control-message space for [`MAX_FDS`] descriptors, aligned for `cmsghdr`.
@@ -318,12 +302,7 @@ const _: () = assert!(
 );
 
 impl ChannelImpl for Socket {
-    fn readv(
-        &self,
-        iov: &mut [IoSliceMut<'_>],
-        fds: Option<&mut Vec<OwnedFd>>,
-        flags: u32,
-    ) -> Result<usize> {
+    fn readv(&self, iov: &mut [IoSliceMut<'_>], fds: RecvFds<'_>, flags: u32) -> Result<usize> {
         let mut control = FdControl([0; 128]);
         // SAFETY: a zeroed msghdr is valid; the fields set point at live buffers.
         let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };

@@ -7,9 +7,9 @@
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use glib_sys::{gboolean, gpointer, GMainContext, GSource};
+use glib_sys::{gboolean, gpointer, GSource};
 
-use crate::io::glib::ContextRef;
+use crate::io::MainContext;
 
 type Completion = Box<dyn FnOnce() + Send>;
 
@@ -60,37 +60,43 @@ pub struct ThreadTask {
     shared: Arc<Shared>,
 }
 
-/// Runs `worker` in a new thread, then `complete` in the thread iterating `context`
-/// (NULL: the global default context).
+/// Runs `worker` in a new thread, then `complete` in the thread iterating `context`.
 ///
-/// # Safety
-/// `context` is NULL or a valid `GMainContext`.
-pub unsafe fn run_in_thread(
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// use qio::io::{task, MainContext};
+///
+/// let context = MainContext::new();
+/// let done = Arc::new(AtomicBool::new(false));
+/// let flag = done.clone();
+/// task::run_in_thread(|| { /* blocking work */ }, move || flag.store(true, Ordering::SeqCst), &context);
+/// while !done.load(Ordering::SeqCst) {
+///     context.iteration(true);
+/// }
+/// ```
+pub fn run_in_thread(
     worker: impl FnOnce() + Send + 'static,
     complete: impl FnOnce() + Send + 'static,
-    context: *mut GMainContext,
+    context: &MainContext,
 ) -> ThreadTask {
     let task = ThreadTask::default();
-    // SAFETY: the caller's context.
-    unsafe { task.start(worker, complete, context) };
+    task.start(worker, complete, context);
     task
 }
 
 impl ThreadTask {
-    /// Starts the worker of a new task; a task is started once. Holders of a clone
-    /// made before may [`wait`](Self::wait) for it.
-    ///
-    /// # Safety
-    /// `context` is NULL or a valid `GMainContext`.
-    pub unsafe fn start(
+    /// Starts the worker of a new task, then `complete` in the thread iterating
+    /// `context`; a task is started once. Holders of a clone made before may
+    /// [`wait`](Self::wait) for it.
+    pub fn start(
         &self,
         worker: impl FnOnce() + Send + 'static,
         complete: impl FnOnce() + Send + 'static,
-        context: *mut GMainContext,
+        context: &MainContext,
     ) {
         self.shared.state().completion = Some(Box::new(complete));
-        // SAFETY: the caller's valid context.
-        let context = unsafe { ContextRef::new(context) };
+        let context = context.clone();
         let thread_shared = self.shared.clone();
         let job: Job = Arc::new(Mutex::new(Some(Box::new(move || {
             worker();
@@ -119,7 +125,7 @@ fn run_job(job: &Job) {
 
 /// Called in the worker thread when the worker is done: attaches the idle source that
 /// runs the completion, then wakes any [`ThreadTask::wait`].
-fn schedule_completion(shared: &Arc<Shared>, context: ContextRef) {
+fn schedule_completion(shared: &Arc<Shared>, context: MainContext) {
     unsafe extern "C" fn idle(data: gpointer) -> gboolean {
         // SAFETY: `data` is the Arc<Shared> leaked below, alive until `release`.
         let shared = unsafe { &*(data as *const Shared) };
@@ -166,13 +172,10 @@ impl ThreadTask {
 }
 
 /// Runs `work` in a worker thread and hands its result to `done` in `context`.
-///
-/// # Safety
-/// `context` is NULL or a valid `GMainContext`.
-pub(crate) unsafe fn in_thread<T: Send + 'static>(
+pub(crate) fn in_thread<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
     done: impl FnOnce(T) + Send + 'static,
-    context: *mut GMainContext,
+    context: &MainContext,
 ) -> ThreadTask {
     let result = Arc::new(Mutex::new(None));
     let slot = result.clone();
@@ -181,8 +184,7 @@ pub(crate) unsafe fn in_thread<T: Send + 'static>(
         let value = result.lock().unwrap_or_else(PoisonError::into_inner).take();
         done(value.expect("the worker ran before the completion"));
     };
-    // SAFETY: the caller's context.
-    unsafe { run_in_thread(worker, complete, context) }
+    run_in_thread(worker, complete, context)
 }
 
 #[cfg(test)]

@@ -4,18 +4,16 @@
 //! the master's descriptor cannot show.
 
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-
-use glib_sys::GMainContext;
 
 use crate::authz::Authz;
 use crate::crypto::tls::{Creds, Endpoint, Progress, Received, Session, Transport};
 use crate::io::channel::{
-    Base, Channel, ChannelImpl, ChannelType, Class, Feature, Shutdown, READ_FLAG_RELAXED_EOF,
+    Base, Channel, ChannelImpl, Feature, RecvFds, Shutdown, READ_FLAG_RELAXED_EOF,
 };
-use crate::io::glib::{AttachedSource, ContextRef};
+use crate::io::context::{MainContext, SourceGuard};
 use crate::io::watch::{self, Condition, Readiness, G_IO_IN, G_IO_OUT};
 use crate::{Error, ErrorKind, Result};
 
@@ -43,6 +41,46 @@ impl Transport for Master {
 type Done = Box<dyn FnOnce(Result<()>) + Send>;
 
 /// The TLS channel's state.
+///
+/// Two ends of a connection (here a socketpair) with anonymous credentials, their
+/// handshakes run in one main context, then a message each way:
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use std::sync::mpsc;
+/// use qio::crypto::tls::{Creds, Endpoint};
+/// use qio::io::{MainContext, Socket, Tls};
+///
+/// let (a, b) = UnixStream::pair().unwrap();
+/// let socket = |s: UnixStream| Socket::new_fd(s.into()).map_err(|(e, _)| e);
+/// let client_creds = Creds::anon(Endpoint::Client, None, None)?;
+/// let server_creds = Creds::anon(Endpoint::Server, None, None)?;
+/// let client = Tls::new_client(socket(a)?.upcast(), &client_creds, None)?;
+/// let server = Tls::new_server(socket(b)?.upcast(), &server_creds, None)?;
+///
+/// let context = MainContext::new();
+/// let (done, outcomes) = mpsc::channel();
+/// for tls in [&client, &server] {
+///     tls.set_blocking(false)?;
+///     let done = done.clone();
+///     tls.handshake(&context, move |outcome| done.send(outcome).unwrap());
+/// }
+/// for _ in 0..2 {
+///     while outcomes.try_recv().map(|outcome| outcome.unwrap()).is_err() {
+///         context.iteration(true);
+///     }
+/// }
+///
+/// client.set_blocking(true)?;
+/// server.set_blocking(true)?;
+/// client.write_all(b"ping")?;
+/// let mut got = [0; 4];
+/// server.read_all(&mut got)?;
+/// assert_eq!(&got, b"ping");
+/// // Anonymous key exchange exists up to TLS 1.2 only.
+/// assert_eq!(client.imp().session().protocol_name()?, "TLS1.2");
+/// # Ok::<(), qio::Error>(())
+/// ```
 pub struct Tls {
     master: Arc<Channel>,
     session: Session,
@@ -50,7 +88,7 @@ pub struct Tls {
     shutdown: AtomicU32,
     /// The watch of a handshake in progress: dropped with the channel or when it
     /// closes, so the handshake's callback never runs after either (CVE-2023-3354).
-    handshake: Mutex<Option<AttachedSource>>,
+    handshake: Mutex<Option<SourceGuard>>,
 }
 
 impl Tls {
@@ -80,7 +118,6 @@ impl Tls {
     }
 
     fn new_channel(master: Arc<Channel>, session: Session) -> Result<Arc<Channel<Tls>>> {
-        let session = session.owned_by_channel();
         session.set_transport(Box::new(Master(master.clone())));
         let features: &[Feature] = match master.has_feature(Feature::Shutdown) {
             true => &[Feature::Shutdown],
@@ -107,7 +144,7 @@ impl Tls {
         &self.session
     }
 
-    fn pending_handshake(&self) -> std::sync::MutexGuard<'_, Option<AttachedSource>> {
+    fn pending_handshake(&self) -> std::sync::MutexGuard<'_, Option<SourceGuard>> {
         self.handshake
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -122,26 +159,20 @@ impl Tls {
 }
 
 impl Channel<Tls> {
-    /// Runs the handshake from the thread iterating `context` (NULL: the default
-    /// context), then checks the peer's credentials, calling `done` once with the
-    /// result, unless the channel is closed or
-    /// dropped first (`qio_channel_tls_handshake`). It may complete, and call `done`,
-    /// before returning. A channel with [`Feature::ConcurrentIo`] gets the session's
-    /// thread-safety lock.
-    ///
-    /// # Safety
-    /// `context` is NULL or a valid `GMainContext`.
-    pub unsafe fn handshake(
+    /// Runs the handshake from the thread iterating `context`, then checks the peer's
+    /// credentials, calling `done` once with the result, unless the channel is closed
+    /// or dropped first (`qio_channel_tls_handshake`). It may complete, and call
+    /// `done`, before returning. A channel with [`Feature::ConcurrentIo`] gets the
+    /// session's thread-safety lock.
+    pub fn handshake(
         self: &Arc<Self>,
-        context: *mut GMainContext,
+        context: &MainContext,
         done: impl FnOnce(Result<()>) + Send + 'static,
     ) {
         if self.has_feature(Feature::ConcurrentIo) {
             self.imp().session.require_thread_safety();
         }
-        // SAFETY: the caller's context.
-        let context = unsafe { ContextRef::new(context) };
-        handshake_step(self, context, Box::new(done));
+        handshake_step(self, context.clone(), Box::new(done));
     }
 
     /// Sends the closure alert, waiting on the master while it would block
@@ -158,7 +189,7 @@ impl Channel<Tls> {
 }
 
 /// Advances the handshake; when it must wait, a watch on the master runs the next step.
-fn handshake_step(tls: &Arc<Channel<Tls>>, context: ContextRef, done: Done) {
+fn handshake_step(tls: &Arc<Channel<Tls>>, context: MainContext, done: Done) {
     let condition = match tls.imp().session.handshake() {
         Ok(Progress::Complete) => return done(tls.imp().session.check_credentials()),
         Err(e) => return done(Err(e)),
@@ -176,17 +207,8 @@ fn handshake_step(tls: &Arc<Channel<Tls>>, context: ContextRef, done: Done) {
     );
 }
 
-impl ChannelType for Tls {
-    const CLASS: Class = Class::Tls;
-}
-
 impl ChannelImpl for Tls {
-    fn readv(
-        &self,
-        iov: &mut [IoSliceMut<'_>],
-        _: Option<&mut Vec<OwnedFd>>,
-        flags: u32,
-    ) -> Result<usize> {
+    fn readv(&self, iov: &mut [IoSliceMut<'_>], _: RecvFds<'_>, flags: u32) -> Result<usize> {
         let mut got = 0;
         for buf in iov {
             let want = buf.len();
@@ -273,12 +295,8 @@ impl ChannelImpl for Tls {
         self.master.shutdown(how)
     }
 
-    fn set_delay(&self, enabled: bool) {
-        self.master.set_delay(enabled)
-    }
-
-    fn set_cork(&self, enabled: bool) {
-        self.master.set_cork(enabled)
+    fn master(&self) -> Option<&Arc<Channel>> {
+        Some(&self.master)
     }
 }
 

@@ -1,57 +1,64 @@
 //! Channel watches: the `GSource` each channel type gets (QEMU's `io/channel-watch.c`
 //! and the sources of the buffer and null channels), and waiting for readiness.
 //!
-//! A source holds a reference on its channel until GLib finalizes it, so a callback
-//! may close or drop the channel it was given. Its callback has the C signature
-//! [`ChannelFunc`] (`QIOChannelFunc`) and receives the channel's thin pointer, so C
-//! sets it with `g_source_set_callback` as it would on QEMU's sources; Rust code uses
-//! [`add_watch`] with a closure.
+//! A [`Watch`] holds a reference on its channel until GLib finalizes it, so a callback
+//! may close or drop the channel it was given. Rust code gives it a closure
+//! ([`Watch::set_callback`]); a foreign-language binding takes the raw source with
+//! [`Watch::into_raw`] and says how the callback its users set with
+//! `g_source_set_callback` is called.
+//!
+//! ```
+//! use qio::io::watch::{G_IO_IN, G_IO_OUT};
+//! use qio::io::{MainContext, Null};
+//!
+//! let context = MainContext::new();
+//! let channel = Null::new_channel().upcast();
+//! let watch = channel.create_watch(G_IO_IN | G_IO_OUT);
+//! watch.set_callback(|_channel, ready| {
+//!     assert_eq!(ready, G_IO_IN | G_IO_OUT); // a null channel is always ready
+//!     false // G_SOURCE_REMOVE
+//! });
+//! watch.attach(&context);
+//! assert!(context.iteration(false));
+//! ```
 
-use std::ffi::c_void;
-use std::mem::size_of;
-use std::os::fd::RawFd;
-use std::ptr::addr_of_mut;
+use std::mem::{size_of, ManuallyDrop};
+use std::ptr::{addr_of_mut, NonNull};
 use std::sync::{Arc, Mutex, Weak};
 
-use glib_sys::{gboolean, gpointer, GMainContext, GSource, GSourceFunc, GSourceFuncs};
+use glib_sys::{gboolean, gpointer, GSource, GSourceFunc, GSourceFuncs};
 
-use crate::io::channel::ChannelType;
-use crate::io::glib::{AttachedSource, ContextRef};
+use crate::io::channel::ChannelImpl;
+use crate::io::context::{MainContext, SourceGuard};
 use crate::io::Channel;
 
-/// A set of `G_IO_*` conditions.
-pub type Condition = glib_sys::GIOCondition;
+pub use crate::io::channel::{Condition, Readiness};
 pub use glib_sys::{G_IO_ERR, G_IO_HUP, G_IO_IN, G_IO_NVAL, G_IO_OUT, G_IO_PRI};
 
-/// What a watch on a channel polls, as its type decides.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Readiness {
-    /// One descriptor, polled for the whole condition (sockets, files).
-    Fd(RawFd),
-    /// A read descriptor polled for `G_IO_IN` and a write descriptor for `G_IO_OUT`
-    /// (commands).
-    FdPair { read: RawFd, write: RawFd },
-    /// Always ready, reporting the requested condition masked by this set (buffer:
-    /// `G_IO_IN | G_IO_OUT`; null: everything).
-    Always(Condition),
-}
+/// A callback as GLib stores it (a non-NULL `GSourceFunc`), handed to a foreign
+/// binding's invoker to call with its own signature.
+pub type RawCallback = unsafe extern "C" fn(gpointer) -> gboolean;
 
-/// A watch callback (`QIOChannelFunc`): the channel's thin pointer (see
-/// [`Channel::as_thin`]), the conditions that are ready, the user data; it returns
-/// `G_SOURCE_CONTINUE` (TRUE) to keep the watch.
-pub type ChannelFunc = unsafe extern "C" fn(*mut c_void, Condition, gpointer) -> gboolean;
+/// How a foreign binding calls the callback its user set on a raw source: the
+/// callback, its user data and the ready conditions; whether to keep the source.
+type Invoker = Box<dyn Fn(RawCallback, gpointer, Condition) -> bool + Send>;
+
+/// A closure's trampoline, stored as the source's callback.
+type Trampoline = unsafe fn(&Arc<Channel>, Condition, gpointer) -> bool;
 
 #[repr(C)]
 struct ChannelSource {
     source: GSource,
     /// One reference on the channel, dropped by `finalize`.
-    channel: *const Channel,
+    channel: ManuallyDrop<Arc<Channel>>,
     condition: Condition,
     /// For [`Readiness::Always`]: the mask of conditions reported.
     always: Condition,
     /// The descriptors' tags from `g_source_add_unix_fd`.
     npoll: usize,
     tags: [gpointer; 2],
+    /// Set by [`Watch::into_raw`]; without it the callback is a closure's trampoline.
+    invoker: ManuallyDrop<Option<Invoker>>,
 }
 
 /// Descriptor sources have no `check`: GLib itself marks them ready when a descriptor
@@ -98,9 +105,7 @@ fn polled(s: &ChannelSource) -> Condition {
 
 /// The `G_IO_IN` the channel's own buffer makes ready, if it was asked for.
 fn buffered(s: &ChannelSource) -> Condition {
-    // SAFETY: the source holds a reference on its channel.
-    let channel = unsafe { &*s.channel };
-    match s.condition & G_IO_IN != 0 && channel.pending_input() {
+    match s.condition & G_IO_IN != 0 && s.channel.pending_input() {
         true => G_IO_IN,
         false => 0,
     }
@@ -153,147 +158,181 @@ unsafe extern "C" fn dispatch(
         // Only conditions nobody asked for (a hang-up or error): not an event.
         return glib_sys::GTRUE;
     }
-    // SAFETY: the callback was set by g_source_set_callback as a ChannelFunc (the
-    // documented contract of channel watches, as GLib's own typed sources do).
-    let func: ChannelFunc = unsafe { std::mem::transmute(callback) };
-    // SAFETY: the channel is alive (we hold a reference); GLib's callback contract.
-    unsafe { func(s.channel as *const c_void as *mut c_void, ready, user_data) }
+    let keep = match &*s.invoker {
+        Some(invoke) => invoke(callback, user_data, ready),
+        // SAFETY: without an invoker the callback is a Trampoline that
+        // `Watch::set_callback` stored, with its closure as the user data.
+        None => unsafe {
+            let trampoline: Trampoline = std::mem::transmute(callback);
+            trampoline(&s.channel, ready, user_data)
+        },
+    };
+    keep.into()
 }
 
 unsafe extern "C" fn finalize(source: *mut GSource) {
-    // SAFETY: GLib passes one of our sources, once; the pointer came from Arc::into_raw.
-    unsafe { drop(Arc::from_raw((*(source as *mut ChannelSource)).channel)) };
+    // SAFETY: GLib passes one of our sources, once, after its last use.
+    unsafe {
+        let s = &mut *(source as *mut ChannelSource);
+        ManuallyDrop::drop(&mut s.channel);
+        ManuallyDrop::drop(&mut s.invoker);
+    }
 }
 
-/// A new, unattached source that is ready when `channel` is ready for `condition`
-/// (`qio_channel_create_watch`); it holds a reference on the channel and is named
-/// after it. The caller owns the returned source.
-pub fn create_watch(channel: &Arc<Channel>, condition: Condition) -> *mut GSource {
-    let readiness = channel.readiness(condition);
-    let funcs = match readiness {
-        Readiness::Always(_) => &ALWAYS_FUNCS,
-        _ if channel.buffers_input() => &BUFFERED_FUNCS,
-        _ => &FD_FUNCS,
-    };
-    let fds = match readiness {
-        Readiness::Fd(fd) => vec![(fd, condition)],
-        Readiness::FdPair { read, write } => {
-            vec![(read, condition & G_IO_IN), (write, condition & G_IO_OUT)]
+/// A source that is ready when a channel is ready for a condition
+/// (`qio_channel_create_watch`), not attached to a context yet. It holds a reference on
+/// the channel, and is named after it ([`Channel::set_name`]).
+pub struct Watch(NonNull<GSource>);
+
+// SAFETY: an unattached source may be moved to, used and unreffed from any thread, and
+// everything it holds is Send.
+unsafe impl Send for Watch {}
+
+impl Channel {
+    /// A new, unattached watch that is ready when the channel is ready for `condition`
+    /// (`qio_channel_create_watch`).
+    pub fn create_watch(self: &Arc<Self>, condition: Condition) -> Watch {
+        let readiness = self.readiness(condition);
+        let funcs = match readiness {
+            Readiness::Always(_) => &ALWAYS_FUNCS,
+            _ if self.buffers_input() => &BUFFERED_FUNCS,
+            _ => &FD_FUNCS,
+        };
+        let fds = match readiness {
+            Readiness::Fd(fd) => vec![(fd, condition)],
+            Readiness::FdPair { read, write } => {
+                vec![(read, condition & G_IO_IN), (write, condition & G_IO_OUT)]
+            }
+            Readiness::Always(_) => vec![],
+        };
+        // SAFETY: g_source_new allocates a zeroed ChannelSource-sized source whose funcs
+        // are static; every field is written before GLib can call into it.
+        unsafe {
+            let source = glib_sys::g_source_new(
+                funcs as *const GSourceFuncs as *mut GSourceFuncs,
+                size_of::<ChannelSource>() as u32,
+            );
+            let s = source as *mut ChannelSource;
+            addr_of_mut!((*s).channel).write(ManuallyDrop::new(self.clone()));
+            addr_of_mut!((*s).condition).write(condition);
+            addr_of_mut!((*s).always).write(match readiness {
+                Readiness::Always(mask) => mask,
+                _ => 0,
+            });
+            addr_of_mut!((*s).npoll).write(fds.len());
+            for (i, (fd, events)) in fds.into_iter().enumerate() {
+                let tag = glib_sys::g_source_add_unix_fd(source, fd, events);
+                addr_of_mut!((*s).tags[i]).write(tag);
+            }
+            addr_of_mut!((*s).invoker).write(ManuallyDrop::new(None));
+            if let Some(name) = self.name() {
+                glib_sys::g_source_set_name(source, name.as_ptr());
+            }
+            Watch(NonNull::new_unchecked(source))
         }
-        Readiness::Always(_) => vec![],
-    };
-    // SAFETY: g_source_new allocates a zeroed ChannelSource-sized source whose funcs
-    // are static; every field is written before GLib can call into it.
-    unsafe {
-        let source = glib_sys::g_source_new(
-            funcs as *const GSourceFuncs as *mut GSourceFuncs,
-            size_of::<ChannelSource>() as u32,
-        );
-        let s = source as *mut ChannelSource;
-        addr_of_mut!((*s).channel).write(Arc::into_raw(channel.clone()));
-        addr_of_mut!((*s).condition).write(condition);
-        addr_of_mut!((*s).always).write(match readiness {
-            Readiness::Always(mask) => mask,
-            _ => 0,
-        });
-        addr_of_mut!((*s).npoll).write(fds.len());
-        for (i, (fd, events)) in fds.into_iter().enumerate() {
-            let tag = glib_sys::g_source_add_unix_fd(source, fd, events);
-            addr_of_mut!((*s).tags[i]).write(tag);
+    }
+
+    /// Attaches a watch that runs `f` in the thread iterating `context` each time the
+    /// channel is ready for `condition`, until `f` returns `false`
+    /// (`qio_channel_add_watch_full`); returns its id in `context`.
+    pub fn add_watch<F>(self: &Arc<Self>, condition: Condition, context: &MainContext, f: F) -> u32
+    where
+        F: FnMut(&Arc<Channel>, Condition) -> bool + Send + 'static,
+    {
+        let watch = self.create_watch(condition);
+        watch.set_callback(f);
+        watch.attach(context)
+    }
+}
+
+impl Watch {
+    /// Makes `f` the callback: it runs each time the channel is ready, with the
+    /// conditions that are, until it returns `false` (`G_SOURCE_REMOVE`); it is dropped
+    /// when the source is destroyed.
+    pub fn set_callback<F>(&self, f: F)
+    where
+        F: FnMut(&Arc<Channel>, Condition) -> bool + Send + 'static,
+    {
+        unsafe fn trampoline<F>(channel: &Arc<Channel>, ready: Condition, data: gpointer) -> bool
+        where
+            F: FnMut(&Arc<Channel>, Condition) -> bool,
+        {
+            // SAFETY: `data` is the Box<F> below, which GLib keeps until it calls
+            // drop_closure; a dispatch never runs concurrently with itself.
+            unsafe { (*(data as *mut F))(channel, ready) }
         }
-        if let Some(name) = channel.name() {
-            glib_sys::g_source_set_name(source, name.as_ptr());
+        unsafe extern "C" fn drop_closure<F>(data: gpointer) {
+            // SAFETY: `data` is the Box<F> below, dropped once by GLib.
+            unsafe { drop(Box::from_raw(data as *mut F)) };
+        }
+        let trampoline: Trampoline = trampoline::<F>;
+        let data = Box::into_raw(Box::new(f)) as gpointer;
+        // SAFETY: our live source. The trampoline is stored as GLib's callback type and
+        // transmuted back by `dispatch`, which calls it only while no invoker is set,
+        // and `into_raw`, which sets one, consumes the watch.
+        unsafe {
+            let func: RawCallback = std::mem::transmute(trampoline);
+            glib_sys::g_source_set_callback(
+                self.0.as_ptr(),
+                Some(func),
+                data,
+                Some(drop_closure::<F>),
+            );
+        }
+    }
+
+    /// Attaches the watch to `context`; it runs until its callback returns `false`.
+    /// Returns its id in `context`.
+    pub fn attach(self, context: &MainContext) -> u32 {
+        let source = ManuallyDrop::new(self).0.as_ptr();
+        // SAFETY: our reference on a live source, given up once attached.
+        unsafe {
+            let id = glib_sys::g_source_attach(source, context.as_ptr());
+            glib_sys::g_source_unref(source);
+            id
+        }
+    }
+
+    /// Attaches the watch to `context` until the returned guard is dropped (or the
+    /// callback returns `false`).
+    pub fn attach_guarded(self, context: &MainContext) -> SourceGuard {
+        let source = ManuallyDrop::new(self).0;
+        // SAFETY: our reference on a live, unattached source, handed to the guard.
+        unsafe { SourceGuard::attach(source, context) }
+    }
+
+    /// The raw source, for a foreign-language binding whose users attach it and set its
+    /// callback with `g_source_set_callback`: each dispatch calls `invoke(callback,
+    /// user_data, ready)`, which calls the callback with that language's signature and
+    /// says whether to keep the source. `invoke` is dropped with the source; the caller
+    /// owns the returned reference.
+    pub fn into_raw(
+        self,
+        invoke: impl Fn(RawCallback, gpointer, Condition) -> bool + Send + 'static,
+    ) -> *mut GSource {
+        let source = ManuallyDrop::new(self).0.as_ptr();
+        // SAFETY: our live source, not dispatched yet (it is not attached); the old
+        // (empty) invoker is replaced before anyone can set a callback.
+        unsafe {
+            let s = &mut *(source as *mut ChannelSource);
+            ManuallyDrop::drop(&mut s.invoker);
+            s.invoker = ManuallyDrop::new(Some(Box::new(invoke)));
+            glib_sys::g_source_set_callback(source, None, std::ptr::null_mut(), None);
         }
         source
     }
 }
 
-/// Attaches a watch calling `func(channel, ready, user_data)` to `context` (NULL: the
-/// global default) and returns its id (`qio_channel_add_watch_full`); `notify` runs on
-/// `user_data` when the watch goes.
-///
-/// # Safety
-/// `context` is NULL or a valid context; `func`, `user_data` and `notify` follow
-/// `g_source_set_callback`'s contract.
-pub unsafe fn add_watch_full(
-    channel: &Arc<Channel>,
-    condition: Condition,
-    func: ChannelFunc,
-    user_data: gpointer,
-    notify: glib_sys::GDestroyNotify,
-    context: *mut GMainContext,
-) -> u32 {
-    let source = create_watch(channel, condition);
-    // SAFETY: a fresh source; a ChannelFunc is what `dispatch` calls the callback as,
-    // so the cast to GSourceFunc is undone before any call.
-    unsafe {
-        let func: unsafe extern "C" fn(gpointer) -> gboolean = std::mem::transmute(func);
-        glib_sys::g_source_set_callback(source, Some(func), user_data, notify);
-        let id = glib_sys::g_source_attach(source, context);
-        glib_sys::g_source_unref(source);
-        id
+impl Drop for Watch {
+    fn drop(&mut self) {
+        // SAFETY: our reference on a source never attached.
+        unsafe { glib_sys::g_source_unref(self.0.as_ptr()) };
     }
 }
 
-/// Makes `f` the callback of a channel watch `source`: it runs each time the channel
-/// is ready, until it returns `false`, and is dropped with the source.
-///
-/// # Safety
-/// `source` is a live source from [`create_watch`].
-pub unsafe fn set_closure<F>(source: *mut GSource, f: F)
-where
-    F: FnMut(&Arc<Channel>, Condition) -> bool + Send + 'static,
-{
-    unsafe extern "C" fn trampoline<F>(
-        thin: *mut c_void,
-        ready: Condition,
-        data: gpointer,
-    ) -> gboolean
-    where
-        F: FnMut(&Arc<Channel>, Condition) -> bool,
-    {
-        // SAFETY: `data` is the Box<F> below; the source holds a channel reference.
-        unsafe {
-            let f = &mut *(data as *mut F);
-            let channel = Channel::borrow_thin(thin).expect("a watch's channel");
-            f(&channel, ready).into()
-        }
-    }
-    unsafe extern "C" fn drop_closure<F>(data: gpointer) {
-        // SAFETY: `data` is the Box<F> below, dropped once by GLib.
-        unsafe { drop(Box::from_raw(data as *mut F)) };
-    }
-    let data = Box::into_raw(Box::new(f)) as gpointer;
-    // SAFETY: the trampoline is a ChannelFunc, as `dispatch` calls it; `data` is
-    // freed by drop_closure.
-    unsafe {
-        let func: ChannelFunc = trampoline::<F>;
-        let func: unsafe extern "C" fn(gpointer) -> gboolean = std::mem::transmute(func);
-        glib_sys::g_source_set_callback(source, Some(func), data, Some(drop_closure::<F>));
-    }
-}
-
-/// Attaches a watch that runs `f` in the thread iterating `context` (NULL: the global
-/// default) each time `channel` is ready, until `f` returns `false`; returns its id.
-///
-/// # Safety
-/// `context` is NULL or a valid context.
-pub unsafe fn add_watch<F>(
-    channel: &Arc<Channel>,
-    condition: Condition,
-    context: *mut GMainContext,
-    f: F,
-) -> u32
-where
-    F: FnMut(&Arc<Channel>, Condition) -> bool + Send + 'static,
-{
-    let source = create_watch(channel, condition);
-    // SAFETY: a fresh source; the caller's context.
-    unsafe {
-        set_closure(source, f);
-        let id = glib_sys::g_source_attach(source, context);
-        glib_sys::g_source_unref(source);
-        id
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Watch").field(&self.0).finish()
     }
 }
 
@@ -301,46 +340,46 @@ where
 /// `context`, unless `channel` is gone by then: how a handshake waits between steps.
 /// The watch is kept in `slot(channel)`, so dropping it there (on close or finalize)
 /// cancels the step.
-pub(crate) fn resume_when_ready<T: ChannelType>(
+pub(crate) fn resume_when_ready<T: ChannelImpl>(
     channel: &Arc<Channel<T>>,
     master: &Arc<Channel>,
     condition: Condition,
-    context: ContextRef,
-    slot: fn(&T) -> &Mutex<Option<AttachedSource>>,
-    next: impl FnOnce(&Arc<Channel<T>>, ContextRef) + Send + 'static,
+    context: MainContext,
+    slot: fn(&T) -> &Mutex<Option<SourceGuard>>,
+    next: impl FnOnce(&Arc<Channel<T>>, MainContext) + Send + 'static,
 ) {
     let weak: Weak<Channel<T>> = Arc::downgrade(channel);
-    let source = create_watch(master, condition);
-    let attach_to = context.as_ptr();
+    let watch = master.create_watch(condition);
+    let attach_to = context.clone();
     let mut next = Some((context, next));
-    // SAFETY: a fresh source; attached to the context we hold a reference on.
-    unsafe {
-        set_closure(source, move |_, _| {
-            if let (Some(channel), Some((context, next))) = (weak.upgrade(), next.take()) {
-                // This source is done: forget it (it is being dispatched) before the
-                // next step may store another.
-                drop(lock_slot(slot(channel.imp())).take());
-                next(&channel, context);
-            }
-            false
-        });
-        glib_sys::g_source_attach(source, attach_to);
-    }
-    // SAFETY: our reference from create_watch, attached above.
-    *lock_slot(slot(channel.imp())) = Some(unsafe { AttachedSource::new(source) });
+    watch.set_callback(move |_, _| {
+        if let (Some(channel), Some((context, next))) = (weak.upgrade(), next.take()) {
+            // This source is done: forget it (it is being dispatched) before the
+            // next step may store another.
+            drop(lock_slot(slot(channel.imp())).take());
+            next(&channel, context);
+        }
+        false
+    });
+    *lock_slot(slot(channel.imp())) = Some(watch.attach_guarded(&attach_to));
 }
 
-fn lock_slot(
-    slot: &Mutex<Option<AttachedSource>>,
-) -> std::sync::MutexGuard<'_, Option<AttachedSource>> {
+fn lock_slot(slot: &Mutex<Option<SourceGuard>>) -> std::sync::MutexGuard<'_, Option<SourceGuard>> {
     slot.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Blocks until `channel` is ready for `condition` (`qio_channel_wait`), or reports a
-/// hang-up or error, which the next I/O call will then report. Descriptor-based
-/// channels are polled directly rather than through a private main loop.
-pub fn wait(channel: &Channel, condition: Condition) {
+impl Channel {
+    /// Blocks until the channel is ready for `condition` (`qio_channel_wait`), or
+    /// reports a hang-up or error, which the next I/O call will then report.
+    /// Descriptor-based channels are polled directly rather than through a private
+    /// main loop.
+    pub fn wait(&self, condition: Condition) {
+        wait(self, condition)
+    }
+}
+
+fn wait(channel: &Channel, condition: Condition) {
     let mut fds = match channel.readiness(condition) {
         Readiness::Always(_) => return,
         Readiness::Fd(fd) => vec![(fd, condition)],

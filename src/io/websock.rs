@@ -17,13 +17,13 @@ pub mod handshake;
 
 use std::io::{IoSlice, IoSliceMut};
 use std::ops::Range;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use base64::Engine;
 
-use crate::io::channel::{Base, ChannelType, Class};
-use crate::io::glib::{AttachedSource, ContextRef};
+use crate::io::channel::{Base, RecvFds};
+use crate::io::context::{MainContext, SourceGuard};
 use crate::io::watch::{self, Condition, Readiness, G_IO_IN, G_IO_OUT};
 use crate::io::{Channel, ChannelImpl, Feature, Shutdown};
 use crate::{Error, ErrorKind, Result};
@@ -101,7 +101,7 @@ struct Output {
     /// A close frame was queued: nothing may follow it.
     closing: bool,
     /// The master watch that finishes `pending` from the default main context.
-    pump: Option<AttachedSource>,
+    pump: Option<SourceGuard>,
 }
 
 /// Random masks for a client's frames, from the kernel's generator 64 at a time
@@ -134,6 +134,42 @@ impl MaskSource {
 }
 
 /// The websocket channel's state.
+///
+/// A client and a server over a socketpair: the handshakes run in the default main
+/// context, then binary frames carry the bytes.
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use std::sync::mpsc;
+/// use qio::io::{MainContext, Socket, Websock};
+///
+/// let (a, b) = UnixStream::pair().unwrap();
+/// let socket = |s: UnixStream| Socket::new_fd(s.into()).map_err(|(e, _)| e);
+/// let client = Websock::new_client(socket(a)?.upcast(), "localhost", "/", &["binary"])?;
+/// let server = Websock::new_server(socket(b)?.upcast());
+///
+/// let (done, outcomes) = mpsc::channel();
+/// for ws in [&client, &server] {
+///     ws.set_blocking(false)?;
+///     let done = done.clone();
+///     ws.handshake(move |outcome| done.send(outcome).unwrap());
+/// }
+/// let context = MainContext::default();
+/// for _ in 0..2 {
+///     while outcomes.try_recv().map(|outcome| outcome.unwrap()).is_err() {
+///         context.iteration(true);
+///     }
+/// }
+/// assert_eq!(server.imp().protocol().as_deref(), Some("binary"));
+///
+/// client.set_blocking(true)?;
+/// server.set_blocking(true)?;
+/// client.write_all(b"frame")?;
+/// let mut got = [0; 5];
+/// server.read_all(&mut got)?;
+/// assert_eq!(&got, b"frame");
+/// # Ok::<(), qio::Error>(())
+/// ```
 pub struct Websock {
     master: Arc<Channel>,
     role: Role,
@@ -147,7 +183,7 @@ pub struct Websock {
     output: Arc<Mutex<Output>>,
     /// The master watch of a handshake in progress; dropped with the channel or when it
     /// closes, so the handshake's callback never runs after either (CVE-2025-11234).
-    handshake: Mutex<Option<AttachedSource>>,
+    handshake: Mutex<Option<SourceGuard>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -642,13 +678,11 @@ fn handshake_step(ws: &Arc<Channel<Websock>>, done: Done) {
         Step::Wait(condition) => condition,
     };
     let master = ws.imp().master.clone();
-    // SAFETY: NULL is the default context.
-    let context = unsafe { ContextRef::new(std::ptr::null_mut()) };
     watch::resume_when_ready(
         ws,
         &master,
         condition,
-        context,
+        MainContext::default(),
         |w| &w.handshake,
         move |ws, _| handshake_step(ws, done),
     );
@@ -661,41 +695,27 @@ fn arm_pump(master: &Arc<Channel>, output_arc: &Arc<Mutex<Output>>, output: &mut
         return;
     }
     let weak: Weak<Mutex<Output>> = Arc::downgrade(output_arc);
-    let source = watch::create_watch(master, G_IO_OUT);
-    // SAFETY: a fresh source, attached to the default context.
-    unsafe {
-        watch::set_closure(source, move |master, _| {
-            let Some(output) = weak.upgrade() else {
-                return false;
-            };
-            let mut output = lock(&output);
-            match flush_output(master, &mut output) {
-                Ok(false) => true,
-                _ => {
-                    // Dropping our own handle is safe here: GLib holds the source
-                    // while dispatching it.
-                    drop(output.pump.take());
-                    false
-                }
+    let watch = master.create_watch(G_IO_OUT);
+    watch.set_callback(move |master, _| {
+        let Some(output) = weak.upgrade() else {
+            return false;
+        };
+        let mut output = lock(&output);
+        match flush_output(master, &mut output) {
+            Ok(false) => true,
+            _ => {
+                // Dropping our own guard is safe here: GLib holds the source while
+                // dispatching it.
+                drop(output.pump.take());
+                false
             }
-        });
-        glib_sys::g_source_attach(source, std::ptr::null_mut());
-    }
-    // SAFETY: our reference from create_watch, attached above.
-    output.pump = Some(unsafe { AttachedSource::new(source) });
-}
-
-impl ChannelType for Websock {
-    const CLASS: Class = Class::Websock;
+        }
+    });
+    output.pump = Some(watch.attach_guarded(&MainContext::default()));
 }
 
 impl ChannelImpl for Websock {
-    fn readv(
-        &self,
-        iov: &mut [IoSliceMut<'_>],
-        _: Option<&mut Vec<OwnedFd>>,
-        _: u32,
-    ) -> Result<usize> {
+    fn readv(&self, iov: &mut [IoSliceMut<'_>], _: RecvFds<'_>, _: u32) -> Result<usize> {
         self.check_open()?;
         if iov.iter().all(|b| b.is_empty()) {
             return Ok(0);
@@ -820,12 +840,8 @@ impl ChannelImpl for Websock {
         self.master.shutdown(how)
     }
 
-    fn set_delay(&self, enabled: bool) {
-        self.master.set_delay(enabled)
-    }
-
-    fn set_cork(&self, enabled: bool) {
-        self.master.set_cork(enabled)
+    fn master(&self) -> Option<&Arc<Channel>> {
+        Some(&self.master)
     }
 }
 

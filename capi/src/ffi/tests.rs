@@ -1,9 +1,12 @@
-//! Handle checks: NULL, wrong type, misalignment, double free, and reference counting.
+//! The handle discipline and the argument conversions: NULL, wrong types, families,
+//! misalignment, ownership, references held without knowing the type, and the tags.
 
+use std::os::raw::c_char;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::*;
+use crate::boundary::Fail;
 
 struct Counted(Arc<AtomicUsize>);
 
@@ -13,23 +16,36 @@ impl Drop for Counted {
     }
 }
 
-struct First {
-    _private: [u8; 0],
+macro_rules! test_type {
+    ($c:ident, $ownership:ty, $tag:literal, $check:expr) => {
+        struct $c {
+            _private: [u8; 0],
+        }
+        impl Castable for $c {
+            type Ownership = $ownership;
+            type Rust = Counted;
+            const NAME: &'static str = stringify!($c);
+            const TAG: Tag = Tag::new($tag);
+            const CHECK: Option<&'static str> = $check;
+        }
+    };
 }
-impl Castable for First {
-    type Rust = Counted;
-    const NAME: &'static str = "First";
-    const TAG: u32 = 1;
-}
+test_type!(Single, Owned, b"QTa1", None);
+test_type!(Other, Owned, b"QTa2", None);
+test_type!(Base, Shared, b"QTb*", Some("TEST_IS_BASE"));
+test_type!(Left, Shared, b"QTbl", Some("TEST_IS_LEFT"));
+test_type!(Right, Shared, b"QTbr", Some("TEST_IS_RIGHT"));
 
-struct Second {
+struct Lone {
     _private: [u8; 0],
 }
-impl Castable for Second {
-    type Rust = Counted;
-    const NAME: &'static str = "Second";
-    const TAG: u32 = 2;
+impl Castable for Lone {
+    type Ownership = Static;
+    type Rust = ();
+    const NAME: &'static str = "Lone";
+    const TAG: Tag = Tag::new(b"QTst");
 }
+static LONE: Tagged<()> = Tagged::new_static::<Lone>(());
 
 fn precondition<T>(result: Result<T, Fail>) -> String {
     match result {
@@ -38,75 +54,170 @@ fn precondition<T>(result: Result<T, Fail>) -> String {
     }
 }
 
-#[test]
-fn boxed_handles_are_checked_and_freed_once() {
+fn counted() -> (Counted, Arc<AtomicUsize>) {
     let drops = Arc::new(AtomicUsize::new(0));
-    let handle: *mut First = box_into_handle(Counted(drops.clone()));
+    (Counted(drops.clone()), drops)
+}
+
+#[test]
+fn single_owner_handles_are_checked_and_freed_once() {
+    let (value, drops) = counted();
+    let handle: *mut Single = new(value);
     // SAFETY: a live handle, then deliberately wrong pointers of our own making.
     unsafe {
-        assert!(box_mut(handle, "h").is_ok());
+        assert!(borrow_mut(handle, "h").is_ok());
         assert_eq!(
-            precondition(box_mut::<First>(std::ptr::null_mut(), "h")),
+            precondition(borrow::<Single>(std::ptr::null(), "h")),
             "h != NULL"
         );
         assert_eq!(
-            precondition(box_mut(handle as *mut Second, "h")),
-            "h is a valid Second"
+            precondition(borrow(handle as *const Other, "h")),
+            "h is a valid Other"
         );
-        let misaligned = (handle as *mut u8).add(1) as *mut First;
-        assert_eq!(precondition(box_mut(misaligned, "h")), "h is a valid First");
-        assert!(box_free::<First>(std::ptr::null_mut(), "h").is_ok());
-        assert!(box_free(handle, "h").is_ok());
+        let misaligned = (handle as *mut u8).add(1) as *mut Single;
+        assert_eq!(precondition(borrow(misaligned, "h")), "h is a valid Single");
+        assert!(free::<Single>(std::ptr::null_mut(), "h").is_ok());
+        assert_eq!(drops.load(Ordering::SeqCst), 0);
+        assert!(free(handle, "h").is_ok());
     }
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }
 
 #[test]
 fn shared_handles_count_references() {
-    let drops = Arc::new(AtomicUsize::new(0));
-    let handle: *mut First = arc_into_handle(Counted(drops.clone()));
+    let (value, drops) = counted();
+    let handle: *mut Left = new(value);
     // SAFETY: the handle stays valid while a reference is held.
     unsafe {
-        assert_eq!(arc_ref(handle, "h").ok(), Some(handle));
-        assert!(arc_borrow(handle, "h").is_ok());
-        assert_eq!(
-            precondition(arc_borrow(handle as *const Second, "h")),
-            "h is a valid Second"
-        );
-        assert!(arc_unref(handle, "h").is_ok());
+        assert_eq!(add_ref(handle, "h").ok(), Some(handle));
+        let kept = HandleRef::new(handle, "h").unwrap();
+        let weak = kept.downgrade();
+        assert!(unref(handle, "h").is_ok());
+        assert!(unref(handle, "h").is_ok());
         assert_eq!(drops.load(Ordering::SeqCst), 0);
-        assert!(arc_unref(handle, "h").is_ok());
-        assert!(arc_unref::<First>(std::ptr::null_mut(), "h").is_ok());
+        assert!(weak.upgrade().is_some());
+        drop(kept);
+        assert!(weak.upgrade().is_none());
+        assert!(unref::<Left>(std::ptr::null_mut(), "h").is_ok());
     }
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }
 
 #[test]
-fn buffers_and_iovecs_reject_null_with_length() {
-    // SAFETY: NULL pointers and a valid local buffer.
+fn a_base_type_accepts_its_family_and_a_subtype_only_itself() {
+    let (value, _drops) = counted();
+    let left = HandleRef::<Left>::adopt(new(value));
+    let (value, _drops) = counted();
+    let single = new::<Single>(value);
+    // SAFETY: live handles of our own making.
     unsafe {
-        assert_eq!(bytes(std::ptr::null(), 0).ok(), Some(&[][..]));
+        assert!(borrow(left.as_ptr() as *const Base, "ioc").is_ok());
         assert_eq!(
-            precondition(bytes(std::ptr::null(), 1)),
-            "buf != NULL || len == 0"
+            precondition(borrow(left.as_ptr() as *const Right, "ioc")),
+            "TEST_IS_RIGHT (ioc)"
         );
-        assert!(iovecs(std::ptr::null(), 0).unwrap().is_empty());
         assert_eq!(
-            precondition(iovecs(std::ptr::null(), 2)),
+            precondition(borrow(single as *const Base, "ioc")),
+            "TEST_IS_BASE (ioc)"
+        );
+        free(single, "h").unwrap();
+    }
+}
+
+#[test]
+fn a_task_source_is_any_shared_or_static_handle() {
+    let (value, drops) = counted();
+    let left = HandleRef::<Left>::adopt(new(value));
+    // SAFETY: live handles and readable memory of our own making.
+    unsafe {
+        let any = AnyRef::new(left.as_ptr().cast(), "source is a qio object").unwrap();
+        assert_eq!(any.as_ptr(), left.as_ptr().cast());
+        drop(left);
+        assert_eq!(drops.load(Ordering::SeqCst), 0, "the AnyRef holds it");
+        drop(any);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+
+        let lone = &LONE as *const Tagged<()> as *mut std::os::raw::c_void;
+        assert_eq!(AnyRef::new(lone, "x").unwrap().as_ptr(), lone);
+        assert_eq!(AnyRef::of_static(&LONE).as_ptr(), lone);
+
+        let (value, _drops) = counted();
+        let single = new::<Single>(value);
+        assert_eq!(
+            precondition(AnyRef::new(single.cast(), "source is a qio object")),
+            "source is a qio object"
+        );
+        free(single, "h").unwrap();
+        let zeros = [0u64; 4];
+        assert!(AnyRef::new(zeros.as_ptr() as *mut _, "x").is_err());
+        assert!(AnyRef::new(std::ptr::null_mut(), "x").is_err());
+    }
+}
+
+#[test]
+fn an_owned_handle_lent_to_c_is_freed_with_its_owner() {
+    let (value, drops) = counted();
+    let owned = OwnedHandle::<Single>::new(value);
+    // SAFETY: the live handle it lends.
+    assert!(unsafe { borrow(owned.as_ptr(), "h") }.is_ok());
+    drop(owned);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn buffers_iovecs_and_out_parameters_refuse_null() {
+    // SAFETY: NULL pointers and valid local buffers.
+    unsafe {
+        assert_eq!(slice::<u8>(std::ptr::null(), 0, "e").ok(), Some(&[][..]));
+        assert_eq!(precondition(slice::<u8>(std::ptr::null(), 1, "e")), "e");
+        assert!(iov_slices(std::ptr::null(), 0).unwrap().is_empty());
+        assert_eq!(
+            precondition(iov_slices(std::ptr::null(), 2)),
             "iov != NULL || niov == 0"
         );
         let data = *b"abc";
-        let iov = [iovec(data.as_ptr().cast(), 3), iovec(std::ptr::null(), 0)];
-        let parts: Vec<&[u8]> = iovecs(iov.as_ptr(), 2)
-            .unwrap()
-            .iter()
-            .map(|v| iov_bytes(v).unwrap())
-            .collect();
-        assert_eq!(parts, [&b"abc"[..], &[][..]]);
+        let iov = [
+            libc::iovec {
+                iov_base: data.as_ptr() as *mut _,
+                iov_len: 3,
+            },
+            libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            },
+        ];
+        assert_eq!(iov_slices(iov.as_ptr(), 2).unwrap(), [&b"abc"[..], &[][..]]);
+        let bad = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 5,
+        }];
         assert_eq!(
-            precondition(iov_bytes(&iovec(std::ptr::null(), 5))),
+            precondition(iov_slices(bad.as_ptr(), 1)),
             "buf != NULL || len == 0"
         );
+        assert_eq!(
+            precondition(out_param::<usize>(std::ptr::null_mut(), "n != NULL")),
+            "n != NULL"
+        );
+        let mut buf = [0u8; 8];
+        let at = buf.as_mut_ptr();
+        assert!(in_out_bufs(at.cast(), at.cast(), 8).is_ok());
+        assert_eq!(
+            precondition(in_out_bufs(at.cast(), at.add(3).cast(), 4)),
+            "input == output || the buffers do not overlap"
+        );
+        assert!(in_out_bufs(at.cast(), at.add(4).cast(), 4).is_ok());
+    }
+}
+
+#[test]
+fn string_arrays_end_at_null() {
+    let (a, b) = (c"a".as_ptr(), c"bc".as_ptr());
+    let array: [*const c_char; 3] = [a, b, std::ptr::null()];
+    // SAFETY: a NULL-terminated array of NUL-terminated strings, and NULL.
+    unsafe {
+        assert_eq!(c_strings(array.as_ptr()), [c"a", c"bc"]);
+        assert!(c_strings(std::ptr::null()).is_empty());
     }
 }
 
@@ -123,5 +234,50 @@ fn glib_copies_are_exact() {
         );
         glib_sys::g_free(bytes_copy.cast());
         glib_sys::g_free(text_copy.cast());
+    }
+}
+
+/// Every tag of the C API: the four-byte literals `b"Q..."` of its sources (in
+/// `Tag::new` and in the macros that declare channel and authz types).
+fn declared_tags() -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    let mut dirs = vec![dir];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("tests.rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let code = text.lines().filter(|l| !l.trim_start().starts_with("//"));
+                for line in code {
+                    for (at, _) in line.match_indices("b\"Q") {
+                        let tag = &line[at + 2..];
+                        if tag.len() > 4 && tag.as_bytes()[4] == b'"' {
+                            found.push((tag[..4].to_owned(), path.display().to_string()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn every_handle_type_has_its_own_tag() {
+    let tags = declared_tags();
+    // 11 standalone types, the channel family (its base and 7 types), the authz family
+    // (its base and 3): a new type updates this count.
+    assert_eq!(tags.len(), 23, "found {tags:?}");
+    let mut seen = std::collections::HashMap::new();
+    for (tag, file) in &tags {
+        if let Some(other) = seen.insert(tag.clone(), file.clone()) {
+            panic!("tag {tag} is declared in {other} and {file}");
+        }
+    }
+    for (tag, _) in &tags {
+        assert!(tag.starts_with('Q') && tag.is_ascii(), "{tag}");
     }
 }

@@ -176,6 +176,20 @@ fn unsupported(alg: CipherAlgo, mode: CipherMode, backend: Backend) -> Error {
 }
 
 /// A keyed cipher in one mode, with its IV state (QEMU's `QCryptoCipher`).
+///
+/// ```
+/// use qio::crypto::{Cipher, CipherAlgo, CipherMode};
+///
+/// // FIPS 197, appendix C.1: AES-128 of 00112233..ff under the key 00010203..0f.
+/// let key: Vec<u8> = (0..16).collect();
+/// let mut block: Vec<u8> = (0..16).map(|i| i * 0x11).collect();
+/// let mut cipher = Cipher::new(CipherAlgo::Aes128, CipherMode::Ecb, &key)?;
+/// cipher.encrypt(block.as_mut_slice().into())?;
+/// assert_eq!(block[..4], [0x69, 0xc4, 0xe0, 0xd8]);
+/// cipher.decrypt(block.as_mut_slice().into())?;
+/// assert_eq!(block[15], 0xff);
+/// # Ok::<(), qio::Error>(())
+/// ```
 pub struct Cipher {
     alg: CipherAlgo,
     mode: CipherMode,

@@ -104,6 +104,20 @@ pub(crate) fn unsupported(what: &str, alg: HashAlgo, backend: Backend) -> Error 
 }
 
 /// An incremental hash computation (QEMU's `QCryptoHash`).
+///
+/// ```
+/// use qio::crypto::{Hash, HashAlgo};
+///
+/// let mut hash = Hash::new(HashAlgo::Sha256)?;
+/// hash.update(b"ab")?;
+/// hash.update(b"c")?;
+/// // FIPS 180-2, appendix B.1.
+/// assert_eq!(
+///     hash.finalize_hex(),
+///     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+/// );
+/// # Ok::<(), qio::Error>(())
+/// ```
 pub struct Hash(Digester);
 
 impl Hash {

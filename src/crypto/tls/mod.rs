@@ -8,7 +8,7 @@ mod session;
 mod x509;
 
 pub use creds::{psk_file_key, Creds, CredsKind, Endpoint};
-pub use session::{Progress, Received, Session, SessionOwner, Transport};
+pub use session::{Progress, Received, Session, Transport};
 
 use std::ffi::CStr;
 use std::os::raw::c_int;

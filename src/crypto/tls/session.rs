@@ -194,24 +194,8 @@ unsafe extern "C" fn pull(
     shared.transport_io(&shared.read_error, |t| t.pull(buf))
 }
 
-/// Who owns a session, as the magic number at its start says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SessionOwner {
-    /// Made by [`Session::new`] for a caller, who frees it.
-    Caller,
-    /// Part of a TLS channel, freed with it.
-    Channel,
-}
-
-const MAGIC_CALLER: u32 = u32::from_be_bytes(*b"QTSs");
-const MAGIC_CHANNEL: u32 = u32::from_be_bytes(*b"QTSc");
-
 /// One TLS connection's state (`QCryptoTLSSession`).
-#[repr(C)]
 pub struct Session {
-    /// First, so that a foreign pointer to a session can be checked before use, as
-    /// channels' class is.
-    magic: u32,
     shared: Box<Shared>,
     /// The credentials the session was made with, kept alive as gnutls uses them.
     _creds: Arc<Loaded>,
@@ -269,7 +253,6 @@ impl Session {
         let rc = unsafe { ffi::gnutls_init(&mut handle, flags) };
         super::check("Cannot initialize TLS session", rc)?;
         let session = Session {
-            magic: MAGIC_CALLER,
             shared: Box::new(Shared {
                 handle,
                 transport: RwLock::new(None),
@@ -324,35 +307,6 @@ impl Session {
             ffi::gnutls_transport_set_pull_function(handle, pull);
         }
         Ok(session)
-    }
-
-    /// Who owns the session at `ptr`, or `None` if it is NULL, misaligned or not a
-    /// session.
-    ///
-    /// # Safety
-    /// A non-NULL aligned `ptr` must be readable for 4 bytes.
-    pub unsafe fn owner_at(ptr: *const c_void) -> Option<SessionOwner> {
-        if ptr.is_null() || !(ptr as *const u32).is_aligned() {
-            return None;
-        }
-        // SAFETY: the caller's contract.
-        match unsafe { *(ptr as *const u32) } {
-            MAGIC_CALLER => Some(SessionOwner::Caller),
-            MAGIC_CHANNEL => Some(SessionOwner::Channel),
-            _ => None,
-        }
-    }
-
-    /// Marks the session as part of a channel.
-    pub(crate) fn owned_by_channel(mut self) -> Session {
-        self.magic = MAGIC_CHANNEL;
-        self
-    }
-
-    /// Clears the magic number before the memory is freed, so that a second free of
-    /// the same pointer is caught while the memory has not been reused.
-    pub fn invalidate(&mut self) {
-        self.magic = 0;
     }
 
     /// Sets what records go through (`qcrypto_tls_session_set_callbacks`).

@@ -38,24 +38,17 @@ fn other_kinds_pass_through_and_failures_say_why() {
 
 #[test]
 fn lookup_async_reports_in_the_context_thread() {
-    // SAFETY: plain constructor; unreffed below.
-    let context = unsafe { glib_sys::g_main_context_new() };
+    let context = crate::io::MainContext::new();
     let found = std::sync::Arc::new(std::sync::Mutex::new(None));
     let (slot, caller) = (found.clone(), std::thread::current().id());
     let addr = SocketAddress::parse("tcp:127.0.0.1:80").unwrap();
-    // SAFETY: a valid context, alive until the completion ran.
-    let _task = unsafe {
-        DnsResolver::instance().lookup_async(addr, context, move |result| {
-            assert_eq!(std::thread::current().id(), caller);
-            *slot.lock().unwrap() = Some(result);
-        })
-    };
+    let _task = DnsResolver::instance().lookup_async(addr, &context, move |result| {
+        assert_eq!(std::thread::current().id(), caller);
+        *slot.lock().unwrap() = Some(result);
+    });
     while found.lock().unwrap().is_none() {
-        // SAFETY: a valid context, iterated by this thread only.
-        unsafe { glib_sys::g_main_context_iteration(context, glib_sys::GTRUE) };
+        context.iteration(true);
     }
-    // SAFETY: our reference.
-    unsafe { glib_sys::g_main_context_unref(context) };
     let result = found.lock().unwrap().take().unwrap().unwrap();
     assert_eq!(result[0].to_string(), "tcp:127.0.0.1:80,numeric");
 }

@@ -105,25 +105,21 @@ fn closing_a_listener_removes_its_path_but_not_an_adopted_one() {
 /// Runs `start` against a private context and returns what its completion received,
 /// checking that the completion ran in this thread while iterating that context.
 fn run_async<T: Send + 'static>(
-    start: impl FnOnce(*mut GMainContext, Box<dyn FnOnce(T) + Send>) -> ThreadTask,
+    start: impl FnOnce(&MainContext, Box<dyn FnOnce(T) + Send>) -> ThreadTask,
 ) -> T {
-    // SAFETY: plain constructor; unreffed below.
-    let context = unsafe { glib_sys::g_main_context_new() };
+    let context = MainContext::new();
     let slot = Arc::new(Mutex::new(None));
     let (setter, caller) = (slot.clone(), std::thread::current().id());
     let _task = start(
-        context,
+        &context,
         Box::new(move |value| {
             assert_eq!(std::thread::current().id(), caller);
             *setter.lock().unwrap() = Some(value);
         }),
     );
     while slot.lock().unwrap().is_none() {
-        // SAFETY: a valid context, iterated by this thread only.
-        unsafe { glib_sys::g_main_context_iteration(context, glib_sys::GTRUE) };
+        context.iteration(true);
     }
-    // SAFETY: our reference.
-    unsafe { glib_sys::g_main_context_unref(context) };
     let value = slot.lock().unwrap().take().unwrap();
     value
 }
@@ -132,11 +128,10 @@ fn run_async<T: Send + 'static>(
 fn listen_connect_and_dgram_async_complete_in_the_callers_context() {
     let listener = Socket::new_channel();
     let any = SocketAddress::parse("tcp:127.0.0.1:0").unwrap();
-    // SAFETY (each closure): the context run_async made and keeps alive meanwhile.
-    run_async(|ctx, done| unsafe { listener.listen_async(any, 1, ctx, done) }).unwrap();
+    run_async(|ctx, done| listener.listen_async(any, 1, ctx, done)).unwrap();
     let bound = listener.local_address().unwrap();
     let client = Socket::new_channel();
-    run_async(|ctx, done| unsafe { client.connect_async(bound.clone(), ctx, done) }).unwrap();
+    run_async(|ctx, done| client.connect_async(bound.clone(), ctx, done)).unwrap();
     let server = listener.accept().unwrap();
     assert_eq!(
         client.remote_address().unwrap(),
@@ -146,13 +141,13 @@ fn listen_connect_and_dgram_async_complete_in_the_callers_context() {
     // A refused connect reports its error through the completion too.
     listener.close().unwrap();
     let refused = Socket::new_channel();
-    let e = run_async(|ctx, done| unsafe { refused.connect_async(bound, ctx, done) });
+    let e = run_async(|ctx, done| refused.connect_async(bound, ctx, done));
     assert!(e.unwrap_err().message().ends_with(": Connection refused"));
 
     let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let remote = SocketAddress::parse(&format!("tcp:{}", receiver.local_addr().unwrap())).unwrap();
     let sender = Socket::new_channel();
-    run_async(|ctx, done| unsafe { sender.dgram_async(None, remote, ctx, done) }).unwrap();
+    run_async(|ctx, done| sender.dgram_async(None, remote, ctx, done)).unwrap();
     sender.write(b"datagram").unwrap();
     let mut buf = [0; 16];
     assert_eq!(receiver.recv(&mut buf).unwrap(), 8);

@@ -6,24 +6,19 @@ use super::*;
 
 #[test]
 fn completion_runs_once_in_the_context_thread_after_the_worker() {
-    // SAFETY: plain constructor; unreffed below.
-    let context = unsafe { glib_sys::g_main_context_new() };
+    let context = MainContext::new();
     let worker_thread = Arc::new(Mutex::new(None::<ThreadId>));
     let completions = Arc::new(AtomicUsize::new(0));
     let (w, c) = (worker_thread.clone(), completions.clone());
-    // SAFETY: a valid context.
-    let task = unsafe {
-        run_in_thread(
-            move || *w.lock().unwrap() = Some(std::thread::current().id()),
-            move || {
-                c.fetch_add(1, Ordering::SeqCst);
-            },
-            context,
-        )
-    };
+    let task = run_in_thread(
+        move || *w.lock().unwrap() = Some(std::thread::current().id()),
+        move || {
+            c.fetch_add(1, Ordering::SeqCst);
+        },
+        &context,
+    );
     while completions.load(Ordering::SeqCst) == 0 {
-        // SAFETY: a valid context, iterated by this thread only.
-        unsafe { glib_sys::g_main_context_iteration(context, glib_sys::GTRUE) };
+        context.iteration(true);
     }
     assert_ne!(
         worker_thread.lock().unwrap().unwrap(),
@@ -31,31 +26,20 @@ fn completion_runs_once_in_the_context_thread_after_the_worker() {
     );
     task.wait();
     assert_eq!(completions.load(Ordering::SeqCst), 1);
-    // SAFETY: our reference.
-    unsafe { glib_sys::g_main_context_unref(context) };
 }
 
 #[test]
 fn wait_completes_here_and_removes_the_pending_source() {
-    // SAFETY: plain constructor; unreffed below.
-    let context = unsafe { glib_sys::g_main_context_new() };
+    let context = MainContext::new();
     let completions = Arc::new(AtomicUsize::new(0));
     let c = completions.clone();
-    // SAFETY: a valid context.
-    let task = unsafe {
-        in_thread(
-            || 42,
-            move |v| assert_eq!(c.fetch_add(v, Ordering::SeqCst), 0),
-            context,
-        )
-    };
+    let task = in_thread(
+        || 42,
+        move |v| assert_eq!(c.fetch_add(v, Ordering::SeqCst), 0),
+        &context,
+    );
     task.wait();
     assert_eq!(completions.load(Ordering::SeqCst), 42);
-    // SAFETY: a valid context: nothing is left to dispatch.
-    assert_eq!(
-        unsafe { glib_sys::g_main_context_iteration(context, glib_sys::GFALSE) },
-        0
-    );
-    // SAFETY: our reference.
-    unsafe { glib_sys::g_main_context_unref(context) };
+    // Nothing is left to dispatch.
+    assert!(!context.iteration(false));
 }

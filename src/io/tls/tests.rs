@@ -4,28 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::*;
-use crate::io::Socket;
-
-struct MainContext(*mut GMainContext);
-
-impl MainContext {
-    fn new() -> MainContext {
-        // SAFETY: plain constructor; unreffed on drop.
-        MainContext(unsafe { glib_sys::g_main_context_new() })
-    }
-
-    fn iterate(&self) {
-        // SAFETY: a valid context, iterated by this thread only.
-        unsafe { glib_sys::g_main_context_iteration(self.0, glib_sys::GFALSE) };
-    }
-}
-
-impl Drop for MainContext {
-    fn drop(&mut self) {
-        // SAFETY: our reference.
-        unsafe { glib_sys::g_main_context_unref(self.0) };
-    }
-}
+use crate::io::{MainContext, Socket};
 
 fn anon() -> (Creds, Creds) {
     (
@@ -62,8 +41,7 @@ type Outcome = Arc<Mutex<Vec<Result<()>>>>;
 fn start(tls: &Arc<Channel<Tls>>, ctx: &MainContext) -> Outcome {
     let outcome: Outcome = Arc::default();
     let o = outcome.clone();
-    // SAFETY: a valid context that outlives the handshake.
-    unsafe { tls.handshake(ctx.0, move |result| o.lock().unwrap().push(result)) };
+    tls.handshake(ctx, move |result| o.lock().unwrap().push(result));
     outcome
 }
 
@@ -78,7 +56,7 @@ fn handshake(client: &Arc<Channel<Tls>>, server: &Arc<Channel<Tls>>) {
         if !c.lock().unwrap().is_empty() && !s.lock().unwrap().is_empty() {
             break;
         }
-        ctx.iterate();
+        ctx.iteration(false);
     }
     for outcome in [c, s] {
         let outcome = outcome.lock().unwrap();
@@ -90,7 +68,7 @@ fn handshake(client: &Arc<Channel<Tls>>, server: &Arc<Channel<Tls>>) {
 #[test]
 fn handshake_then_a_megabyte_each_way_blocking_and_not() {
     let (client, server) = pair(&anon());
-    assert_eq!(client.class(), Class::Tls);
+    assert!(client.upcast().is::<Tls>());
     assert!(client.has_feature(Feature::Shutdown));
     handshake(&client, &server);
     assert!(client.imp().session().key_size().unwrap() >= 16);
@@ -170,7 +148,7 @@ fn closing_or_dropping_mid_handshake_never_calls_back() {
         server.set_blocking(false).unwrap();
         let _server_outcome = start(&server, &ctx);
         for _ in 0..50 {
-            ctx.iterate();
+            ctx.iteration(false);
         }
         assert!(outcome.lock().unwrap().is_empty());
     }
@@ -188,15 +166,12 @@ fn a_watch_wakes_readers_while_gnutls_holds_decrypted_bytes() {
     let ctx = MainContext::new();
     let fired = Arc::new(AtomicUsize::new(0));
     let f = fired.clone();
-    // SAFETY: a valid context.
-    unsafe {
-        watch::add_watch(&server.upcast(), G_IO_IN, ctx.0, move |_, ready| {
-            assert_eq!(ready, G_IO_IN);
-            f.fetch_add(1, Ordering::SeqCst);
-            false
-        })
-    };
-    ctx.iterate();
+    server.upcast().add_watch(G_IO_IN, &ctx, move |_, ready| {
+        assert_eq!(ready, G_IO_IN);
+        f.fetch_add(1, Ordering::SeqCst);
+        false
+    });
+    ctx.iteration(false);
     assert_eq!(fired.load(Ordering::SeqCst), 1);
     let mut rest = [0; 16];
     assert_eq!(server.read(&mut rest).unwrap(), 8);
@@ -244,7 +219,7 @@ fn a_failed_handshake_reports_once() {
     let ctx = MainContext::new();
     let (c, s) = (start(&client, &ctx), start(&server, &ctx));
     for _ in 0..200 {
-        ctx.iterate();
+        ctx.iteration(false);
         if !s.lock().unwrap().is_empty() {
             break;
         }
@@ -258,7 +233,7 @@ fn a_failed_handshake_reports_once() {
         .starts_with("TLS handshake failed: "));
     drop(server);
     for _ in 0..200 {
-        ctx.iterate();
+        ctx.iteration(false);
         if !c.lock().unwrap().is_empty() {
             break;
         }
@@ -297,7 +272,7 @@ fn x509_handshakes_check_the_peer_before_calling_back() {
         if !c.lock().unwrap().is_empty() && !s.lock().unwrap().is_empty() {
             break;
         }
-        ctx.iterate();
+        ctx.iteration(false);
     }
     c.lock().unwrap()[0].clone().unwrap();
     let s = s.lock().unwrap();
