@@ -758,113 +758,15 @@ pub unsafe extern "C" fn qio_channel_get_peerpid(
     })
 }
 
-/// A new source that dispatches when @ioc is ready for @condition; set its callback
-/// with g_source_set_callback() and a #QIOChannelFunc cast to #GSourceFunc. The source
-/// holds a reference on @ioc.
-///
-/// Returns: (transfer full): the unattached source.
-#[no_mangle]
-pub unsafe extern "C" fn qio_channel_create_watch(
-    ioc: *mut QIOChannel,
-    condition: GIOCondition,
-) -> *mut GSource {
-    ffi_guard!(std::ptr::null_mut(), {
-        let watch = handle!(ioc).channel.create_watch(condition);
-        Ok(raw_source(watch, keep_handle!(ioc)))
-    })
-}
-
-/// Calls @func(@ioc, ready, @user_data) in the thread iterating @context (NULL: the
-/// default context) whenever @ioc is ready for @condition, until @func returns
-/// G_SOURCE_REMOVE; @notify runs on @user_data when the watch goes.
-///
-/// Returns: the watch's source id in @context.
-#[no_mangle]
-pub unsafe extern "C" fn qio_channel_add_watch_full(
-    ioc: *mut QIOChannel,
-    condition: GIOCondition,
-    func: QIOChannelFunc,
-    user_data: gpointer,
-    notify: GDestroyNotify,
-    context: *mut GMainContext,
-) -> c_uint {
-    ffi_guard!(0, {
-        let func = callback!(func);
-        let watch = handle!(ioc).channel.create_watch(condition);
-        let source = raw_source(watch, keep_handle!(ioc));
-        Ok(attach(
-            source,
-            func,
-            user_data,
-            notify,
-            &main_context!(context),
-            true,
-        ))
-    })
-}
-
-/// qio_channel_add_watch_full() on the default context.
-///
-/// Returns: the watch's source id.
-#[no_mangle]
-pub unsafe extern "C" fn qio_channel_add_watch(
-    ioc: *mut QIOChannel,
-    condition: GIOCondition,
-    func: QIOChannelFunc,
-    user_data: gpointer,
-    notify: GDestroyNotify,
-) -> c_uint {
-    ffi_guard!(0, {
-        let func = callback!(func);
-        let watch = handle!(ioc).channel.create_watch(condition);
-        let source = raw_source(watch, keep_handle!(ioc));
-        Ok(attach(
-            source,
-            func,
-            user_data,
-            notify,
-            &MainContext::default(),
-            true,
-        ))
-    })
-}
-
-/// qio_channel_add_watch_full(), returning the attached source itself.
-///
-/// Returns: (transfer full): the source, to g_source_unref() (g_source_destroy() removes
-/// the watch).
-#[no_mangle]
-pub unsafe extern "C" fn qio_channel_add_watch_source(
-    ioc: *mut QIOChannel,
-    condition: GIOCondition,
-    func: QIOChannelFunc,
-    user_data: gpointer,
-    notify: GDestroyNotify,
-    context: *mut GMainContext,
-) -> *mut GSource {
-    ffi_guard!(std::ptr::null_mut(), {
-        let func = callback!(func);
-        let watch = handle!(ioc).channel.create_watch(condition);
-        let source = raw_source(watch, keep_handle!(ioc));
-        attach(
-            source,
-            func,
-            user_data,
-            notify,
-            &main_context!(context),
-            false,
-        );
-        Ok(source)
-    })
-}
-
-/// Blocks until @ioc is ready for @condition (or reports a hang-up or error).
-#[no_mangle]
-pub unsafe extern "C" fn qio_channel_wait(ioc: *mut QIOChannel, condition: GIOCondition) {
-    ffi_guard!((), {
-        handle!(ioc).channel.wait(condition);
-        Ok(())
-    })
+/// A new raw watch on the channel handle argument `ioc` for `condition`; see
+/// [`raw_source`].
+macro_rules! watch_source {
+    ($ioc:ident, $condition:ident) => {
+        raw_source(
+            handle!($ioc).channel.create_watch($condition),
+            keep_handle!($ioc),
+        )
+    };
 }
 
 /// The raw source of `watch`, for C to set a #QIOChannelFunc on: it is called with
@@ -886,9 +788,7 @@ type ChannelFunc = unsafe extern "C" fn(*mut QIOChannel, GIOCondition, gpointer)
 /// (the context keeps the source). Returns its id.
 fn attach(
     source: *mut GSource,
-    func: ChannelFunc,
-    user_data: gpointer,
-    notify: GDestroyNotify,
+    (func, user_data, notify): (ChannelFunc, gpointer, GDestroyNotify),
     context: &MainContext,
     release: bool,
 ) -> c_uint {
@@ -903,4 +803,86 @@ fn attach(
         }
         id
     }
+}
+
+/// A new source that dispatches when @ioc is ready for @condition; set its callback
+/// with g_source_set_callback() and a #QIOChannelFunc cast to #GSourceFunc. The source
+/// holds a reference on @ioc.
+///
+/// Returns: (transfer full): the unattached source.
+#[no_mangle]
+pub unsafe extern "C" fn qio_channel_create_watch(
+    ioc: *mut QIOChannel,
+    condition: GIOCondition,
+) -> *mut GSource {
+    ffi_guard!(std::ptr::null_mut(), { Ok(watch_source!(ioc, condition)) })
+}
+
+/// Calls @func(@ioc, ready, @user_data) in the thread iterating @context (NULL: the
+/// default context) whenever @ioc is ready for @condition, until @func returns
+/// G_SOURCE_REMOVE; @notify runs on @user_data when the watch goes.
+///
+/// Returns: the watch's source id in @context.
+#[no_mangle]
+pub unsafe extern "C" fn qio_channel_add_watch_full(
+    ioc: *mut QIOChannel,
+    condition: GIOCondition,
+    func: QIOChannelFunc,
+    user_data: gpointer,
+    notify: GDestroyNotify,
+    context: *mut GMainContext,
+) -> c_uint {
+    ffi_guard!(0, {
+        let (func, context) = (callback!(func), main_context!(context));
+        let source = watch_source!(ioc, condition);
+        Ok(attach(source, (func, user_data, notify), &context, true))
+    })
+}
+
+/// qio_channel_add_watch_full() on the default context.
+///
+/// Returns: the watch's source id.
+#[no_mangle]
+pub unsafe extern "C" fn qio_channel_add_watch(
+    ioc: *mut QIOChannel,
+    condition: GIOCondition,
+    func: QIOChannelFunc,
+    user_data: gpointer,
+    notify: GDestroyNotify,
+) -> c_uint {
+    ffi_guard!(0, {
+        let source = watch_source!(ioc, condition);
+        let callback = (callback!(func), user_data, notify);
+        Ok(attach(source, callback, &MainContext::default(), true))
+    })
+}
+
+/// qio_channel_add_watch_full(), returning the attached source itself.
+///
+/// Returns: (transfer full): the source, to g_source_unref() (g_source_destroy() removes
+/// the watch).
+#[no_mangle]
+pub unsafe extern "C" fn qio_channel_add_watch_source(
+    ioc: *mut QIOChannel,
+    condition: GIOCondition,
+    func: QIOChannelFunc,
+    user_data: gpointer,
+    notify: GDestroyNotify,
+    context: *mut GMainContext,
+) -> *mut GSource {
+    ffi_guard!(std::ptr::null_mut(), {
+        let (func, context) = (callback!(func), main_context!(context));
+        let source = watch_source!(ioc, condition);
+        attach(source, (func, user_data, notify), &context, false);
+        Ok(source)
+    })
+}
+
+/// Blocks until @ioc is ready for @condition (or reports a hang-up or error).
+#[no_mangle]
+pub unsafe extern "C" fn qio_channel_wait(ioc: *mut QIOChannel, condition: GIOCondition) {
+    ffi_guard!((), {
+        handle!(ioc).channel.wait(condition);
+        Ok(())
+    })
 }

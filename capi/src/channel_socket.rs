@@ -96,11 +96,11 @@ pub unsafe extern "C" fn qio_channel_socket_dgram_sync(
 
 /// Runs `op` on `socket` in a worker thread, then completes a task (source: the
 /// socket's handle) with @callback in `context`.
-fn in_thread(
+fn run_in_thread(
     socket: Arc<Channel<Socket>>,
     source: AnyRef,
     op: impl FnOnce(&Channel<Socket>) -> qio::Result<()> + Send + 'static,
-    (callback, opaque, destroy): (QIOTaskFunc, gpointer, GDestroyNotify),
+    done: (QIOTaskFunc, gpointer, GDestroyNotify),
     context: &MainContext,
 ) -> Result<(), Fail> {
     let work = move |t: &task::Task| {
@@ -108,7 +108,21 @@ fn in_thread(
             t.set_error(&e);
         }
     };
-    task::run_new(Some(source), (callback, opaque, destroy), work, context)
+    task::run_new(Some(source), done, work, context)
+}
+
+/// The body of the `_async` exports: `op` on the socket behind `ioc` in a worker
+/// thread, then the task (source: `ioc`) completed in `context`.
+macro_rules! in_thread {
+    ($ioc:ident, $op:expr, ($($done:ident),+), $context:ident) => {
+        run_in_thread(
+            channel!($ioc),
+            keep_handle!($ioc).into(),
+            $op,
+            ($($done),+),
+            &main_context!($context),
+        )
+    };
 }
 
 /// qio_channel_socket_connect_sync() in a worker thread; @callback then runs with a
@@ -123,16 +137,9 @@ pub unsafe extern "C" fn qio_channel_socket_connect_async(
     context: *mut GMainContext,
 ) {
     ffi_guard!((), {
-        let (socket, addr) = (channel!(ioc), handle!(addr).addr.clone());
+        let addr = handle!(addr).addr.clone();
         let op = move |s: &Channel<Socket>| s.connect_sync(&addr);
-        let done = (callback, opaque, destroy);
-        in_thread(
-            socket,
-            keep_handle!(ioc).into(),
-            op,
-            done,
-            &main_context!(context),
-        )
+        in_thread!(ioc, op, (callback, opaque, destroy), context)
     })
 }
 
@@ -149,16 +156,9 @@ pub unsafe extern "C" fn qio_channel_socket_listen_async(
     context: *mut GMainContext,
 ) {
     ffi_guard!((), {
-        let (socket, addr) = (channel!(ioc), handle!(addr).addr.clone());
+        let addr = handle!(addr).addr.clone();
         let op = move |s: &Channel<Socket>| s.listen_sync(&addr, num);
-        let done = (callback, opaque, destroy);
-        in_thread(
-            socket,
-            keep_handle!(ioc).into(),
-            op,
-            done,
-            &main_context!(context),
-        )
+        in_thread!(ioc, op, (callback, opaque, destroy), context)
     })
 }
 
@@ -175,18 +175,10 @@ pub unsafe extern "C" fn qio_channel_socket_dgram_async(
     context: *mut GMainContext,
 ) {
     ffi_guard!((), {
-        let socket = channel!(ioc);
         let local = opt_handle!(local_addr).map(|a| a.addr.clone());
         let remote = handle!(remote_addr).addr.clone();
         let op = move |s: &Channel<Socket>| s.dgram_sync(local.as_ref(), &remote);
-        let done = (callback, opaque, destroy);
-        in_thread(
-            socket,
-            keep_handle!(ioc).into(),
-            op,
-            done,
-            &main_context!(context),
-        )
+        in_thread!(ioc, op, (callback, opaque, destroy), context)
     })
 }
 
