@@ -1,7 +1,7 @@
 #!/bin/sh
-# Builds qio and runs every check: formatting and clippy, then a meson build made as a
-# distribution makes it, out of tree from a read-only copy of the source, and its whole
-# test suite (C tests, Rust tests, interop, fuzzing, header freshness, exported symbols,
+# Builds qio and runs every check: formatting, clippy and rustdoc, then a meson build
+# made as a distribution makes it, out of tree from a read-only copy of the source, and
+# its whole test suite (C tests, Rust tests, interop, fuzzing, header freshness, exported symbols,
 # versions), the C tests again under valgrind and in an AddressSanitizer/UBSan build,
 # and an install whose pkg-config module is used to build and run a consumer, as well
 # as the uninstalled module from the build tree.
@@ -58,6 +58,10 @@ echo "$(find "$src" -type f | wc -l) files, read-only"
 step "cargo clippy"
 cargo clippy --locked --workspace --all-targets --manifest-path "$src/Cargo.toml" \
     --target-dir "$target" -- -D warnings
+
+step "cargo doc -p qio (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --locked -p qio --no-deps \
+    --manifest-path "$src/Cargo.toml" --target-dir "$target"
 
 step "meson setup + compile ($build, from $src)"
 if [ -f "$build/build.ninja" ]; then
