@@ -217,7 +217,7 @@ fn check_pair(
             "Our own certificate {} failed validation against {}: {}",
             cert_file.display(),
             ca_file.display(),
-            super::session::status_reason(status)
+            super::x509::status_reason(status)
         )));
     }
     Ok(())

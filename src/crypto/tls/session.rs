@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 
 use super::creds::{Creds, Endpoint, Loaded};
-use super::x509::X509Cert;
+use super::x509::{status_reason, X509Cert};
 use super::{ffi, strerror};
 use crate::authz::Authz;
 use crate::{Error, ErrorKind, Result};
@@ -589,23 +589,4 @@ impl Session {
             "gnutls has no name for the negotiated parameter",
         ))
     }
-}
-
-/// QEMU's words for a gnutls verification status: the last of these that applies.
-pub(super) fn status_reason(status: std::os::raw::c_uint) -> &'static str {
-    [
-        (
-            ffi::GNUTLS_CERT_INSECURE_ALGORITHM,
-            "The certificate uses an insecure algorithm",
-        ),
-        (ffi::GNUTLS_CERT_REVOKED, "The certificate has been revoked"),
-        (
-            ffi::GNUTLS_CERT_SIGNER_NOT_FOUND,
-            "The certificate hasn't got a known issuer",
-        ),
-        (ffi::GNUTLS_CERT_INVALID, "The certificate is not trusted"),
-    ]
-    .into_iter()
-    .find(|(bit, _)| status & bit != 0)
-    .map_or("Invalid certificate", |(_, reason)| reason)
 }

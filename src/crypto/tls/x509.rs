@@ -195,3 +195,22 @@ impl X509Cert {
         unsafe { ffi::gnutls_x509_crt_check_issuer(self.0, issuer.0) != 0 }
     }
 }
+
+/// QEMU's words for a gnutls verification status: the last of these that applies.
+pub(super) fn status_reason(status: c_uint) -> &'static str {
+    [
+        (
+            ffi::GNUTLS_CERT_INSECURE_ALGORITHM,
+            "The certificate uses an insecure algorithm",
+        ),
+        (ffi::GNUTLS_CERT_REVOKED, "The certificate has been revoked"),
+        (
+            ffi::GNUTLS_CERT_SIGNER_NOT_FOUND,
+            "The certificate hasn't got a known issuer",
+        ),
+        (ffi::GNUTLS_CERT_INVALID, "The certificate is not trusted"),
+    ]
+    .into_iter()
+    .find(|(bit, _)| status & bit != 0)
+    .map_or("Invalid certificate", |(_, reason)| reason)
+}
