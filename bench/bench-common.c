@@ -57,6 +57,31 @@ double bench_rate(void (*fn)(gpointer data), gpointer data, gsize bytes, double 
     return total / ((now - start) / (double)G_USEC_PER_SEC) / 1e6;
 }
 
+guint64 bench_calls_in(void (*fn)(gpointer data), gpointer data, double seconds)
+{
+    gint64 start = g_get_monotonic_time();
+    guint64 calls = 0;
+    do {
+        for (int i = 0; i < 16; i++) {
+            fn(data);
+        }
+        calls += 16;
+    } while (g_get_monotonic_time() - start < seconds * G_USEC_PER_SEC);
+    return calls;
+}
+
+double bench_rate_calls(void (*fn)(gpointer data), gpointer data, gsize bytes, guint64 calls)
+{
+    gint64 start = g_get_monotonic_time();
+    for (guint64 done = 0; done < calls; done += 16) {
+        for (int i = 0; i < 16; i++) {
+            fn(data);
+        }
+    }
+    gint64 elapsed = MAX(g_get_monotonic_time() - start, 1);
+    return calls * bytes / (elapsed / (double)G_USEC_PER_SEC) / 1e6;
+}
+
 double bench_openssl_speed(const char *evp_name, gboolean decrypt, gsize size)
 {
     g_autofree char *bytes = g_strdup_printf("%zu", size);

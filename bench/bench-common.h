@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* What the benchmark programs share: the timing loop, `openssl speed` as the reference
+/* What the benchmark programs share: the timing loops, `openssl speed` as the reference
  * measured in the same run, and Markdown table cells. */
 
 #ifndef BENCH_COMMON_H
@@ -20,6 +20,14 @@ double bench_median(double *values, int n);
 /* Calls FN(DATA), which processes BYTES bytes, in batches of 16 until SECONDS have
  * passed, and returns the rate in MB/s (10^6 bytes per second). */
 double bench_rate(void (*fn)(gpointer data), gpointer data, gsize bytes, double seconds);
+
+/* How many calls of FN(DATA) take SECONDS, a multiple of 16 and at least 16: it calls
+ * FN that long, which also warms up what FN touches. */
+guint64 bench_calls_in(void (*fn)(gpointer data), gpointer data, double seconds);
+
+/* Calls FN(DATA), which processes BYTES bytes, CALLS times (a multiple of 16) in
+ * batches of 16, and returns the rate in MB/s (10^6 bytes per second). */
+double bench_rate_calls(void (*fn)(gpointer data), gpointer data, gsize bytes, guint64 calls);
 
 /* MB/s of `openssl speed -evp EVP_NAME [-decrypt]` on SIZE-byte buffers, from its
  * machine-readable "+F:" line; 0 when openssl lacks the algorithm. */

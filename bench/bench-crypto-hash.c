@@ -1,18 +1,31 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Hash throughput of every algorithm on every qio backend, beside `openssl speed -evp`
- * measured in the same run, as a Markdown table.
+ * One-shot hash throughput as a C caller of <qio.h> gets it, qcrypto_hash_bytes(),
+ * beside OpenSSL's EVP_Digest() called in the same process, as a Markdown table.
  *
  *   bench-crypto-hash [-t SECONDS] [-r ROUNDS] [-a ALGO] [-s SIZE]
  *
- * Each cell hashes SIZE-byte buffers one-shot (create, update, finalize, free: what
- * QEMU's qcrypto_hash_bytesv does and what openssl speed's EVP_Digest loop does) for
- * SECONDS, and reports MB/s (10^6 bytes per second). Every cell, openssl's included,
- * is measured ROUNDS times, interleaved, and the best round counts, so that a noisy
- * neighbour on a shared machine does not decide the ratio.
+ * Every cell hashes one SIZE-byte buffer CALLS times and reports MB/s (10^6 bytes per
+ * second, by the monotonic wall clock):
+ *
+ *   openssl   EVP_Digest(buf, SIZE, digest, NULL, md, NULL), md fetched once: the loop
+ *             `openssl speed -evp` times, here in this process.
+ *   qio       qcrypto_hash_bytes(alg, buf, SIZE, &digest, &len, NULL) into the caller's
+ *             digest buffer, on the AUTO backend (the only one it uses).
+ *   builtin, nettle, gnutls
+ *             qcrypto_hash_new_with_backend(), _update(), _finalize_bytes(), _free() per
+ *             buffer: how a C caller hashes one-shot on a chosen backend.
+ *
+ * CALLS is how many EVP_Digest() calls take SECONDS, calibrated once per cell, so every
+ * path makes the same calls on the same bytes through the same timing loop. Every path
+ * is timed ROUNDS times, interleaved, the order alternating between rounds, and the
+ * best round counts, so that a noisy neighbour on a shared machine does not decide the
+ * ratio.
  */
 
 #include <qio.h>
+
+#include <openssl/evp.h>
 
 #include <string.h>
 
@@ -24,38 +37,80 @@ static const char *const algo_names[QCRYPTO_HASH_ALGO__MAX] = {
 static const char *const backend_names[] = { "auto", "builtin", "nettle", "gnutls" };
 static const gsize default_sizes[] = { 512, 4096, 65536, 1 << 20 };
 
-/* One hashing job: SIZE bytes of BUF with ALG on BACKEND, one-shot. */
+/* The paths every cell times; the backends' values are their QCryptoBackend's. */
+enum { PATH_BUILTIN = QCRYPTO_BACKEND_BUILTIN, PATH_NETTLE, PATH_GNUTLS, PATH_OPENSSL,
+       PATH_BYTES, PATH_COUNT };
+
+/* One hashing job: SIZE bytes of BUF with ALG, one-shot, into DIGEST. */
 typedef struct {
     QCryptoHashAlgo alg;
-    QCryptoBackend backend, used;
+    QCryptoBackend backend;
+    const EVP_MD *md;
     const guint8 *buf;
     gsize size;
+    guint8 digest[EVP_MAX_MD_SIZE];
 } HashJob;
 
-static void hash_once(gpointer data)
+static void openssl_once(gpointer data)
 {
     HashJob *job = data;
-    guint8 digest[64], *result = digest;
+    if (!EVP_Digest(job->buf, job->size, job->digest, NULL, job->md, NULL)) {
+        g_error("EVP_Digest failed");
+    }
+}
+
+static void bytes_once(gpointer data)
+{
+    HashJob *job = data;
+    guint8 *result = job->digest;
+    size_t resultlen = qcrypto_hash_digest_len(job->alg);
+    if (qcrypto_hash_bytes(job->alg, job->buf, job->size, &result, &resultlen, NULL) < 0) {
+        g_error("qcrypto_hash_bytes failed");
+    }
+}
+
+static void backend_once(gpointer data)
+{
+    HashJob *job = data;
+    guint8 *result = job->digest;
     size_t resultlen = qcrypto_hash_digest_len(job->alg);
     QCryptoHash *hash = qcrypto_hash_new_with_backend(job->alg, job->backend, NULL);
-    if (qcrypto_hash_update(hash, job->buf, job->size, NULL) < 0 ||
+    if (!hash || qcrypto_hash_update(hash, job->buf, job->size, NULL) < 0 ||
         qcrypto_hash_finalize_bytes(hash, &result, &resultlen, NULL) < 0) {
-        g_error("hashing failed");
+        g_error("hashing on backend %s failed", backend_names[job->backend]);
     }
-    job->used = qcrypto_hash_get_backend(hash);
     qcrypto_hash_free(hash);
 }
 
-/* MB/s of qio hashing SIZE-byte buffers with ALG on BACKEND; 0 if unsupported. */
-static double qio_speed(QCryptoHashAlgo alg, QCryptoBackend backend, const guint8 *buf,
-                        gsize size, double seconds, QCryptoBackend *used)
+/* The backend qcrypto_hash_bytes() uses for ALG (AUTO's choice). */
+static QCryptoBackend auto_backend(QCryptoHashAlgo alg)
 {
-    if (!qcrypto_backend_supports_hash(backend, alg)) {
+    g_autoptr(QCryptoHash) hash = qcrypto_hash_new(alg, NULL);
+    return qcrypto_hash_get_backend(hash);
+}
+
+/* MB/s of PATH over CALLS calls; 0 when the path lacks ALG. Every path must leave the
+ * digest the calibration left, EXPECTED (OpenSSL's, or qio's where OpenSSL lacks ALG). */
+static double path_speed(int path, HashJob *job, guint64 calls, const guint8 *expected)
+{
+    void (*fn)(gpointer) = backend_once;
+    if (path == PATH_OPENSSL) {
+        if (!job->md) {
+            return 0;
+        }
+        fn = openssl_once;
+    } else if (path == PATH_BYTES) {
+        fn = bytes_once;
+    } else if (qcrypto_backend_supports_hash(path, job->alg)) {
+        job->backend = path;
+    } else {
         return 0;
     }
-    HashJob job = { alg, backend, QCRYPTO_BACKEND_AUTO, buf, size };
-    double rate = bench_rate(hash_once, &job, size, seconds);
-    *used = job.used;
+    memset(job->digest, 0, sizeof(job->digest));
+    double rate = bench_rate_calls(fn, job, job->size, calls);
+    if (memcmp(job->digest, expected, qcrypto_hash_digest_len(job->alg)) != 0) {
+        g_error("%s digest of %zu bytes differs between paths", algo_names[job->alg], job->size);
+    }
     return rate;
 }
 
@@ -66,7 +121,8 @@ int main(int argc, char **argv)
     const char *only_algo = NULL;
     gint64 only_size = 0;
     const GOptionEntry entries[] = {
-        { "time", 't', 0, G_OPTION_ARG_DOUBLE, &seconds, "Seconds per qio cell", "SECONDS" },
+        { "time", 't', 0, G_OPTION_ARG_DOUBLE, &seconds, "Seconds per path and round",
+          "SECONDS" },
         { "rounds", 'r', 0, G_OPTION_ARG_INT, &rounds, "Best of this many rounds", "ROUNDS" },
         { "algorithm", 'a', 0, G_OPTION_ARG_STRING, &only_algo, "Only this algorithm", "ALGO" },
         { "size", 's', 0, G_OPTION_ARG_INT64, &only_size, "Only this buffer size", "SIZE" },
@@ -85,28 +141,39 @@ int main(int argc, char **argv)
     g_autofree guint8 *buf = g_malloc(max_size);
     memset(buf, 0x5a, max_size);
 
-    g_print("| algorithm | size | openssl MB/s | builtin | nettle | gnutls | auto | auto backend "
-            "| auto / openssl |\n");
-    g_print("|---|--:|--:|--:|--:|--:|--:|---|--:|\n");
+    g_print("| algorithm | size | openssl EVP_Digest MB/s | qcrypto_hash_bytes MB/s | qio / openssl "
+            "| auto backend | builtin | nettle | gnutls |\n");
+    g_print("|---|--:|--:|--:|--:|---|--:|--:|--:|\n");
     for (int alg = 0; alg < QCRYPTO_HASH_ALGO__MAX; alg++) {
         if (only_algo && !g_str_equal(only_algo, algo_names[alg])) {
             continue;
         }
+        EVP_MD *md = EVP_MD_fetch(NULL, algo_names[alg], NULL);
         for (gsize i = 0; i < size_count; i++) {
-            double speed[4] = { 0 }, reference = 0;
-            QCryptoBackend used[4] = { QCRYPTO_BACKEND_AUTO };
+            HashJob job = { alg, QCRYPTO_BACKEND_AUTO, md, buf, sizes[i], { 0 } };
+            guint8 expected[EVP_MAX_MD_SIZE];
+            /* Warm up and size the cell on OpenSSL (on qio where OpenSSL lacks ALG). */
+            guint64 calls = bench_calls_in(md ? openssl_once : bytes_once, &job, seconds);
+            memcpy(expected, job.digest, sizeof(expected));
+            double speed[PATH_COUNT] = { 0 };
             for (int r = 0; r < rounds; r++) {
-                reference = MAX(reference, bench_openssl_speed(algo_names[alg], FALSE, sizes[i]));
-                for (int b = 0; b < 4; b++) {
-                    speed[b] = MAX(speed[b], qio_speed(alg, b, buf, sizes[i], seconds, &used[b]));
+                for (int k = 0; k < PATH_COUNT - 1; k++) {
+                    /* builtin .. bytes in even rounds, bytes .. builtin in odd ones. */
+                    int path = r % 2 ? PATH_BYTES - k : PATH_BUILTIN + k;
+                    speed[path] = MAX(speed[path],
+                                      path_speed(path, &job, calls, expected));
                 }
             }
-            g_autofree char *ref = bench_cell(reference), *s1 = bench_cell(speed[1]),
-                            *s2 = bench_cell(speed[2]), *s3 = bench_cell(speed[3]),
-                            *s0 = bench_cell(speed[0]), *ratio = bench_ratio(speed[0], reference);
+            g_autofree char *ref = bench_cell(speed[PATH_OPENSSL]),
+                            *bytes = bench_cell(speed[PATH_BYTES]),
+                            *ratio = bench_ratio(speed[PATH_BYTES], speed[PATH_OPENSSL]),
+                            *s1 = bench_cell(speed[PATH_BUILTIN]),
+                            *s2 = bench_cell(speed[PATH_NETTLE]),
+                            *s3 = bench_cell(speed[PATH_GNUTLS]);
             g_print("| %s | %zu | %s | %s | %s | %s | %s | %s | %s |\n", algo_names[alg],
-                    sizes[i], ref, s1, s2, s3, s0, backend_names[used[0]], ratio);
+                    sizes[i], ref, bytes, ratio, backend_names[auto_backend(alg)], s1, s2, s3);
         }
+        EVP_MD_free(md);
     }
     return 0;
 }
