@@ -121,8 +121,8 @@ int main(int argc, char **argv)
     const char *only_algo = NULL;
     gint64 only_size = 0;
     const GOptionEntry entries[] = {
-        { "time", 't', 0, G_OPTION_ARG_DOUBLE, &seconds, "Seconds per path and round",
-          "SECONDS" },
+        { "time", 't', 0, G_OPTION_ARG_DOUBLE, &seconds,
+          "Calls per cell: as many as EVP_Digest() makes in this long", "SECONDS" },
         { "rounds", 'r', 0, G_OPTION_ARG_INT, &rounds, "Best of this many rounds", "ROUNDS" },
         { "algorithm", 'a', 0, G_OPTION_ARG_STRING, &only_algo, "Only this algorithm", "ALGO" },
         { "size", 's', 0, G_OPTION_ARG_INT64, &only_size, "Only this buffer size", "SIZE" },
