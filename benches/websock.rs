@@ -9,7 +9,7 @@
 //! Both use the TCP congestion control QIO_BENCH_TCP_CC (default `cubic`, Debian's
 //! and the kernel's default) whatever the host's default is: under `bbr` on a VM,
 //! loopback rounds fall at random into a state several times slower for either
-//! library (see the README), which measures the VM rather than the websocket code.
+//! library (see bench/README.md), which measures the VM rather than the websocket code.
 //! Setting another control than the host's default needs it in
 //! `net.ipv4.tcp_allowed_congestion_control`, or root.
 //!

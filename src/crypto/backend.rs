@@ -1,7 +1,7 @@
 //! The crypto backends and how one is chosen for an algorithm.
 //!
 //! Every compiled backend is usable at run time. [`Backend::Auto`] picks, per algorithm,
-//! the first backend of a preference list (the fastest one measured, see README) that
+//! the first backend of a preference list (the fastest one measured, see bench/README.md) that
 //! supports it; `QIO_CRYPTO_BACKEND=builtin|nettle|gnutls` puts one backend first for
 //! debugging and testing, falling back to the list where it lacks the algorithm.
 

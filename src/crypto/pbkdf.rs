@@ -33,7 +33,7 @@ pub fn supports(hash: HashAlgo) -> bool {
 }
 
 /// The backends `Auto` tries for `hash`, fastest first, as `bench/bench-crypto-pbkdf`
-/// measures them (README): nettle's PBKDF2 loop (which gnutls also runs) leads for MD5,
+/// measures them (bench/README.md): nettle's PBKDF2 loop (which gnutls also runs) leads for MD5,
 /// SHA-1 and SHA-224/256 by 5-15 %, RustCrypto's for SHA-384/512, RIPEMD-160 and SM3.
 fn preference(hash: HashAlgo) -> &'static [Backend] {
     use Backend::{Builtin, Gnutls, Nettle};

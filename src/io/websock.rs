@@ -34,7 +34,7 @@ use handshake::{ClientRequest, Parsed};
 pub const MAX_FRAME: usize = 1 << 20;
 /// How much of a client's payload is masked into a copy before it is written: small
 /// enough to stay in cache for the master's own copy, large enough to need few
-/// writes (measured: see the README's WebSockets benchmark).
+/// writes (measured: see bench/README.md's WebSockets table).
 const MASK_CHUNK: usize = 256 * 1024;
 /// The input buffer: wire bytes read ahead of the reader, never more than this.
 const INPUT_BUFFER: usize = 256 * 1024;

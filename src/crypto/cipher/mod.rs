@@ -65,7 +65,7 @@ impl CipherAlgo {
     }
 
     /// The backends `Auto` tries for this algorithm in `mode`, fastest first, as
-    /// measured by `bench/bench-crypto-cipher` (table in README): gnutls runs
+    /// measured by `bench/bench-crypto-cipher` (table in bench/README.md): gnutls runs
     /// OpenSSL's AES-NI assembly for AES-CBC; qio's own AES-XTS kernel and the
     /// RustCrypto crates lead everywhere else.
     pub(crate) fn preference(self, mode: CipherMode) -> &'static [Backend] {

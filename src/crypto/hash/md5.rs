@@ -5,7 +5,7 @@
 //! and round constant on the chain that waits for the previous step. Here every step
 //! first sums what does not depend on the previous step and hides that sum behind an
 //! empty `asm!`, so LLVM cannot fold it back: the chain shrinks to OpenSSL's ~4.5
-//! cycles per byte (see README's benchmark table). HMAC-MD5 still uses `md-5`.
+//! cycles per byte (see bench/README.md). HMAC-MD5 still uses `md-5`.
 
 use zeroize::Zeroize;
 

@@ -42,7 +42,7 @@ impl HashAlgo {
     }
 
     /// The backends `Auto` tries for this algorithm, fastest first, as measured by
-    /// `bench/bench-crypto-hash` on x86-64 with SHA-NI and AVX2 (table in README):
+    /// `bench/bench-crypto-hash` on x86-64 with SHA-NI and AVX2 (table in bench/README.md):
     /// RustCrypto's SHA-NI code matches gnutls' (OpenSSL's assembly) for SHA-1 and
     /// SHA-256 without its allocation; gnutls' AVX2 SHA-512 is 1.4x RustCrypto's; the
     /// builtin MD5 is 1.1x nettle's (which gnutls also uses); gnutls 3.7 lacks

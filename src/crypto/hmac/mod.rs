@@ -34,7 +34,7 @@ pub fn supports(alg: HashAlgo) -> bool {
 
 /// The backends `Auto` tries for HMAC over `alg`: the hash's order, but for MD5, whose
 /// fast builtin implementation (qio's own) does not sit behind the builtin HMAC: that one
-/// runs RustCrypto's md-5, slower than nettle's MD5 (README's table, builtin vs nettle).
+/// runs RustCrypto's md-5, slower than nettle's MD5 (bench/README.md's table, builtin vs nettle).
 fn preference(alg: HashAlgo) -> &'static [Backend] {
     match alg {
         HashAlgo::Md5 => &[Backend::Nettle, Backend::Gnutls, Backend::Builtin],
