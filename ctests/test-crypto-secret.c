@@ -71,6 +71,39 @@ static void test_direct_and_base64(void)
                         "Unknown secret format 2");
 }
 
+/* Base64 as QEMU decodes it: its character check, then GLib's g_base64_decode(), which
+ * is the oracle here, for inputs QEMU accepts that a strict decoder refuses. */
+static void test_qemu_base64(void)
+{
+    const char *inputs[] = {
+        "9miloPQCzGy+TL6aonfzVc", /* spare bits set, no padding */
+        "QUJD\nREVG\n", "QQ", "QQ=", "Q", "QQ==QUI=", "====", "", "AB=C",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(inputs); i++) {
+        gsize want_len = 0;
+        g_autofree guchar *want = g_base64_decode(inputs[i], &want_len);
+        g_autoptr(QCryptoSecret) secret = secret_ok(inputs[i], NULL,
+                                                    QCRYPTO_SECRET_FORMAT_BASE64, NULL, NULL);
+        g_autofree guint8 *got = NULL;
+        size_t got_len = 0;
+        g_assert_cmpint(qcrypto_secret_get_bytes(secret, &got, &got_len, NULL), ==, 0);
+        g_assert_cmpmem(got, got_len, want, want_len);
+    }
+    assert_secret_fails("QQ==\r\n", NULL, QCRYPTO_SECRET_FORMAT_BASE64, NULL, NULL,
+                        "Base64 data contains invalid characters");
+}
+
+/* QEMU validates text with g_utf8_validate(), which refuses a NUL: a secret holding
+ * one is not text, where a C string would silently stop at it. */
+static void test_utf8_with_nul(void)
+{
+    g_autoptr(QCryptoSecret) secret = secret_ok("YWJjAGRlZg==" /* "abc\0def" */, NULL,
+                                                QCRYPTO_SECRET_FORMAT_BASE64, NULL, NULL);
+    g_autoptr(GError) error = NULL;
+    g_assert_null(qcrypto_secret_get_utf8(secret, &error));
+    qio_test_assert_error(error, QIO_ERROR_INVALID_ARGUMENT, "Data from secret is not valid UTF-8");
+}
+
 static void test_indirect(void)
 {
     g_autofree char *dir = g_dir_make_tmp("qio-secret-XXXXXX", NULL);
@@ -141,6 +174,14 @@ static void test_encrypted(void)
                                                     master, iv64);
         assert_utf8(from64, plain);
 
+        /* The same IV with its spare bits set ('Qg==' -> 'Qh=='): QEMU's decoder,
+         * g_base64_decode(), ignores them. */
+        g_autofree char *iv64_spare = g_strdup(iv64);
+        iv64_spare[strlen(iv64_spare) - 3] = 'h';
+        g_autoptr(QCryptoSecret) spare = secret_ok(sealed64, NULL, QCRYPTO_SECRET_FORMAT_BASE64,
+                                                   master, iv64_spare);
+        assert_utf8(spare, plain);
+
         /* raw form, from a file since the ciphertext may hold NULs. */
         g_autofree char *dir = g_dir_make_tmp("qio-secret-XXXXXX", NULL);
         g_autofree char *path = g_build_filename(dir, "sealed", NULL);
@@ -201,6 +242,8 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/crypto/secret/direct-and-base64", test_direct_and_base64);
     g_test_add_func("/crypto/secret/indirect", test_indirect);
+    g_test_add_func("/crypto/secret/qemu-base64", test_qemu_base64);
+    g_test_add_func("/crypto/secret/utf8-with-nul", test_utf8_with_nul);
     g_test_add_func("/crypto/secret/encrypted", test_encrypted);
     g_test_add_func("/crypto/secret/sharing-and-misuse", test_sharing_and_misuse);
     return g_test_run();

@@ -4,8 +4,6 @@
 
 use std::path::Path;
 
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use zeroize::Zeroizing;
 
@@ -45,8 +43,10 @@ fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidArgument, message)
 }
 
-/// QEMU's base64 decoding (`qbase64_decode` over `g_base64_decode`): only the base64
-/// alphabet, `=` and newlines; padding may be missing.
+/// QEMU's base64 decoding (`qbase64_decode`): only the base64 alphabet, `=` and
+/// newlines are allowed, then GLib's `g_base64_decode` decodes, the very function QEMU
+/// calls, so qio accepts exactly what QEMU does (missing padding, spare bits that are
+/// not zero) and decodes it to the same bytes.
 fn decode_base64(text: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     if text.contains(&0) {
         return Err(invalid("Base64 data contains embedded NUL characters"));
@@ -55,20 +55,21 @@ fn decode_base64(text: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     if !text.iter().all(valid) {
         return Err(invalid("Base64 data contains invalid characters"));
     }
-    let compact = Zeroizing::new(
-        text.iter()
-            .copied()
-            .filter(|&c| c != b'\n')
-            .collect::<Vec<_>>(),
-    );
-    const LENIENT: GeneralPurpose = GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-    );
-    LENIENT
-        .decode(&compact[..])
-        .map(Zeroizing::new)
-        .map_err(|e| invalid(format!("Base64 data is malformed: {e}")))
+    let text = Zeroizing::new([text, b"\0"].concat());
+    let mut len = 0;
+    // SAFETY: a NUL-terminated string; GLib returns a new buffer of `len` bytes (NULL
+    // only when `len` is 0), which is copied, wiped and freed here.
+    unsafe {
+        let decoded = glib_sys::g_base64_decode(text.as_ptr().cast(), &mut len);
+        if decoded.is_null() {
+            return Ok(Zeroizing::new(Vec::new()));
+        }
+        let bytes = std::slice::from_raw_parts_mut(decoded, len);
+        let copy = Zeroizing::new(bytes.to_vec());
+        zeroize::Zeroize::zeroize(bytes);
+        glib_sys::g_free(decoded.cast());
+        Ok(copy)
+    }
 }
 
 /// A loaded secret (QEMU's `QCryptoSecret`).
@@ -114,9 +115,14 @@ impl Secret {
         &self.data
     }
 
-    /// The secret as text, which must be valid UTF-8.
+    /// The secret as text, which must be valid UTF-8 without NUL bytes (GLib's
+    /// `g_utf8_validate`, which QEMU checks with, refuses a NUL as C code would stop at
+    /// it).
     pub fn utf8(&self) -> Result<&str> {
-        std::str::from_utf8(&self.data).map_err(|_| invalid("Data from secret is not valid UTF-8"))
+        std::str::from_utf8(&self.data)
+            .ok()
+            .filter(|text| !text.contains('\0'))
+            .ok_or_else(|| invalid("Data from secret is not valid UTF-8"))
     }
 
     /// The secret's bytes in base64.
