@@ -4,6 +4,8 @@
 
 #include "qio-test.h"
 
+#include <string.h>
+
 #include <glib/gstdio.h>
 
 static void test_simple(void)
@@ -131,6 +133,21 @@ static void test_list_file(void)
     g_autofree char *unparsable = g_strdup_printf("Unable to parse '%s': ", path);
     g_assert_true(g_str_has_prefix(error->message, unparsable));
     g_clear_error(&error);
+
+    /* A repeated key is refused as QEMU's JSON parser refuses it, at any depth: taking
+     * the last one would let this file turn a deny into an allow. */
+    const char *repeated[] = {
+        "{ \"policy\": \"deny\", \"policy\": \"allow\" }",
+        "{ \"rules\": [ { \"match\": \"fred\", \"policy\": \"deny\", \"policy\": \"allow\" } ] }",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(repeated); i++) {
+        replace_file(path, repeated[i]);
+        g_assert_null(qauthz_list_file_new(path, TRUE, &error));
+        g_assert_error(error, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT);
+        g_assert_true(g_str_has_prefix(error->message, unparsable));
+        g_assert_nonnull(strstr(error->message, "duplicate key \"policy\""));
+        g_clear_error(&error);
+    }
 
     g_assert_cmpint(g_unlink(path), ==, 0);
     g_assert_cmpint(g_rmdir(dir), ==, 0);
