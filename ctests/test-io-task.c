@@ -74,6 +74,23 @@ static void test_task_data_and_failure(void)
     qio_task_free(task);
 }
 
+/* An error already set on entry is a programming error, as for every qio export: a
+ * critical, the failure value, the caller's error untouched and the task's kept. */
+static void test_task_propagate_over_error(void)
+{
+    QIOTask *task = qio_task_new(NULL, NULL, NULL, NULL);
+    qio_task_set_error(task, g_error_new_literal(G_FILE_ERROR, G_FILE_ERROR_FAILED, "task's"));
+    g_autoptr(GError) error = g_error_new_literal(G_FILE_ERROR, G_FILE_ERROR_IO, "caller's");
+    qio_test_expect_critical("error == NULL || *error == NULL");
+    g_assert_false(qio_task_propagate_error(task, &error));
+    g_test_assert_expected_messages();
+    g_assert_cmpstr(error->message, ==, "caller's");
+    g_clear_error(&error);
+    g_assert_true(qio_task_propagate_error(task, &error));
+    g_assert_cmpstr(error->message, ==, "task's");
+    qio_task_free(task);
+}
+
 static void worker_ok(QIOTask *task, gpointer opaque)
 {
     TaskData *data = opaque;
@@ -317,6 +334,7 @@ int main(int argc, char **argv)
     g_test_add_func("/io/task/complete", test_task_complete);
     g_test_add_func("/io/task/cancel", test_task_cancel);
     g_test_add_func("/io/task/data-and-failure", test_task_data_and_failure);
+    g_test_add_func("/io/task/propagate-over-error", test_task_propagate_over_error);
     g_test_add_func("/io/task/thread-complete", test_task_thread_complete);
     g_test_add_func("/io/task/thread-failure", test_task_thread_failure);
     g_test_add_func("/io/task/thread-wait", test_task_thread_wait);

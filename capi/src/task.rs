@@ -218,7 +218,7 @@ pub unsafe extern "C" fn qio_task_propagate_error(
     task: *mut QIOTask,
     error: *mut *mut GError,
 ) -> gboolean {
-    ffi_guard!(GFALSE, {
+    ffi_guard!(GFALSE, error, {
         let taken = handle!(task).state().error.take();
         Ok(match taken {
             None => GFALSE,
