@@ -125,6 +125,13 @@ const char *qio_test_cert_pem(const QIOTestCert *cert)
     return cert->pem;
 }
 
+size_t qio_test_cert_fingerprint(const QIOTestCert *cert, const char *digest, guint8 *out,
+                                 size_t size)
+{
+    ok(gnutls_x509_crt_get_fingerprint(cert->crt, gnutls_digest_get_id(digest), out, &size));
+    return size;
+}
+
 char *qio_test_cert_key_pem(const QIOTestCert *cert, const char *password)
 {
     gnutls_datum_t out;

@@ -53,6 +53,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QIOTestCert, qio_test_cert_free)
 const char *qio_test_cert_pem(const QIOTestCert *cert);
 char *qio_test_cert_key_pem(const QIOTestCert *cert, const char *password);
 
+/* The certificate's fingerprint with gnutls' digest DIGEST ("SHA256"), computed by
+ * gnutls_x509_crt_get_fingerprint() as an oracle independent of qio: its length. */
+size_t qio_test_cert_fingerprint(const QIOTestCert *cert, const char *digest, guint8 *out,
+                                 size_t size);
+
 /* Writes CONTENT to DIR/NAME. */
 void qio_test_write(const char *dir, const char *name, const char *content);
 

@@ -364,6 +364,22 @@ static void test_misuse(void)
     qcrypto_cipher_free(NULL);
 }
 
+/* What QEMU code reads from cipher->alg and cipher->mode. */
+static void test_getters(void)
+{
+    guint8 key[32] = { 0 };
+    g_autoptr(QCryptoCipher) cipher = qcrypto_cipher_new(QCRYPTO_CIPHER_ALGO_AES_128,
+                                                         QCRYPTO_CIPHER_MODE_XTS, key, 32, NULL);
+    g_assert_cmpint(qcrypto_cipher_get_algo(cipher), ==, QCRYPTO_CIPHER_ALGO_AES_128);
+    g_assert_cmpint(qcrypto_cipher_get_mode(cipher), ==, QCRYPTO_CIPHER_MODE_XTS);
+    g_autoptr(QCryptoHash) hash = qcrypto_hash_new(QCRYPTO_HASH_ALGO_MD5, NULL);
+    qio_test_expect_critical("cipher is a valid QCryptoCipher");
+    g_assert_cmpint(qcrypto_cipher_get_algo((QCryptoCipher *)hash), ==, QCRYPTO_CIPHER_ALGO__MAX);
+    qio_test_expect_critical("cipher != NULL");
+    g_assert_cmpint(qcrypto_cipher_get_mode(NULL), ==, QCRYPTO_CIPHER_MODE__MAX);
+    g_test_assert_expected_messages();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -377,5 +393,6 @@ int main(int argc, char **argv)
     g_test_add_func("/crypto/cipher/backends-agree", test_backends_agree);
     g_test_add_func("/crypto/cipher/vnc-auth", test_vnc_auth);
     g_test_add_func("/crypto/cipher/misuse", test_misuse);
+    g_test_add_func("/crypto/cipher/getters", test_getters);
     return g_test_run();
 }

@@ -339,6 +339,18 @@ static void test_bad_input(void)
     qio_test_assert_error(error, QIO_ERROR_FAILED, "earlier");
 }
 
+/* What QEMU code reads from hash->alg. */
+static void test_get_algo(void)
+{
+    for (int alg = 0; alg < QCRYPTO_HASH_ALGO__MAX; alg++) {
+        g_autoptr(QCryptoHash) hash = qcrypto_hash_new(alg, NULL);
+        g_assert_cmpint(qcrypto_hash_get_algo(hash), ==, alg);
+    }
+    qio_test_expect_critical("hash != NULL");
+    g_assert_cmpint(qcrypto_hash_get_algo(NULL), ==, QCRYPTO_HASH_ALGO__MAX);
+    g_test_assert_expected_messages();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -356,5 +368,6 @@ int main(int argc, char **argv)
     g_test_add_func("/crypto/hash/differential", test_differential);
     g_test_add_func("/crypto/hash/backends", test_backends);
     g_test_add_func("/crypto/hash/bad-input", test_bad_input);
+    g_test_add_func("/crypto/hash/get-algo", test_get_algo);
     return g_test_run();
 }

@@ -181,6 +181,18 @@ static void test_bad_input(void)
     qcrypto_hmac_free(NULL);
 }
 
+/* What QEMU code reads from hmac->alg. */
+static void test_get_algo(void)
+{
+    g_autoptr(QCryptoHmac) hmac = qcrypto_hmac_new(QCRYPTO_HASH_ALGO_SHA512, (const guint8 *)"k",
+                                                   1, NULL);
+    g_assert_cmpint(qcrypto_hmac_get_algo(hmac), ==, QCRYPTO_HASH_ALGO_SHA512);
+    g_autoptr(QCryptoHash) hash = qcrypto_hash_new(QCRYPTO_HASH_ALGO_SHA512, NULL);
+    qio_test_expect_critical("hmac is a valid QCryptoHmac");
+    g_assert_cmpint(qcrypto_hmac_get_algo((QCryptoHmac *)hash), ==, QCRYPTO_HASH_ALGO__MAX);
+    g_test_assert_expected_messages();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -188,5 +200,6 @@ int main(int argc, char **argv)
     g_test_add_func("/crypto/hmac/iov-alloc-prealloc", test_iov_alloc_prealloc);
     g_test_add_func("/crypto/hmac/differential", test_differential);
     g_test_add_func("/crypto/hmac/bad-input", test_bad_input);
+    g_test_add_func("/crypto/hmac/get-algo", test_get_algo);
     return g_test_run();
 }

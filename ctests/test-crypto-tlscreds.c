@@ -58,7 +58,7 @@ static void test_anon(void)
     qio_test_assert_error(error, QIO_ERROR_NOT_SUPPORTED, "tls-creds-anon does not support reloading credentials");
 
     /* A server with DH parameters, a custom priority, and a reference taken. */
-    const char *names[] = { "dh-params.pem", NULL }, *contents[] = { ffdhe2048_pem };
+    const char *names[] = { QCRYPTO_TLS_CREDS_DH_PARAMS, NULL }, *contents[] = { ffdhe2048_pem };
     CredsDir d;
     creds_dir_init(&d, names, contents);
     g_autoptr(QCryptoTLSCreds) server = qcrypto_tls_creds_anon_new(QCRYPTO_TLS_CREDS_ENDPOINT_SERVER,
@@ -73,7 +73,7 @@ static void test_anon(void)
     qio_test_assert_error(error, QIO_ERROR_INVALID_ARGUMENT, "Expected TLS credentials for a client endpoint");
 
     /* Broken DH parameters fail the server. */
-    g_autofree char *dh = g_build_filename(d.dir, "dh-params.pem", NULL);
+    g_autofree char *dh = g_build_filename(d.dir, QCRYPTO_TLS_CREDS_DH_PARAMS, NULL);
     g_assert_true(g_file_set_contents(dh, "-----BEGIN DH PARAMETERS-----\n!!\n-----END DH PARAMETERS-----\n",
                                       -1, NULL));
     g_assert_null(qcrypto_tls_creds_anon_new(QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, d.dir, NULL, &error));
@@ -128,7 +128,7 @@ static void test_x509_needs_a_ca(void)
 {
     g_autoptr(GError) error = NULL;
     g_autofree char *dir = g_dir_make_tmp("qio-tlscreds-XXXXXX", &error);
-    g_autofree char *ca = g_build_filename(dir, "ca-cert.pem", NULL);
+    g_autofree char *ca = g_build_filename(dir, QCRYPTO_TLS_CREDS_X509_CA_CERT, NULL);
     g_autofree char *missing = g_strdup_printf("Unable to access credentials %s: No such file or directory", ca);
     g_assert_null(qcrypto_tls_creds_x509_new(QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, dir, TRUE, NULL, TRUE, NULL, &error));
     qio_test_assert_error(error, QIO_ERROR_FAILED, missing);

@@ -7,6 +7,8 @@
 #include "qio-test.h"
 #include "qio-test-x509.h"
 
+#include <string.h>
+
 #define CA(name) ((QIOTestCertReq)QIO_TEST_CA_REQ(name))
 #define SERVER ((QIOTestCertReq)QIO_TEST_LEAF_REQ("qemu.org", QIO_TEST_KP_SERVER))
 #define CLIENT ((QIOTestCertReq)QIO_TEST_LEAF_REQ("qemu", QIO_TEST_KP_CLIENT))
@@ -37,8 +39,8 @@ static void write_identity(const char *dir, gboolean server, const QIOTestCert *
         g_string_append(pem, qio_test_cert_pem(*chain));
     }
     g_autofree char *key = qio_test_cert_key_pem(cert, NULL);
-    qio_test_write(dir, server ? "server-cert.pem" : "client-cert.pem", pem->str);
-    qio_test_write(dir, server ? "server-key.pem" : "client-key.pem", key);
+    qio_test_write(dir, server ? QCRYPTO_TLS_CREDS_X509_SERVER_CERT : QCRYPTO_TLS_CREDS_X509_CLIENT_CERT, pem->str);
+    qio_test_write(dir, server ? QCRYPTO_TLS_CREDS_X509_SERVER_KEY : QCRYPTO_TLS_CREDS_X509_CLIENT_KEY, key);
 }
 
 static void run_simple(gconstpointer data)
@@ -48,7 +50,7 @@ static void run_simple(gconstpointer data)
     char *dir = g_dir_make_tmp("qio-x509-XXXXXX", &error);
     g_autoptr(QIOTestCert) ca = qio_test_cert_new(&c->ca, NULL);
     g_autoptr(QIOTestCert) cert = qio_test_cert_new(&c->cert, ca);
-    qio_test_write(dir, "ca-cert.pem", qio_test_cert_pem(ca));
+    qio_test_write(dir, QCRYPTO_TLS_CREDS_X509_CA_CERT, qio_test_cert_pem(ca));
     write_identity(dir, c->server, cert, NULL);
     gboolean ok = loads(dir, c->server, &error);
     if (c->fail) {
@@ -179,7 +181,7 @@ static gboolean chain_loads(const QIOTestCert *const *bundle, gboolean server, c
     for (; *bundle; bundle++) {
         g_string_append(cas, qio_test_cert_pem(*bundle));
     }
-    qio_test_write(dir, "ca-cert.pem", cas->str);
+    qio_test_write(dir, QCRYPTO_TLS_CREDS_X509_CA_CERT, cas->str);
     write_identity(dir, server, leaf, file_chain);
     gboolean ok = loads(dir, server, error);
     qio_test_dir_remove(dir);
@@ -219,6 +221,59 @@ static void test_chains(void)
     chain_clear(&c);
 }
 
+/* qcrypto_get_x509_cert_fingerprint() against gnutls_x509_crt_get_fingerprint(), and
+ * QEMU's failures. */
+static void test_fingerprint(void)
+{
+    QIOTestCertReq req = QIO_TEST_CA_REQ("fingerprinted");
+    g_autoptr(QIOTestCert) cert = qio_test_cert_new(&req, NULL);
+    const char *pem = qio_test_cert_pem(cert);
+    const struct {
+        QCryptoHashAlgo alg;
+        const char *gnutls;
+    } algs[] = {
+        { QCRYPTO_HASH_ALGO_MD5, "MD5" },       { QCRYPTO_HASH_ALGO_SHA1, "SHA1" },
+        { QCRYPTO_HASH_ALGO_SHA224, "SHA224" }, { QCRYPTO_HASH_ALGO_SHA256, "SHA256" },
+        { QCRYPTO_HASH_ALGO_SHA384, "SHA384" }, { QCRYPTO_HASH_ALGO_SHA512, "SHA512" },
+    };
+    g_autoptr(GError) error = NULL;
+    for (gsize i = 0; i < G_N_ELEMENTS(algs); i++) {
+        guint8 want[64], got[64];
+        size_t want_len = qio_test_cert_fingerprint(cert, algs[i].gnutls, want, sizeof(want));
+        size_t got_len = sizeof(got);
+        g_assert_cmpint(qcrypto_get_x509_cert_fingerprint((const guint8 *)pem, strlen(pem),
+                                                          algs[i].alg, got, &got_len, &error),
+                        ==, 0);
+        g_assert_no_error(error);
+        g_assert_cmpmem(got, got_len, want, want_len);
+    }
+
+    guint8 small[16];
+    size_t small_len = sizeof(small);
+    g_assert_cmpint(qcrypto_get_x509_cert_fingerprint((const guint8 *)pem, strlen(pem),
+                                                      QCRYPTO_HASH_ALGO_SHA256, small, &small_len,
+                                                      &error), ==, -1);
+    qio_test_assert_error(error, QIO_ERROR_INVALID_ARGUMENT,
+                          "Result buffer size 16 is smaller than hash 32");
+    g_assert_cmpint(qcrypto_get_x509_cert_fingerprint((const guint8 *)"junk", 4,
+                                                      QCRYPTO_HASH_ALGO_SHA256, small, &small_len,
+                                                      &error), ==, -1);
+    qio_test_assert_error(error, QIO_ERROR_FAILED, "Failed to import certificate");
+    g_assert_cmpint(qcrypto_get_x509_cert_fingerprint((const guint8 *)pem, strlen(pem),
+                                                      QCRYPTO_HASH_ALGO__MAX, small, &small_len,
+                                                      &error), ==, -1);
+    qio_test_assert_error(error, QIO_ERROR_INVALID_ARGUMENT, "Unknown hash algorithm");
+    g_assert_cmpint(qcrypto_get_x509_cert_fingerprint((const guint8 *)pem, strlen(pem),
+                                                      QCRYPTO_HASH_ALGO_SHA256, NULL, &small_len,
+                                                      &error), ==, -1);
+    qio_test_assert_error(error, QIO_ERROR_INVALID_ARGUMENT, "No valid buffer given");
+    qio_test_expect_critical("resultlen != NULL");
+    g_assert_cmpint(qcrypto_get_x509_cert_fingerprint((const guint8 *)pem, strlen(pem),
+                                                      QCRYPTO_HASH_ALGO_SHA256, small, NULL,
+                                                      &error), ==, -1);
+    g_test_assert_expected_messages();
+}
+
 static void test_missing_files(void)
 {
     g_autoptr(GError) error = NULL;
@@ -233,7 +288,7 @@ static void test_missing_files(void)
     qio_test_dir_remove(dir);
 
     dir = g_dir_make_tmp("qio-x509-XXXXXX", &error);
-    qio_test_write(dir, "ca-cert.pem", qio_test_cert_pem(ca));
+    qio_test_write(dir, QCRYPTO_TLS_CREDS_X509_CA_CERT, qio_test_cert_pem(ca));
     g_assert_false(loads(dir, TRUE, &error));                                            /* missingserver */
     g_autofree char *missing = g_strdup_printf("Missing server cert '%s/server-cert.pem' & key '%s/server-key.pem'", dir, dir);
     qio_test_assert_error(error, QIO_ERROR_INVALID_ARGUMENT, missing);
@@ -242,8 +297,8 @@ static void test_missing_files(void)
 
     /* An encrypted key needs its password, given as a secret. */
     g_autofree char *key = qio_test_cert_key_pem(server, "sesame");
-    qio_test_write(dir, "server-cert.pem", qio_test_cert_pem(server));
-    qio_test_write(dir, "server-key.pem", key);
+    qio_test_write(dir, QCRYPTO_TLS_CREDS_X509_SERVER_CERT, qio_test_cert_pem(server));
+    qio_test_write(dir, QCRYPTO_TLS_CREDS_X509_SERVER_KEY, key);
     g_assert_false(loads(dir, TRUE, &error));
     g_assert_nonnull(error);
     g_clear_error(&error);
@@ -255,11 +310,11 @@ static void test_missing_files(void)
     g_assert_cmpstr(priority, ==, "NORMAL");
 
     /* A reload that fails keeps the loaded credentials; one that works replaces them. */
-    qio_test_write(dir, "server-key.pem", "garbage");
+    qio_test_write(dir, QCRYPTO_TLS_CREDS_X509_SERVER_KEY, "garbage");
     g_assert_false(qcrypto_tls_creds_reload(creds, &error));
     g_assert_nonnull(error);
     g_clear_error(&error);
-    qio_test_write(dir, "server-key.pem", key);
+    qio_test_write(dir, QCRYPTO_TLS_CREDS_X509_SERVER_KEY, key);
     g_assert_true(qcrypto_tls_creds_reload(creds, &error));
     g_assert_no_error(error);
     qio_test_dir_remove(dir);
@@ -276,5 +331,6 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/crypto/tlscredsx509/chains", test_chains);
     g_test_add_func("/crypto/tlscredsx509/missing-files", test_missing_files);
+    g_test_add_func("/crypto/tlscredsx509/fingerprint", test_fingerprint);
     return g_test_run();
 }

@@ -298,9 +298,9 @@ static char *x509_dir_bundle(const char *ca_pem, const QIOTestCert *leaf, gboole
 {
     char *dir = g_dir_make_tmp("qio-tlssession-XXXXXX", NULL);
     g_autofree char *key = qio_test_cert_key_pem(leaf, NULL);
-    qio_test_write(dir, "ca-cert.pem", ca_pem);
-    qio_test_write(dir, server ? "server-cert.pem" : "client-cert.pem", qio_test_cert_pem(leaf));
-    qio_test_write(dir, server ? "server-key.pem" : "client-key.pem", key);
+    qio_test_write(dir, QCRYPTO_TLS_CREDS_X509_CA_CERT, ca_pem);
+    qio_test_write(dir, server ? QCRYPTO_TLS_CREDS_X509_SERVER_CERT : QCRYPTO_TLS_CREDS_X509_CLIENT_CERT, qio_test_cert_pem(leaf));
+    qio_test_write(dir, server ? QCRYPTO_TLS_CREDS_X509_SERVER_KEY : QCRYPTO_TLS_CREDS_X509_CLIENT_KEY, key);
     return dir;
 }
 

@@ -28,6 +28,26 @@ G_BEGIN_DECLS
 #define QIO_CHANNEL_TLS(obj) ((QIOChannelTLS *)(obj))
 #define QIO_CHANNEL_WEBSOCK(obj) ((QIOChannelWebsock *)(obj))
 
+/* QEMU's QOM type names of the channel types: qio_channel_get_type_name() returns one,
+ * qio_channel_is_a() takes one. */
+#define TYPE_QIO_CHANNEL "qio-channel"
+#define TYPE_QIO_CHANNEL_SOCKET "qio-channel-socket"
+#define TYPE_QIO_CHANNEL_FILE "qio-channel-file"
+#define TYPE_QIO_CHANNEL_COMMAND "qio-channel-command"
+#define TYPE_QIO_CHANNEL_BUFFER "qio-channel-buffer"
+#define TYPE_QIO_CHANNEL_NULL "qio-channel-null"
+#define TYPE_QIO_CHANNEL_TLS "qio-channel-tls"
+#define TYPE_QIO_CHANNEL_WEBSOCK "qio-channel-websock"
+
+/* The files qcrypto_tls_creds_x509_new() reads from its directory (QEMU's names). */
+#define QCRYPTO_TLS_CREDS_X509_CA_CERT "ca-cert.pem"
+#define QCRYPTO_TLS_CREDS_X509_CA_CRL "ca-crl.pem"
+#define QCRYPTO_TLS_CREDS_X509_SERVER_KEY "server-key.pem"
+#define QCRYPTO_TLS_CREDS_X509_SERVER_CERT "server-cert.pem"
+#define QCRYPTO_TLS_CREDS_X509_CLIENT_KEY "client-key.pem"
+#define QCRYPTO_TLS_CREDS_X509_CLIENT_CERT "client-cert.pem"
+#define QCRYPTO_TLS_CREDS_DH_PARAMS "dh-params.pem"
+
 /* Upcasts of the authorization types to #QAuthZ, and back (exports check the type). */
 #define QAUTHZ(obj) ((QAuthZ *)(obj))
 #define QAUTHZ_SIMPLE(obj) ((QAuthZSimple *)(obj))
@@ -593,6 +613,21 @@ gboolean qio_channel_has_feature(QIOChannel *ioc, QIOChannelFeature feature);
 void qio_channel_set_feature(QIOChannel *ioc, QIOChannelFeature feature);
 
 /**
+ * Returns: (transfer none): the QOM type name of @ioc's type, such as
+ * %TYPE_QIO_CHANNEL_SOCKET ("qio-channel-socket"); NULL (and a critical) if @ioc is not
+ * a channel. QEMU code reads object_get_typename(OBJECT(ioc)).
+ */
+const char *qio_channel_get_type_name(QIOChannel *ioc);
+
+/**
+ * Whether @ioc is a @type_name: %TYPE_QIO_CHANNEL for every channel, or its own type's
+ * name (QEMU's object_dynamic_cast(OBJECT(ioc), type_name) != NULL).
+ *
+ * Returns: TRUE if it is, FALSE if not (and, with a critical, on misuse).
+ */
+gboolean qio_channel_is_a(QIOChannel *ioc, const char *type_name);
+
+/**
  * Names the watches created on @ioc from now on (g_source_set_name()).
  */
 void qio_channel_set_name(QIOChannel *ioc, const char *name);
@@ -928,6 +963,14 @@ QIOChannelCommand *qio_channel_command_new_spawn(const char *const *argv,
 QIOChannelFile *qio_channel_file_new_fd(int fd);
 
 /**
+ * The file's descriptor, which the channel keeps owning (QEMU code reads `fioc->fd`).
+ *
+ * Returns: the descriptor; -1 after it is closed, and (with a critical) if @fioc is not
+ * a file channel.
+ */
+int qio_channel_file_get_fd(QIOChannelFile *fioc);
+
+/**
  * A channel on a duplicate of @fd, which stays the caller's.
  *
  * Returns: (transfer full) (nullable): the channel, or NULL with @error set.
@@ -949,6 +992,15 @@ QIOChannelFile *qio_channel_file_new_path(const char *path, int flags, mode_t mo
  * Returns: (transfer full): the channel, to drop with qio_channel_unref().
  */
 QIOChannelNull *qio_channel_null_new(void);
+
+/**
+ * The socket's descriptor, which the channel keeps owning (QEMU code reads
+ * `sioc->fd`): for setsockopt(), fstat() and the like, not for closing.
+ *
+ * Returns: the descriptor; -1 before it connects or listens, after it is closed, and
+ * (with a critical) if @sioc is not a socket channel.
+ */
+int qio_channel_socket_get_fd(QIOChannelSocket *sioc);
 
 /**
  * A socket channel without a socket: connect, listen or dgram gives it one.
@@ -1239,6 +1291,22 @@ QCryptoCipher *qcrypto_cipher_new_with_backend(QCryptoCipherAlgo alg,
 QCryptoBackend qcrypto_cipher_get_backend(QCryptoCipher *cipher);
 
 /**
+ * The algorithm @cipher was created with (QEMU code reads `cipher->alg`).
+ *
+ * Returns: the algorithm; %QCRYPTO_CIPHER_ALGO__MAX (and a critical) if @cipher is not
+ * a cipher.
+ */
+QCryptoCipherAlgo qcrypto_cipher_get_algo(QCryptoCipher *cipher);
+
+/**
+ * The mode @cipher was created with (QEMU code reads `cipher->mode`).
+ *
+ * Returns: the mode; %QCRYPTO_CIPHER_MODE__MAX (and a critical) if @cipher is not a
+ * cipher.
+ */
+QCryptoCipherMode qcrypto_cipher_get_mode(QCryptoCipher *cipher);
+
+/**
  * Frees @cipher (transfer full), wiping its key schedule; NULL is ignored.
  */
 void qcrypto_cipher_free(QCryptoCipher *cipher);
@@ -1442,6 +1510,14 @@ QCryptoHash *qcrypto_hash_new_with_backend(QCryptoHashAlgo alg,
 QCryptoBackend qcrypto_hash_get_backend(QCryptoHash *hash);
 
 /**
+ * The algorithm of @hash (QEMU code reads `hash->alg`).
+ *
+ * Returns: the algorithm; %QCRYPTO_HASH_ALGO__MAX (and a critical) if @hash is not a
+ * hash.
+ */
+QCryptoHashAlgo qcrypto_hash_get_algo(QCryptoHash *hash);
+
+/**
  * Frees @hash (transfer full); NULL is ignored.
  */
 void qcrypto_hash_free(QCryptoHash *hash);
@@ -1530,6 +1606,14 @@ QCryptoHmac *qcrypto_hmac_new_with_backend(QCryptoHashAlgo alg,
  * Returns: the backend; %QCRYPTO_BACKEND_AUTO (and a critical) if @hmac is not an HMAC.
  */
 QCryptoBackend qcrypto_hmac_get_backend(QCryptoHmac *hmac);
+
+/**
+ * The hash algorithm of @hmac (QEMU code reads `hmac->alg`).
+ *
+ * Returns: the algorithm; %QCRYPTO_HASH_ALGO__MAX (and a critical) if @hmac is not an
+ * HMAC.
+ */
+QCryptoHashAlgo qcrypto_hmac_get_algo(QCryptoHmac *hmac);
 
 /**
  * Frees @hmac (transfer full) and wipes its key material; NULL is ignored.
@@ -2217,6 +2301,21 @@ char *qcrypto_tls_session_get_cipher_name(QCryptoTLSSession *session, GError **e
  * for sessions read and written from two threads at once; call before the handshake.
  */
 void qcrypto_tls_session_require_thread_safety(QCryptoTLSSession *session);
+
+/**
+ * Stores in @result the @alg fingerprint of the PEM certificate in the @size bytes at
+ * @cert: the digest of its DER encoding. On entry `*resultlen` is the room at @result;
+ * on success it is the fingerprint's length.
+ *
+ * Returns: 0, or -1 with @error set ("Failed to import certificate", "Result buffer
+ * size 16 is smaller than hash 32", QEMU's messages).
+ */
+int qcrypto_get_x509_cert_fingerprint(const uint8_t *cert,
+                                      size_t size,
+                                      QCryptoHashAlgo alg,
+                                      uint8_t *result,
+                                      size_t *resultlen,
+                                      GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoCipher, qcrypto_cipher_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoHash, qcrypto_hash_free)

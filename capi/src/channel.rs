@@ -8,9 +8,10 @@
 //! the channel types: each declares itself with [`channel_type!`].
 
 use std::any::Any;
+use std::ffi::CStr;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{BorrowedFd, OwnedFd};
-use std::os::raw::{c_int, c_uint};
+use std::os::raw::{c_char, c_int, c_uint};
 use std::sync::Arc;
 
 use glib_sys::{
@@ -37,6 +38,8 @@ pub struct QIOChannel {
 /// What every channel handle holds, whatever its type.
 pub(crate) struct ChannelObject {
     pub(crate) channel: Arc<Channel>,
+    /// The QOM type name of the handle's type (`qio-channel-socket`).
+    type_name: &'static CStr,
     /// Handles to parts of the channel that C borrows for as long as the channel
     /// lives (a TLS channel's session), freed with it.
     parts: Option<Box<dyn Any + Send + Sync>>,
@@ -57,16 +60,21 @@ impl Castable for QIOChannel {
     const CHECK: Option<&'static str> = Some("QIO_IS_CHANNEL");
 }
 
+/// The QOM type name every channel is (`TYPE_QIO_CHANNEL`).
+const TYPE_QIO_CHANNEL: &CStr = c"qio-channel";
+
 /// A channel handle type: one of the [`QIOChannel`] family, standing for the core's
-/// channel type `Imp`.
+/// channel type `Imp`, with QEMU's QOM type name.
 pub(crate) trait ChannelType: Castable<Ownership = Shared, Rust = ChannelObject> {
     type Imp: ChannelImpl;
+    const TYPE_NAME: &'static CStr;
 }
 
 /// Declares a channel handle type: `channel_type!(QIOChannelSocket, Socket, b"QChs",
-/// "QIO_IS_CHANNEL_SOCKET")`, its tag in the channel family.
+/// "QIO_IS_CHANNEL_SOCKET", c"qio-channel-socket")`, its tag in the channel family and
+/// its QOM type name (`TYPE_QIO_CHANNEL_SOCKET` in the header).
 macro_rules! channel_type {
-    ($c:ident, $imp:ty, $tag:literal, $check:literal) => {
+    ($c:ident, $imp:ty, $tag:literal, $check:literal, $type_name:literal) => {
         impl $crate::ffi::Castable for $c {
             type Ownership = $crate::ffi::Shared;
             type Rust = $crate::channel::ChannelObject;
@@ -77,6 +85,7 @@ macro_rules! channel_type {
 
         impl $crate::channel::ChannelType for $c {
             type Imp = $imp;
+            const TYPE_NAME: &'static ::std::ffi::CStr = $type_name;
         }
     };
 }
@@ -94,6 +103,7 @@ pub(crate) fn new_handle_with<C: ChannelType>(
 ) -> *mut C {
     crate::ffi::new(ChannelObject {
         channel: channel.upcast(),
+        type_name: C::TYPE_NAME,
         parts,
     })
 }
@@ -278,6 +288,29 @@ pub unsafe extern "C" fn qio_channel_set_feature(ioc: *mut QIOChannel, feature: 
         let channel = &handle!(ioc).channel;
         channel.set_feature(decode!(feature));
         Ok(())
+    })
+}
+
+/// Returns: (transfer none): the QOM type name of @ioc's type, such as
+/// %TYPE_QIO_CHANNEL_SOCKET ("qio-channel-socket"); NULL (and a critical) if @ioc is not
+/// a channel. QEMU code reads object_get_typename(OBJECT(ioc)).
+#[no_mangle]
+pub unsafe extern "C" fn qio_channel_get_type_name(ioc: *mut QIOChannel) -> *const c_char {
+    ffi_guard!(std::ptr::null(), { Ok(handle!(ioc).type_name.as_ptr()) })
+}
+
+/// Whether @ioc is a @type_name: %TYPE_QIO_CHANNEL for every channel, or its own type's
+/// name (QEMU's object_dynamic_cast(OBJECT(ioc), type_name) != NULL).
+///
+/// Returns: TRUE if it is, FALSE if not (and, with a critical, on misuse).
+#[no_mangle]
+pub unsafe extern "C" fn qio_channel_is_a(
+    ioc: *mut QIOChannel,
+    type_name: *const c_char,
+) -> gboolean {
+    ffi_guard!(GFALSE, {
+        let (own, asked) = (handle!(ioc).type_name, c_str!(type_name));
+        Ok((asked == TYPE_QIO_CHANNEL || asked == own).into())
     })
 }
 

@@ -12,7 +12,13 @@ pub struct QIOChannelBuffer {
     _private: [u8; 0],
 }
 
-channel_type!(QIOChannelBuffer, Buffer, b"QChb", "QIO_IS_CHANNEL_BUFFER");
+channel_type!(
+    QIOChannelBuffer,
+    Buffer,
+    b"QChb",
+    "QIO_IS_CHANNEL_BUFFER",
+    c"qio-channel-buffer"
+);
 
 /// A new empty buffer with room for @capacity bytes. Reads consume from the offset
 /// (set with qio_channel_io_seek()) up to the usage; writes append at the usage.

@@ -21,7 +21,8 @@ channel_type!(
     QIOChannelCommand,
     Command,
     b"QChc",
-    "QIO_IS_CHANNEL_COMMAND"
+    "QIO_IS_CHANNEL_COMMAND",
+    c"qio-channel-command"
 );
 
 /// Runs @argv (NULL-terminated; the program is searched in PATH) with pipes on its

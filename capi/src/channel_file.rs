@@ -10,7 +10,7 @@ use glib_sys::GError;
 use qio::io::File;
 
 use crate::boundary::{ffi_guard, require};
-use crate::channel::{channel_type, new_handle};
+use crate::channel::{channel, channel_type, new_handle};
 use crate::ffi::{adopt_fd, c_str};
 
 /// A file channel; a #QIOChannel through QIO_CHANNEL().
@@ -18,7 +18,13 @@ pub struct QIOChannelFile {
     _private: [u8; 0],
 }
 
-channel_type!(QIOChannelFile, File, b"QChf", "QIO_IS_CHANNEL_FILE");
+channel_type!(
+    QIOChannelFile,
+    File,
+    b"QChf",
+    "QIO_IS_CHANNEL_FILE",
+    c"qio-channel-file"
+);
 
 /// A channel that takes over @fd (closed with the channel); seekable if lseek() works
 /// on it.
@@ -30,6 +36,15 @@ pub extern "C" fn qio_channel_file_new_fd(fd: c_int) -> *mut QIOChannelFile {
         require!(fd >= 0, "fd >= 0");
         adopt_fd(fd, |fd| Ok(new_handle(File::new_channel(fd))))
     })
+}
+
+/// The file's descriptor, which the channel keeps owning (QEMU code reads `fioc->fd`).
+///
+/// Returns: the descriptor; -1 after it is closed, and (with a critical) if @fioc is not
+/// a file channel.
+#[no_mangle]
+pub unsafe extern "C" fn qio_channel_file_get_fd(fioc: *mut QIOChannelFile) -> c_int {
+    ffi_guard!(-1, { Ok(channel!(fioc).imp().raw_fd()) })
 }
 
 /// A channel on a duplicate of @fd, which stays the caller's.

@@ -10,7 +10,13 @@ pub struct QIOChannelNull {
     _private: [u8; 0],
 }
 
-channel_type!(QIOChannelNull, Null, b"QChn", "QIO_IS_CHANNEL_NULL");
+channel_type!(
+    QIOChannelNull,
+    Null,
+    b"QChn",
+    "QIO_IS_CHANNEL_NULL",
+    c"qio-channel-null"
+);
 
 /// A new open null channel: writes succeed in full, reads return end-of-file, every
 /// watch condition is ready; after qio_channel_close() I/O fails.

@@ -17,7 +17,23 @@ pub struct QIOChannelSocket {
     _private: [u8; 0],
 }
 
-channel_type!(QIOChannelSocket, Socket, b"QChs", "QIO_IS_CHANNEL_SOCKET");
+channel_type!(
+    QIOChannelSocket,
+    Socket,
+    b"QChs",
+    "QIO_IS_CHANNEL_SOCKET",
+    c"qio-channel-socket"
+);
+
+/// The socket's descriptor, which the channel keeps owning (QEMU code reads
+/// `sioc->fd`): for setsockopt(), fstat() and the like, not for closing.
+///
+/// Returns: the descriptor; -1 before it connects or listens, after it is closed, and
+/// (with a critical) if @sioc is not a socket channel.
+#[no_mangle]
+pub unsafe extern "C" fn qio_channel_socket_get_fd(sioc: *mut QIOChannelSocket) -> c_int {
+    ffi_guard!(-1, { Ok(channel!(sioc).imp().raw_fd()) })
+}
 
 /// A socket channel without a socket: connect, listen or dgram gives it one.
 ///

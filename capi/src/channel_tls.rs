@@ -19,7 +19,13 @@ pub struct QIOChannelTLS {
     _private: [u8; 0],
 }
 
-channel_type!(QIOChannelTLS, Tls, b"QCht", "QIO_IS_CHANNEL_TLS");
+channel_type!(
+    QIOChannelTLS,
+    Tls,
+    b"QCht",
+    "QIO_IS_CHANNEL_TLS",
+    c"qio-channel-tls"
+);
 
 /// The handle of a new TLS channel, which lends C its session's handle.
 fn new_handle(tls: Arc<Channel<Tls>>) -> *mut QIOChannelTLS {

@@ -21,7 +21,8 @@ channel_type!(
     QIOChannelWebsock,
     Websock,
     b"QChw",
-    "QIO_IS_CHANNEL_WEBSOCK"
+    "QIO_IS_CHANNEL_WEBSOCK",
+    c"qio-channel-websock"
 );
 
 /// The server end of a websocket over @master: it reads a client's upgrade request

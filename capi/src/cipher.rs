@@ -59,6 +59,12 @@ enum_arg! {
     CipherModeArg => CipherMode, qapi
 }
 
+impl CipherModeArg {
+    /// `QCRYPTO_CIPHER_MODE__MAX`: what a getter returns when given no valid handle.
+    const INVALID: CipherModeArg =
+        CipherModeArg(QCryptoCipherMode::QCRYPTO_CIPHER_MODE__MAX as c_int);
+}
+
 /// A keyed cipher with its IV state, freed with qcrypto_cipher_free().
 pub struct QCryptoCipher {
     _private: [u8; 0],
@@ -188,6 +194,28 @@ fn new(
 pub unsafe extern "C" fn qcrypto_cipher_get_backend(cipher: *mut QCryptoCipher) -> BackendArg {
     ffi_guard!(BackendArg::AUTO, {
         Ok(handle_mut!(cipher).backend().into())
+    })
+}
+
+/// The algorithm @cipher was created with (QEMU code reads `cipher->alg`).
+///
+/// Returns: the algorithm; %QCRYPTO_CIPHER_ALGO__MAX (and a critical) if @cipher is not
+/// a cipher.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_cipher_get_algo(cipher: *mut QCryptoCipher) -> CipherAlgoArg {
+    ffi_guard!(CipherAlgoArg::INVALID, {
+        Ok(handle_mut!(cipher).algo().into())
+    })
+}
+
+/// The mode @cipher was created with (QEMU code reads `cipher->mode`).
+///
+/// Returns: the mode; %QCRYPTO_CIPHER_MODE__MAX (and a critical) if @cipher is not a
+/// cipher.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_cipher_get_mode(cipher: *mut QCryptoCipher) -> CipherModeArg {
+    ffi_guard!(CipherModeArg::INVALID, {
+        Ok(handle_mut!(cipher).mode().into())
     })
 }
 

@@ -251,6 +251,17 @@ pub unsafe extern "C" fn qcrypto_hash_get_backend(hash: *mut QCryptoHash) -> Bac
     ffi_guard!(BackendArg::AUTO, { Ok(handle_mut!(hash).backend().into()) })
 }
 
+/// The algorithm of @hash (QEMU code reads `hash->alg`).
+///
+/// Returns: the algorithm; %QCRYPTO_HASH_ALGO__MAX (and a critical) if @hash is not a
+/// hash.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_hash_get_algo(hash: *mut QCryptoHash) -> HashAlgoArg {
+    ffi_guard!(HashAlgoArg::INVALID, {
+        Ok(handle_mut!(hash).algorithm().into())
+    })
+}
+
 /// Frees @hash (transfer full); NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn qcrypto_hash_free(hash: *mut QCryptoHash) {

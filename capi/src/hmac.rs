@@ -100,6 +100,17 @@ pub unsafe extern "C" fn qcrypto_hmac_get_backend(hmac: *mut QCryptoHmac) -> Bac
     ffi_guard!(BackendArg::AUTO, { Ok(handle_mut!(hmac).backend().into()) })
 }
 
+/// The hash algorithm of @hmac (QEMU code reads `hmac->alg`).
+///
+/// Returns: the algorithm; %QCRYPTO_HASH_ALGO__MAX (and a critical) if @hmac is not an
+/// HMAC.
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_hmac_get_algo(hmac: *mut QCryptoHmac) -> HashAlgoArg {
+    ffi_guard!(HashAlgoArg::INVALID, {
+        Ok(handle_mut!(hmac).algorithm().into())
+    })
+}
+
 /// Frees @hmac (transfer full) and wipes its key material; NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn qcrypto_hmac_free(hmac: *mut QCryptoHmac) {

@@ -42,3 +42,4 @@ pub mod task;
 pub mod tls_creds;
 pub mod tls_session;
 pub mod version;
+pub mod x509_utils;

@@ -33,6 +33,11 @@ impl File {
         )
     }
 
+    /// The descriptor's number now (-1 after close); the channel keeps owning it.
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.raw()
+    }
+
     /// A channel owning a duplicate of `fd` (`qio_channel_file_new_dupfd`).
     pub fn new_dupfd(fd: BorrowedFd<'_>) -> Result<Arc<Channel<File>>> {
         let dup = fd.try_clone_to_owned().map_err(|e| {

@@ -216,6 +216,11 @@ extern "C" {
     pub fn gnutls_x509_crt_get_expiration_time(cert: gnutls_x509_crt_t) -> libc::time_t;
     pub fn gnutls_x509_crt_get_activation_time(cert: gnutls_x509_crt_t) -> libc::time_t;
     pub fn gnutls_x509_crt_get_dn2(cert: gnutls_x509_crt_t, dn: *mut gnutls_datum_t) -> c_int;
+    pub fn gnutls_x509_crt_export2(
+        cert: gnutls_x509_crt_t,
+        format: c_int,
+        out: *mut gnutls_datum_t,
+    ) -> c_int;
     pub fn gnutls_x509_crt_check_hostname(
         cert: gnutls_x509_crt_t,
         hostname: *const c_char,

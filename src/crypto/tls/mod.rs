@@ -9,6 +9,7 @@ mod x509;
 
 pub use creds::{psk_file_key, Creds, CredsKind, Endpoint};
 pub use session::{Progress, Received, Session, Transport};
+pub use x509::cert_fingerprint;
 
 use std::ffi::CStr;
 use std::os::raw::c_int;

@@ -1,10 +1,11 @@
 //! x509 certificates parsed by gnutls, for checking peers and our own credentials.
 
 use std::ffi::CString;
-use std::os::raw::c_uint;
+use std::os::raw::{c_int, c_uint};
 use std::path::Path;
 
 use super::ffi;
+use crate::crypto::HashAlgo;
 use crate::{Error, ErrorKind, Result};
 
 /// A parsed x509 certificate, freed when dropped.
@@ -18,16 +19,41 @@ impl Drop for X509Cert {
 }
 
 impl X509Cert {
-    pub(crate) fn import_der(der: &ffi::gnutls_datum_t) -> Result<X509Cert> {
+    /// A certificate from `data` in `format` (`GNUTLS_X509_FMT_DER` or `_PEM`).
+    fn import(data: &ffi::gnutls_datum_t, format: c_int) -> Result<X509Cert> {
         let mut handle = std::ptr::null_mut();
         // SAFETY: gnutls_x509_crt_init fills the handle.
         let rc = unsafe { ffi::gnutls_x509_crt_init(&mut handle) };
         super::check("Cannot initialize certificate", rc)?;
         let cert = X509Cert(handle);
-        // SAFETY: a live certificate and a datum gnutls gave us.
-        let rc = unsafe { ffi::gnutls_x509_crt_import(handle, der, ffi::GNUTLS_X509_FMT_DER) };
+        // SAFETY: a live certificate and a datum whose bytes outlive the call.
+        let rc = unsafe { ffi::gnutls_x509_crt_import(handle, data, format) };
         super::check("Cannot import certificate", rc)?;
         Ok(cert)
+    }
+
+    pub(crate) fn import_der(der: &ffi::gnutls_datum_t) -> Result<X509Cert> {
+        X509Cert::import(der, ffi::GNUTLS_X509_FMT_DER)
+    }
+
+    /// The first certificate of the PEM text `pem`.
+    fn import_pem(pem: &[u8]) -> Result<X509Cert> {
+        let datum = ffi::gnutls_datum_t {
+            data: pem.as_ptr().cast_mut(),
+            size: c_uint::try_from(pem.len())
+                .map_err(|_| Error::new(ErrorKind::InvalidArgument, "Certificate too large"))?,
+        };
+        X509Cert::import(&datum, ffi::GNUTLS_X509_FMT_PEM)
+    }
+
+    /// The certificate's DER encoding, what its fingerprint digests.
+    fn der(&self) -> Result<Vec<u8>> {
+        let mut datum = empty_datum();
+        // SAFETY: a live certificate; gnutls allocates the datum's data.
+        let rc =
+            unsafe { ffi::gnutls_x509_crt_export2(self.0, ffi::GNUTLS_X509_FMT_DER, &mut datum) };
+        super::check("Cannot export certificate", rc)?;
+        Ok(take_datum(datum))
     }
 
     pub(crate) fn expiration(&self) -> libc::time_t {
@@ -42,26 +68,11 @@ impl X509Cert {
 
     /// The subject DN in certificate order (`C=UK,CN=qemu`).
     pub(crate) fn dn(&self) -> Result<String> {
-        let mut datum = ffi::gnutls_datum_t {
-            data: std::ptr::null_mut(),
-            size: 0,
-        };
+        let mut datum = empty_datum();
         // SAFETY: a live certificate; gnutls allocates the datum's data.
         let rc = unsafe { ffi::gnutls_x509_crt_get_dn2(self.0, &mut datum) };
         super::check("Cannot get client distinguished name", rc)?;
-        // SAFETY: gnutls filled `size` bytes; we free them with gnutls_free.
-        let dn = unsafe {
-            let dn = String::from_utf8_lossy(std::slice::from_raw_parts(
-                datum.data,
-                datum.size as usize,
-            ))
-            .into_owned();
-            if let Some(free) = ffi::gnutls_free {
-                free(datum.data.cast());
-            }
-            dn
-        };
-        Ok(dn)
+        Ok(String::from_utf8_lossy(&take_datum(datum)).into_owned())
     }
 
     /// Whether the certificate names `hostname` (subjectAltName DNS or IP entries, the
@@ -194,6 +205,37 @@ impl X509Cert {
         // SAFETY: two live certificates.
         unsafe { ffi::gnutls_x509_crt_check_issuer(self.0, issuer.0) != 0 }
     }
+}
+
+fn empty_datum() -> ffi::gnutls_datum_t {
+    ffi::gnutls_datum_t {
+        data: std::ptr::null_mut(),
+        size: 0,
+    }
+}
+
+/// The bytes of a datum gnutls allocated, which it frees.
+fn take_datum(datum: ffi::gnutls_datum_t) -> Vec<u8> {
+    if datum.data.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: gnutls filled `size` bytes at `data` for us to free with gnutls_free.
+    unsafe {
+        let bytes = std::slice::from_raw_parts(datum.data, datum.size as usize).to_vec();
+        if let Some(free) = ffi::gnutls_free {
+            free(datum.data.cast());
+        }
+        bytes
+    }
+}
+
+/// The fingerprint of the first certificate in the PEM text `pem`: the `alg` digest of
+/// its DER encoding (QEMU's `qcrypto_get_x509_cert_fingerprint`, with QEMU's messages).
+/// Every hash algorithm works, where QEMU takes those its gnutls has.
+pub fn cert_fingerprint(pem: &[u8], alg: HashAlgo) -> Result<Vec<u8>> {
+    let cert = X509Cert::import_pem(pem)
+        .map_err(|_| Error::new(ErrorKind::Failed, "Failed to import certificate"))?;
+    crate::crypto::hash::digest(alg, &[&cert.der()?])
 }
 
 /// QEMU's words for a gnutls verification status: the last of these that applies.
