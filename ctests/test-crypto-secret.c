@@ -3,10 +3,15 @@
  * AES-256-CBC-encrypted secrets, the latter sealed by `openssl enc` as an outside
  * oracle, the bad-input messages, sharing, and misuse. */
 
+#define _GNU_SOURCE /* syscall() */
 #include "qio-test.h"
 
+#include <errno.h>
 #include <glib/gstdio.h>
+#include <linux/keyctl.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static QCryptoSecret *secret_ok(const char *data, const char *file, QCryptoSecretFormat format,
                                 QCryptoSecret *key, const char *iv)
@@ -212,6 +217,82 @@ static void test_encrypted(void)
                         "Base64 data contains invalid characters");
 }
 
+/* keyctl(KEYCTL_SETPERM) bits (keyutils.h, not linux/keyctl.h). */
+#define KEY_POS_VIEW 0x01000000
+#define KEY_USR_VIEW 0x00010000
+
+/* A key of PAYLOAD in this process's keyring, as keyctl(1) or libvirt would add it. */
+static int32_t add_key(const char *payload)
+{
+    /* A description of its own, or the kernel updates the last key added. */
+    static int count;
+    g_autofree char *description = g_strdup_printf("qio-test-%d", count++);
+    long serial = syscall(SYS_add_key, "user", description, payload, strlen(payload),
+                          KEY_SPEC_PROCESS_KEYRING);
+    g_assert_cmpint(serial, >, 0);
+    return (int32_t)serial;
+}
+
+static void assert_keyring_fails(int32_t serial, const char *reason)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *message = reason
+        ? g_strdup_printf("Unable to read serial key %08x: %s", serial, reason)
+        : g_strdup("'serial' should not be equal to 0");
+    g_assert_null(qcrypto_secret_keyring_new(serial, QCRYPTO_SECRET_FORMAT_RAW, NULL, NULL,
+                                             &error));
+    g_assert_nonnull(error);
+    g_assert_cmpstr(error->message, ==, message);
+}
+
+/* QEMU's secret_keyring cases: good, base64 and encrypted keys; a bad serial, a revoked,
+ * an expired and an unreadable key, with QEMU's messages. */
+static void test_keyring(void)
+{
+    g_autoptr(GError) error = NULL;
+    int32_t good = add_key("123456");
+    g_autoptr(QCryptoSecret) raw = qcrypto_secret_keyring_new(good, QCRYPTO_SECRET_FORMAT_RAW,
+                                                              NULL, NULL, &error);
+    g_assert_no_error(error);
+    assert_utf8(raw, "123456");
+    g_autoptr(QCryptoSecret) b64 = qcrypto_secret_keyring_new(add_key("MTIzNDU2"),
+                                                              QCRYPTO_SECRET_FORMAT_BASE64, NULL,
+                                                              NULL, &error);
+    g_assert_no_error(error);
+    assert_utf8(b64, "123456");
+
+    guint8 key[32], iv[16];
+    memset(key, 0x1d, sizeof(key));
+    memset(iv, 0x0f, sizeof(iv));
+    g_autofree char *key64 = g_base64_encode(key, sizeof(key));
+    g_autofree char *iv64 = g_base64_encode(iv, sizeof(iv));
+    g_autoptr(QCryptoSecret) master = secret_ok(key64, NULL, QCRYPTO_SECRET_FORMAT_BASE64, NULL,
+                                                NULL);
+    g_autoptr(GBytes) sealed = openssl_seal("keyring secret", key, iv);
+    gsize len;
+    const guint8 *data = g_bytes_get_data(sealed, &len);
+    g_autofree char *sealed64 = g_base64_encode(data, len);
+    g_autoptr(QCryptoSecret) decrypted = qcrypto_secret_keyring_new(
+        add_key(sealed64), QCRYPTO_SECRET_FORMAT_BASE64, master, iv64, &error);
+    g_assert_no_error(error);
+    assert_utf8(decrypted, "keyring secret");
+
+    assert_keyring_fails(0, NULL);
+    int32_t revoked = add_key("revoked");
+    g_assert_cmpint(syscall(SYS_keyctl, KEYCTL_REVOKE, revoked), ==, 0);
+    assert_keyring_fails(revoked, g_strerror(EKEYREVOKED));
+    int32_t unreadable = add_key("unreadable");
+    g_assert_cmpint(syscall(SYS_keyctl, KEYCTL_SETPERM, unreadable, KEY_POS_VIEW | KEY_USR_VIEW),
+                    ==, 0);
+    assert_keyring_fails(unreadable, g_strerror(EACCES));
+    int32_t expired = add_key("expired");
+    g_assert_cmpint(syscall(SYS_keyctl, KEYCTL_SET_TIMEOUT, expired, 1), ==, 0);
+    g_usleep(1100 * 1000);
+    assert_keyring_fails(expired, g_strerror(EKEYEXPIRED));
+    /* A serial nobody allocated (the kernel picks random 31-bit ones). */
+    assert_keyring_fails(0x7ffffffe, g_strerror(ENOKEY));
+}
+
 static void test_sharing_and_misuse(void)
 {
     QCryptoSecret *secret = secret_ok("s", NULL, QCRYPTO_SECRET_FORMAT_RAW, NULL, NULL);
@@ -245,6 +326,7 @@ int main(int argc, char **argv)
     g_test_add_func("/crypto/secret/qemu-base64", test_qemu_base64);
     g_test_add_func("/crypto/secret/utf8-with-nul", test_utf8_with_nul);
     g_test_add_func("/crypto/secret/encrypted", test_encrypted);
+    g_test_add_func("/crypto/secret/keyring", test_keyring);
     g_test_add_func("/crypto/secret/sharing-and-misuse", test_sharing_and_misuse);
     return g_test_run();
 }

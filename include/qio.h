@@ -1920,6 +1920,21 @@ QCryptoSecret *qcrypto_secret_new(const char *data,
                                   GError **error);
 
 /**
+ * Loads a secret from the payload of the key numbered @serial in the Linux kernel
+ * keyring (QEMU's `secret_keyring` object; the calling process must be allowed to read
+ * the key), in @format, decrypted with @keysecret and @iv as qcrypto_secret_new() does.
+ *
+ * Returns: (transfer full) (nullable): a new secret holding one reference, to drop
+ * with qcrypto_secret_unref(), or NULL with @error set ("Unable to read serial key
+ * 0badcafe: Required key not available", QEMU's messages).
+ */
+QCryptoSecret *qcrypto_secret_keyring_new(int32_t serial,
+                                          QCryptoSecretFormat format,
+                                          const QCryptoSecret *keysecret,
+                                          const char *iv,
+                                          GError **error);
+
+/**
  * Adds a reference to @secret.
  *
  * Returns: (transfer full): @secret; NULL (and a critical) if it is not a secret.

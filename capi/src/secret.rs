@@ -1,7 +1,7 @@
 //! `QCryptoSecret`: passwords and keys loaded from data or a file (QEMU's `secret`
 //! object), shared by reference.
 
-use std::ffi::OsStr;
+use std::ffi::{CStr, OsStr};
 use std::os::raw::{c_char, c_int};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -66,19 +66,8 @@ pub unsafe extern "C" fn qcrypto_secret_new(
     error: *mut *mut GError,
 ) -> *mut QCryptoSecret {
     ffi_guard!(std::ptr::null_mut(), error, {
-        let (data, file, iv) = (opt_c_str!(data), opt_c_str!(file), opt_c_str!(iv));
-        let key = match opt_handle!(keysecret) {
-            None => None,
-            Some(key) => {
-                let iv = iv
-                    .map(|iv| {
-                        iv.to_str()
-                            .map_err(|_| failed("Base64 data contains invalid characters"))
-                    })
-                    .transpose()?;
-                Some(SecretKey { key, iv })
-            }
-        };
+        let (data, file) = (opt_c_str!(data), opt_c_str!(file));
+        let key = secret_key(opt_handle!(keysecret), opt_c_str!(iv))?;
         let source = match (data, file) {
             (Some(_), Some(_)) => return Err(failed("'file' and 'data' are mutually exclusive")),
             (Some(data), None) => SecretSource::Data(data.to_bytes()),
@@ -87,6 +76,45 @@ pub unsafe extern "C" fn qcrypto_secret_new(
         };
         Ok(crate::ffi::new(Secret::new(source, decode!(format), key)?))
     })
+}
+
+/// Loads a secret from the payload of the key numbered @serial in the Linux kernel
+/// keyring (QEMU's `secret_keyring` object; the calling process must be allowed to read
+/// the key), in @format, decrypted with @keysecret and @iv as qcrypto_secret_new() does.
+///
+/// Returns: (transfer full) (nullable): a new secret holding one reference, to drop
+/// with qcrypto_secret_unref(), or NULL with @error set ("Unable to read serial key
+/// 0badcafe: Required key not available", QEMU's messages).
+#[no_mangle]
+pub unsafe extern "C" fn qcrypto_secret_keyring_new(
+    serial: i32,
+    format: SecretFormatArg,
+    keysecret: *const QCryptoSecret,
+    iv: *const c_char,
+    error: *mut *mut GError,
+) -> *mut QCryptoSecret {
+    ffi_guard!(std::ptr::null_mut(), error, {
+        let key = secret_key(opt_handle!(keysecret), opt_c_str!(iv))?;
+        let source = SecretSource::Keyring(serial);
+        Ok(crate::ffi::new(Secret::new(source, decode!(format), key)?))
+    })
+}
+
+/// The key that decrypts an encrypted secret, if one was given, with its IV.
+fn secret_key<'a>(
+    key: Option<&'a Secret>,
+    iv: Option<&'a CStr>,
+) -> Result<Option<SecretKey<'a>>, Fail> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let iv = iv
+        .map(|iv| {
+            iv.to_str()
+                .map_err(|_| failed("Base64 data contains invalid characters"))
+        })
+        .transpose()?;
+    Ok(Some(SecretKey { key, iv }))
 }
 
 /// Adds a reference to @secret.

@@ -28,6 +28,9 @@ pub enum SecretSource<'a> {
     Data(&'a [u8]),
     /// The whole content of a file.
     File(&'a Path),
+    /// The payload of a key in the Linux kernel's keyring, by serial number (QEMU's
+    /// `secret_keyring` object).
+    Keyring(i32),
 }
 
 /// The key that decrypts an encrypted secret: a 32-byte secret and a base64 IV.
@@ -101,6 +104,7 @@ impl Secret {
                     format!("Unable to read {}: {e}", path.display()),
                 )
             })?),
+            SecretSource::Keyring(serial) => read_key(serial)?,
         };
         let data = match (key, format) {
             (Some(key), _) => decrypt(&input, format, key)?,
@@ -128,6 +132,49 @@ impl Secret {
     /// The secret's bytes in base64.
     pub fn base64(&self) -> String {
         base64::engine::general_purpose::STANDARD.encode(&self.data[..])
+    }
+}
+
+/// The payload of the keyring key `serial` (`keyctl(KEYCTL_READ)`), with QEMU's messages.
+fn read_key(serial: i32) -> Result<Zeroizing<Vec<u8>>> {
+    const KEYCTL_READ: libc::c_long = 11;
+    if serial == 0 {
+        return Err(invalid("'serial' should not be equal to 0"));
+    }
+    let keyctl_read = |buf: &mut [u8]| {
+        // SAFETY: KEYCTL_READ writes at most `buf.len()` bytes into `buf` and returns
+        // the key's whole length.
+        let len = unsafe {
+            libc::syscall(
+                libc::SYS_keyctl,
+                KEYCTL_READ,
+                libc::c_long::from(serial),
+                buf.as_mut_ptr(),
+                buf.len(),
+                0,
+            )
+        };
+        // An empty key is refused, as QEMU refuses it.
+        match len {
+            len if len > 0 => Ok(len as usize),
+            len => Err(Error::os(
+                &format!("Unable to read serial key {serial:08x}"),
+                match len {
+                    0 => libc::ENODATA,
+                    _ => std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+                },
+            )),
+        }
+    };
+    let mut buf = Zeroizing::new(Vec::new());
+    // The key may change size between the two reads: read until it fits.
+    loop {
+        let len = keyctl_read(&mut buf)?;
+        if len <= buf.len() {
+            buf.truncate(len);
+            return Ok(buf);
+        }
+        *buf = vec![0; len];
     }
 }
 
