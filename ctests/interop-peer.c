@@ -9,7 +9,9 @@
  *   interop-peer client --port N [OPTIONS]
  *       connects to 127.0.0.1:N, runs the handshakes, sends its standard input,
  *       prints the same number of bytes read back after "reply ", and ends the
- *       session (a websocket's close frame, or else a TLS bye).
+ *       session (a websocket's close frame, or else a TLS bye). The reply is read
+ *       with plain qio_channel_read() on the blocking channel, which must wait for
+ *       data: QIO_CHANNEL_ERR_BLOCK there (as after a TLS 1.3 session ticket) fails.
  *
  * TLS ("--creds x509|psk|anon", the default x509; "--creds none" for none) prints
  * "handshake ok" (with " peer=DN" when the peer sent a certificate) or "handshake
@@ -251,9 +253,20 @@ static int run_client(void)
     g_autoptr(QIOChannel) ioc = layers(sioc, FALSE, &tls);
 
     g_autofree char *reply = g_malloc(payload->len);
-    if (qio_channel_write_all(ioc, (char *)payload->data, payload->len, &error) < 0 ||
-        qio_channel_read_all(ioc, reply, payload->len, &error) < 0) {
+    if (qio_channel_write_all(ioc, (char *)payload->data, payload->len, &error) < 0) {
         fail("io", error);
+    }
+    for (size_t got = 0; got < payload->len;) {
+        ssize_t n = qio_channel_read(ioc, reply + got, payload->len - got, &error);
+        if (n == QIO_CHANNEL_ERR_BLOCK) {
+            printf("io failed: a blocking read returned QIO_CHANNEL_ERR_BLOCK\n");
+            return 1;
+        }
+        if (n <= 0) {
+            printf("io failed: %s\n", n < 0 ? error->message : "end of file");
+            return 1;
+        }
+        got += n;
     }
     printf("reply ");
     fwrite(reply, 1, payload->len, stdout);

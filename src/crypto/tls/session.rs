@@ -8,6 +8,7 @@
 //! the transport callbacks release while they wait for the peer, as QEMU does.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -122,7 +123,10 @@ impl Shared {
         }
         let errno = match result {
             Ok(n) => return n as isize,
-            Err(e) if e.would_block() => libc::EAGAIN,
+            Err(e) if e.would_block() => {
+                TRANSPORT_BLOCKED.set(true);
+                libc::EAGAIN
+            }
             Err(e) => {
                 *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
                 libc::EIO
@@ -135,6 +139,30 @@ impl Shared {
 
     fn take(slot: &Mutex<Option<Error>>) -> Option<Error> {
         slot.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+thread_local! {
+    /// Whether a transport callback on this thread reported "would block" during the
+    /// current gnutls call: see [`until_transport_blocks`].
+    static TRANSPORT_BLOCKED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs the gnutls call `call` again for as long as it returns `GNUTLS_E_AGAIN`
+/// without the transport having blocked. gnutls returns `E_AGAIN` after handling a
+/// post-handshake message (a TLS 1.3 session ticket or key update) although the
+/// transport may hold more records: passed on, that would make a blocking channel's
+/// read return "would block". Only a transport that blocked means "wait for the peer".
+/// A nested session (TLS over a channel over TLS) runs inside `call`, so the flag is
+/// saved and restored around it.
+fn until_transport_blocks(mut call: impl FnMut() -> isize) -> isize {
+    loop {
+        let outer = TRANSPORT_BLOCKED.replace(false);
+        let rc = call();
+        let blocked = TRANSPORT_BLOCKED.replace(outer);
+        if rc != ffi::GNUTLS_E_AGAIN as isize || blocked {
+            return rc;
+        }
     }
 }
 
@@ -352,8 +380,9 @@ impl Session {
     /// (`qcrypto_tls_session_handshake`).
     pub fn handshake(&self) -> Result<Progress> {
         // SAFETY: a live session.
-        let rc = unsafe { ffi::gnutls_handshake(self.handle()) };
-        match rc {
+        let rc =
+            until_transport_blocks(|| unsafe { ffi::gnutls_handshake(self.handle()) as isize });
+        match rc as c_int {
             0 => {
                 self.handshake_complete.store(true, Ordering::Release);
                 if self.require_thread_safety.load(Ordering::Acquire) {
@@ -400,8 +429,10 @@ impl Session {
             return Ok(Progress::Complete);
         }
         // SAFETY: a live session.
-        let rc = self.locked(|| unsafe { ffi::gnutls_bye(self.handle(), ffi::GNUTLS_SHUT_WR) });
-        match rc {
+        let rc = until_transport_blocks(|| {
+            self.locked(|| unsafe { ffi::gnutls_bye(self.handle(), ffi::GNUTLS_SHUT_WR) }) as isize
+        });
+        match rc as c_int {
             0 => Ok(Progress::Complete),
             ffi::GNUTLS_E_AGAIN | ffi::GNUTLS_E_INTERRUPTED => Ok(self.direction()),
             rc => Err(self.failure("TLS termination failed", rc)),
@@ -411,8 +442,10 @@ impl Session {
     /// Encrypts and sends some of `buf` (`qcrypto_tls_session_write`).
     pub fn write(&self, buf: &[u8]) -> Result<usize> {
         // SAFETY: a live session and a readable buffer.
-        let rc = self.locked(|| unsafe {
-            ffi::gnutls_record_send(self.handle(), buf.as_ptr().cast(), buf.len())
+        let rc = until_transport_blocks(|| {
+            self.locked(|| unsafe {
+                ffi::gnutls_record_send(self.handle(), buf.as_ptr().cast(), buf.len())
+            })
         });
         if rc >= 0 {
             return Ok(rc as usize);
@@ -432,8 +465,10 @@ impl Session {
     /// Receives and decrypts into `buf` (`qcrypto_tls_session_read`).
     pub fn read(&self, buf: &mut [u8]) -> Result<Received> {
         // SAFETY: a live session and a writable buffer.
-        let rc = self.locked(|| unsafe {
-            ffi::gnutls_record_recv(self.handle(), buf.as_mut_ptr().cast(), buf.len())
+        let rc = until_transport_blocks(|| {
+            self.locked(|| unsafe {
+                ffi::gnutls_record_recv(self.handle(), buf.as_mut_ptr().cast(), buf.len())
+            })
         });
         if rc >= 0 {
             return Ok(Received::Bytes(rc as usize));
