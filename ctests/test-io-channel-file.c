@@ -238,6 +238,32 @@ static void test_buffer(void)
     g_assert_no_error(error);
 }
 
+/* Memory the system cannot give is an error, not an abort: a capacity is only a hint,
+ * and a write after a seek to 1 TiB (or to the last offset) fails and leaves the
+ * buffer as it was. */
+static void test_buffer_huge(void)
+{
+    g_autoptr(QIOChannelBuffer) buffer = qio_channel_buffer_new((size_t)1 << 44);
+    g_autoptr(GError) error = NULL;
+    g_assert_cmpint(qio_channel_write(QIO_CHANNEL(buffer), "ab", 2, &error), ==, 2);
+    g_assert_no_error(error);
+
+    const off_t offsets[] = { (off_t)1 << 40, G_MAXINT64 };
+    for (guint i = 0; i < G_N_ELEMENTS(offsets); i++) {
+        g_assert_cmpint(qio_channel_io_seek(QIO_CHANNEL(buffer), offsets[i], SEEK_SET, &error), ==,
+                        offsets[i]);
+        g_assert_cmpint(qio_channel_write(QIO_CHANNEL(buffer), "z", 1, &error), ==, -1);
+        g_autofree char *message = g_strdup_printf(
+            "Unable to grow the buffer to %" G_GUINT64_FORMAT " bytes: Cannot allocate memory",
+            (guint64)offsets[i] + 1);
+        qio_test_assert_error(error, QIO_ERROR_FAILED, message);
+        g_clear_error(&error);
+    }
+    size_t usage = 0;
+    g_autofree char *data = (char *)qio_channel_buffer_dup_data(buffer, &usage);
+    g_assert_cmpmem(data, usage, "ab", 2);
+}
+
 typedef struct {
     GIOCondition seen;
     int calls;
@@ -346,6 +372,7 @@ int main(int argc, char **argv)
     g_test_add_func("/io/channel/command/fifo", test_command_fifo);
     g_test_add_func("/io/channel/command/killed-on-finalize", test_command_killed_on_finalize);
     g_test_add_func("/io/channel/buffer", test_buffer);
+    g_test_add_func("/io/channel/buffer/huge", test_buffer_huge);
     g_test_add_func("/io/channel/null", test_null);
     g_test_add_func("/io/channel/generic", test_generic);
     return g_test_run();

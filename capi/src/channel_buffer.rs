@@ -22,6 +22,8 @@ channel_type!(
 
 /// A new empty buffer with room for @capacity bytes. Reads consume from the offset
 /// (set with qio_channel_io_seek()) up to the usage; writes append at the usage.
+/// @capacity is a hint: when that much memory cannot be had the buffer starts empty,
+/// and a write the system cannot find memory for fails with an error; nothing aborts.
 ///
 /// Returns: (transfer full): the channel, to drop with qio_channel_unref().
 #[no_mangle]

@@ -28,14 +28,15 @@ pub struct Buffer {
 
 impl Buffer {
     /// A new empty buffer channel with room for `capacity` bytes (`qio_channel_buffer_new`).
+    /// The capacity is a hint: when that much memory cannot be had, the buffer starts
+    /// empty, and a write that needs more than the system gives fails.
     pub fn new_channel(capacity: usize) -> Arc<Channel<Buffer>> {
-        let state = State {
-            data: Vec::with_capacity(capacity),
-            offset: 0,
-        };
+        let mut data = Vec::new();
+        // A failed reservation leaves `data` empty, which is all it must be.
+        let _ = data.try_reserve_exact(capacity);
         Channel::with_features(
             Buffer {
-                state: Mutex::new(state),
+                state: Mutex::new(State { data, offset: 0 }),
             },
             &[],
         )
@@ -81,10 +82,23 @@ impl ChannelImpl for Buffer {
     fn writev(&self, iov: &[IoSlice<'_>], _: &[BorrowedFd<'_>], _: u32) -> Result<usize> {
         let mut state = self.state();
         let total: usize = iov.iter().map(|b| b.len()).sum();
-        let gap = state.offset.saturating_sub(state.data.len());
-        state.data.reserve(gap + total);
-        let usage = state.data.len() + gap;
-        state.data.resize(usage, 0);
+        // A seek past the end leaves a gap that the write fills with zeros; the memory
+        // for both may not exist (a seek to 1 TiB), which is an error, not an abort.
+        let usage = state.data.len();
+        let start = state.offset.max(usage);
+        let grown = start
+            .checked_add(total)
+            .and_then(|end| state.data.try_reserve(end - usage).ok());
+        if grown.is_none() {
+            return Err(Error::os(
+                &format!(
+                    "Unable to grow the buffer to {} bytes",
+                    start as u128 + total as u128
+                ),
+                libc::ENOMEM,
+            ));
+        }
+        state.data.resize(start, 0);
         for buf in iov {
             state.data.extend_from_slice(buf);
         }
