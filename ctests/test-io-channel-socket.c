@@ -472,6 +472,71 @@ static void test_eof_inside_read_all(void)
     qio_test_assert_error(error, QIO_ERROR_FAILED, "Unexpected end-of-file before all data were read");
 }
 
+/* A thread in qio_channel_wait(), and whether the wait has returned. */
+typedef struct {
+    QIOChannel *ioc;
+    GMutex lock;
+    GCond returned_cond;
+    gboolean returned;
+} Waiter;
+
+static gpointer wait_thread(gpointer opaque)
+{
+    Waiter *waiter = opaque;
+    qio_channel_wait(waiter->ioc, G_IO_IN);
+    g_mutex_lock(&waiter->lock);
+    waiter->returned = TRUE;
+    g_cond_signal(&waiter->returned_cond);
+    g_mutex_unlock(&waiter->lock);
+    return NULL;
+}
+
+/* Starts a wait for input on @ioc, runs @close_what (unless NULL) and checks that the
+ * wait returns, allowing it 10 s. */
+static void assert_wait_returns(QIOChannel *ioc, QIOChannel *close_what)
+{
+    Waiter waiter = { .ioc = ioc };
+    g_mutex_init(&waiter.lock);
+    g_cond_init(&waiter.returned_cond);
+    GThread *thread = g_thread_new("waiter", wait_thread, &waiter);
+    /* Give the thread time to be inside poll(): closing must wake it there. */
+    g_usleep(50 * 1000);
+    if (close_what) {
+        g_autoptr(GError) error = NULL;
+        g_assert_cmpint(qio_channel_close(close_what, &error), ==, 0);
+        g_assert_no_error(error);
+    }
+    gint64 deadline = g_get_monotonic_time() + 10 * G_TIME_SPAN_SECOND;
+    g_mutex_lock(&waiter.lock);
+    while (!waiter.returned && g_cond_wait_until(&waiter.returned_cond, &waiter.lock, deadline)) {
+    }
+    gboolean returned = waiter.returned;
+    g_mutex_unlock(&waiter.lock);
+    g_assert_true(returned);
+    g_thread_join(thread);
+    g_mutex_clear(&waiter.lock);
+    g_cond_clear(&waiter.returned_cond);
+}
+
+/* qio_channel_wait() returns on a closed channel, and a wait is woken when another
+ * thread closes the channel, or the one a websocket channel is layered over. */
+static void test_wait_closed(void)
+{
+    int sv[2];
+    g_autoptr(GError) error = NULL;
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    g_autoptr(QIOChannel) a = qio_channel_new_fd(sv[0], &error);
+    g_autoptr(QIOChannel) b = qio_channel_new_fd(sv[1], &error);
+    g_assert_no_error(error);
+
+    assert_wait_returns(a, a);
+    /* Closed before the wait started. */
+    assert_wait_returns(a, NULL);
+
+    g_autoptr(QIOChannelWebsock) wioc = qio_channel_websock_new_server(b);
+    assert_wait_returns(QIO_CHANNEL(wioc), b);
+}
+
 /* vsock where the kernel has it: listening on any CID with a kernel-chosen port, and
  * what is refused. Connecting needs a peer, which a guest without a loopback
  * transport (vsock_loopback) cannot be for itself, so no transfer is tried. */
@@ -617,6 +682,7 @@ int main(int argc, char **argv)
     g_test_add_func("/io/channel/socket/peerpid-and-peek-refused", test_peerpid_and_peek_refused);
     g_test_add_func("/io/channel/socket/full-duplex", test_full_duplex);
     g_test_add_func("/io/channel/socket/eof-inside-read-all", test_eof_inside_read_all);
+    g_test_add_func("/io/channel/socket/wait-closed", test_wait_closed);
     g_test_add_func("/io/channel/socket/vsock", test_vsock);
     g_test_add_func("/io/channel/socket/dgram", test_dgram);
     g_test_add_func("/io/channel/socket/connect-failures", test_connect_failures);

@@ -921,7 +921,9 @@ GSource *qio_channel_add_watch_source(QIOChannel *ioc,
                                       GMainContext *context);
 
 /**
- * Blocks until @ioc is ready for @condition (or reports a hang-up or error).
+ * Blocks until @ioc is ready for @condition, reports a hang-up or error, or is
+ * closed: a closed channel returns at once, and a wait in progress returns when
+ * another thread closes @ioc or a channel it is layered over.
  */
 void qio_channel_wait(QIOChannel *ioc, GIOCondition condition);
 

@@ -911,7 +911,9 @@ pub unsafe extern "C" fn qio_channel_add_watch_source(
     })
 }
 
-/// Blocks until @ioc is ready for @condition (or reports a hang-up or error).
+/// Blocks until @ioc is ready for @condition, reports a hang-up or error, or is
+/// closed: a closed channel returns at once, and a wait in progress returns when
+/// another thread closes @ioc or a channel it is layered over.
 #[no_mangle]
 pub unsafe extern "C" fn qio_channel_wait(ioc: *mut QIOChannel, condition: GIOCondition) {
     ffi_guard!((), {

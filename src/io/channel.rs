@@ -14,6 +14,7 @@ use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::io::close_signal::CloseSignal;
 use crate::{Error, ErrorKind, Result};
 
 /// A capability a channel has (`QIOChannelFeature`), with QEMU's values.
@@ -95,6 +96,7 @@ pub enum Shutdown {
 pub struct Base {
     features: AtomicU32,
     name: Mutex<Option<CString>>,
+    closed: CloseSignal,
 }
 
 impl Base {
@@ -230,6 +232,7 @@ impl<T: ChannelImpl> Channel<T> {
             base: Base {
                 features: AtomicU32::new(bits),
                 name: Mutex::new(None),
+                closed: CloseSignal::default(),
             },
             imp,
         })
@@ -452,7 +455,10 @@ impl Channel {
 
     /// Closes the channel; later I/O fails.
     pub fn close(&self) -> Result<()> {
-        self.imp.close(&self.base)
+        let result = self.imp.close(&self.base);
+        // Closed even when releasing the resource failed: no wait may block on it now.
+        self.base.closed.raise();
+        result
     }
 
     /// Closes one or both directions (`qio_channel_shutdown`).
@@ -524,6 +530,16 @@ impl Channel {
     /// See [`ChannelImpl::pending_input`].
     pub(crate) fn pending_input(&self) -> bool {
         self.imp.pending_input()
+    }
+
+    /// See [`ChannelImpl::master`].
+    pub(crate) fn master(&self) -> Option<&Arc<Channel>> {
+        self.imp.master()
+    }
+
+    /// Set when the channel is closed; wakes its waits.
+    pub(crate) fn close_signal(&self) -> &CloseSignal {
+        &self.base.closed
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod address;
 pub mod buffer;
 pub mod channel;
+mod close_signal;
 pub mod command;
 pub mod context;
 pub mod dns;

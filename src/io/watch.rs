@@ -23,12 +23,14 @@
 //! ```
 
 use std::mem::{size_of, ManuallyDrop};
+use std::os::fd::RawFd;
 use std::ptr::{addr_of_mut, NonNull};
 use std::sync::{Arc, Mutex, Weak};
 
 use glib_sys::{gboolean, gpointer, GSource, GSourceFunc, GSourceFuncs};
 
 use crate::io::channel::ChannelImpl;
+use crate::io::close_signal::Subscription;
 use crate::io::context::{MainContext, SourceGuard};
 use crate::io::Channel;
 
@@ -370,43 +372,58 @@ fn lock_slot(slot: &Mutex<Option<SourceGuard>>) -> std::sync::MutexGuard<'_, Opt
 }
 
 impl Channel {
-    /// Blocks until the channel is ready for `condition` (`qio_channel_wait`), or
-    /// reports a hang-up or error, which the next I/O call will then report.
-    /// Descriptor-based channels are polled directly rather than through a private
-    /// main loop.
+    /// Blocks until the channel is ready for `condition` (`qio_channel_wait`), reports a
+    /// hang-up or error (which the next I/O call will then report), or is closed, by
+    /// this thread before or by another during the wait; closing a channel it is
+    /// layered over ends the wait too. Descriptor-based channels are polled directly
+    /// rather than through a private main loop.
     pub fn wait(&self, condition: Condition) {
         wait(self, condition)
     }
 }
 
 fn wait(channel: &Channel, condition: Condition) {
-    let mut fds = match channel.readiness(condition) {
+    let fds = match channel.readiness(condition) {
         Readiness::Always(_) => return,
         Readiness::Fd(fd) => vec![(fd, condition)],
         Readiness::FdPair { read, write } => {
             vec![(read, condition & G_IO_IN), (write, condition & G_IO_OUT)]
         }
+    };
+    // The wakeups of the channel and of each one under it.
+    let mut wakeups = Vec::new();
+    let mut layer = Some(channel);
+    while let Some(c) = layer {
+        match c.close_signal().subscribe() {
+            Subscription::Closed => return,
+            Subscription::Wakeup(waiter) => wakeups.push(waiter),
+            Subscription::Unavailable => {}
+        }
+        layer = c.master().map(|master| &**master);
     }
-    .into_iter()
-    .filter(|&(_, events)| events != 0)
-    .map(|(fd, events)| libc::pollfd {
+    let pollfd = |(fd, events): (RawFd, Condition)| libc::pollfd {
         fd,
         events: events as i16,
         revents: 0,
-    })
-    .collect::<Vec<_>>();
+    };
+    let mut pollfds = fds
+        .into_iter()
+        .filter(|&(_, events)| events != 0)
+        .map(pollfd)
+        .collect::<Vec<_>>();
+    let channel_fds = pollfds.len();
+    pollfds.extend(wakeups.iter().map(|w| pollfd((w.fd(), G_IO_IN))));
     let stop = condition | G_IO_HUP | G_IO_ERR | G_IO_NVAL;
     loop {
-        // SAFETY: `fds` is a valid array of pollfds.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        // SAFETY: `pollfds` is a valid array of pollfds.
+        let n = unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, -1) };
         if n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
             // Cannot wait (e.g. too many descriptors): let the caller retry its I/O.
             return;
         }
-        if fds
-            .iter()
-            .any(|p| Condition::from(p.revents as u16) & stop != 0)
-        {
+        let (channel, wakeups) = pollfds.split_at(channel_fds);
+        let ready = |p: &libc::pollfd| Condition::from(p.revents as u16) & stop != 0;
+        if channel.iter().any(ready) || wakeups.iter().any(|p| p.revents != 0) {
             return;
         }
     }
