@@ -50,7 +50,7 @@ static void test_anon(void)
                                                                    NULL, NULL, &error);
     g_assert_no_error(error);
     g_autofree char *priority = qcrypto_tls_creds_get_priority(client);
-    g_assert_cmpstr(priority, ==, "NORMAL:-VERS-TLS1.3:-KX-ALL:+ANON-DH");
+    g_assert_cmpstr(priority, ==, "NORMAL:-VERS-TLS1.1:-VERS-TLS1.0:-VERS-TLS1.3:-KX-ALL:+ANON-DH");
     g_assert_true(qcrypto_tls_creds_check_endpoint(client, QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, &error));
     g_assert_false(qcrypto_tls_creds_check_endpoint(client, QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, &error));
     qio_test_assert_error(error, QIO_ERROR_INVALID_ARGUMENT, "Expected TLS credentials for a server endpoint");
@@ -100,7 +100,7 @@ static void test_psk(void)
                                                                  d.dir, "alice", NULL, &error);
     g_assert_no_error(error);
     g_autofree char *priority = qcrypto_tls_creds_get_priority(client);
-    g_assert_cmpstr(priority, ==, "NORMAL:-KX-ALL:+ECDHE-PSK:+DHE-PSK:+PSK");
+    g_assert_cmpstr(priority, ==, "NORMAL:-VERS-TLS1.1:-VERS-TLS1.0:-KX-ALL:+ECDHE-PSK:+DHE-PSK:+PSK");
     g_assert_false(qcrypto_tls_creds_reload(server, &error));
     qio_test_assert_error(error, QIO_ERROR_NOT_SUPPORTED, "tls-creds-psk does not support reloading credentials");
 

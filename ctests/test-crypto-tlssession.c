@@ -233,6 +233,62 @@ static void test_psk(void)
     psk_dir_remove(other);
 }
 
+/* Steps both handshakes until one fails; that failure, or NULL if both completed. */
+static GError *pair_handshake_failure(Pair *p)
+{
+    GError *error = NULL;
+    gboolean client_done = FALSE, server_done = FALSE;
+    for (int i = 0; i < 100 && !error && !(client_done && server_done); i++) {
+        if (!client_done) {
+            client_done = qcrypto_tls_session_handshake(p->client, &error) == QCRYPTO_TLS_HANDSHAKE_COMPLETE;
+        }
+        if (!server_done && !error) {
+            server_done = qcrypto_tls_session_handshake(p->server, &error) == QCRYPTO_TLS_HANDSHAKE_COMPLETE;
+        }
+    }
+    g_assert_true(error || (client_done && server_done));
+    return error;
+}
+
+/* The default priority refuses TLS 1.0 and 1.1 at either end, and an explicit one is
+ * used as given: two ends that both ask for the old version get it. */
+static void test_version_floor(void)
+{
+    const struct {
+        const char *priority, *protocol;
+    } old[] = {
+        { "NORMAL:-VERS-ALL:+VERS-TLS1.1", "TLS1.1" },
+        { "NORMAL:-VERS-ALL:+VERS-TLS1.0", "TLS1.0" },
+    };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QCryptoTLSCreds) client = qcrypto_tls_creds_anon_new(QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, NULL, NULL, &error);
+    g_autoptr(QCryptoTLSCreds) server = qcrypto_tls_creds_anon_new(QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, NULL, NULL, &error);
+    g_assert_no_error(error);
+    for (guint i = 0; i < G_N_ELEMENTS(old); i++) {
+        g_autoptr(QCryptoTLSCreds) old_client = qcrypto_tls_creds_anon_new(
+            QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, NULL, old[i].priority, &error);
+        g_autoptr(QCryptoTLSCreds) old_server = qcrypto_tls_creds_anon_new(
+            QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, NULL, old[i].priority, &error);
+        g_assert_no_error(error);
+        QCryptoTLSCreds *refused[][2] = { { old_client, server }, { client, old_server } };
+        for (guint j = 0; j < G_N_ELEMENTS(refused); j++) {
+            Pair p;
+            pair_init(&p, refused[j][0], refused[j][1]);
+            g_autoptr(GError) failure = pair_handshake_failure(&p);
+            g_assert_nonnull(failure);
+            g_assert_true(g_str_has_prefix(failure->message, "TLS handshake failed: "));
+            pair_clear(&p);
+        }
+        Pair p;
+        pair_init(&p, old_client, old_server);
+        g_assert_null(pair_handshake_failure(&p));
+        g_autofree char *protocol = qcrypto_tls_session_get_protocol_name(p.client, &error);
+        g_assert_no_error(error);
+        g_assert_cmpstr(protocol, ==, old[i].protocol);
+        pair_clear(&p);
+    }
+}
+
 static ssize_t failing_push(const char *buf, size_t len, void *opaque, GError **errp)
 {
     (void)buf, (void)len, (void)opaque;
@@ -412,6 +468,7 @@ int main(int argc, char **argv)
     g_test_add_func("/crypto/tlssession/anon", test_anon);
     g_test_add_func("/crypto/tlssession/psk", test_psk);
     g_test_add_func("/crypto/tlssession/negotiated-names", test_negotiated_names);
+    g_test_add_func("/crypto/tlssession/version-floor", test_version_floor);
     g_test_add_func("/crypto/tlssession/failures-and-misuse", test_failures_and_misuse);
     g_test_add_func("/crypto/tlssession/x509/cachain", test_x509_cachain);
     for (gsize i = 0; i < G_N_ELEMENTS(session_cases); i++) {

@@ -26,6 +26,7 @@ from interop_tap import Failure, check, finish, run_cases
 TIMEOUT = 20  # seconds for any one program or connection
 TLS12 = "NORMAL:-VERS-ALL:+VERS-TLS1.2"
 TLS13 = "NORMAL:-VERS-ALL:+VERS-TLS1.3"
+TLS11 = "NORMAL:-VERS-ALL:+VERS-TLS1.1"  # refused by qio's default priority
 PSK_KX = ":+ECDHE-PSK:+DHE-PSK:+PSK"  # the PSK key exchanges, off in gnutls's NORMAL
 # Lines of text (s_server -rev reverses lines), together over one TLS record.
 PAYLOAD = b"".join(b"line %05d of the qio interop payload\n" % i for i in range(600))
@@ -285,6 +286,12 @@ def cases(t):
          srv(x509_server + ["--no-verify"], t.s_client("-tls1_2", "server"), "handshake ok\n")),
         ("server x509 no-verify TLS1.3 <- Python ssl without client cert",
          srv(x509_server + ["--no-verify"], t.python_client(v13, "server"), "handshake ok\n")),
+        # TLS 1.0 and 1.1 only when the application's priority asks for them
+        ("server x509 default priority refuses gnutls-cli TLS1.1",
+         srv(x509_server + ["--no-verify"], t.gnutls_cli(TLS11, "server"), tls_failed, False)),
+        ("server x509 priority NORMAL <- gnutls-cli TLS1.1",
+         srv(x509_server + ["--no-verify", "--priority", "NORMAL"], t.gnutls_cli(TLS11, "server"),
+             "handshake ok\n")),
         # qio's verification failures, with QEMU's messages
         ("server x509 refuses gnutls-cli without client cert",
          srv(x509_server, t.gnutls_cli(TLS13, "server"),
@@ -344,6 +351,10 @@ def cases(t):
          cli(t.gnutls_serv(TLS12, "server", client_cert=True), nocert_client, tls_failed, None)),
         ("client x509 without cert refused by s_server requiring one",
          cli(t.s_server("-tls1_2", "server", client_cert=True), nocert_client, tls_failed, None)),
+        ("client x509 default priority refuses gnutls-serv TLS1.1",
+         cli(t.gnutls_serv(TLS11, "server"), nocert_client, tls_failed, None)),
+        ("client x509 priority NORMAL -> gnutls-serv TLS1.1",
+         cli(t.gnutls_serv(TLS11, "server"), nocert_client + ["--priority", "NORMAL"])),
         # qio's verification of the server, with QEMU's messages
         ("client x509 refuses a server cert for another hostname",
          cli(t.gnutls_serv(TLS13, "server"), ["--dir", t.path("ca-only"), "--hostname", "wrong.example"],

@@ -2133,7 +2133,8 @@ void qio_task_wait_thread(QIOTask *task);
 /**
  * Anonymous credentials: encryption without authentication (a server may use
  * @dir/dh-params.pem; a client needs no files, and @dir may be NULL). @priority is a
- * gnutls priority string, NULL for "NORMAL"; "-VERS-TLS1.3:-KX-ALL:+ANON-DH" is appended.
+ * gnutls priority string, NULL for "NORMAL:-VERS-TLS1.1:-VERS-TLS1.0" (TLS 1.2 and later);
+ * "-VERS-TLS1.3:-KX-ALL:+ANON-DH" is appended.
  *
  * Returns: (transfer full) (nullable): the credentials, to drop with
  * qcrypto_tls_creds_unref(), or NULL with @error set.

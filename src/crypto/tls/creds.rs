@@ -67,8 +67,9 @@ impl CredsKind {
     }
 }
 
-/// QEMU's build-time default priority (`-Dtls_priority`).
-const DEFAULT_PRIORITY: &str = "NORMAL";
+/// The priority without one from the caller: gnutls' `NORMAL` without TLS 1.0 and 1.1
+/// (RFC 8996 deprecates them), where QEMU's build default is `NORMAL` itself.
+pub const DEFAULT_PRIORITY: &str = "NORMAL:-VERS-TLS1.1:-VERS-TLS1.0";
 /// The optional Diffie-Hellman parameters of a server, in `dir`.
 const DH_PARAMS: &str = "dh-params.pem";
 /// The PSK file, in `dir`: `username:hexkey` lines, as psktool writes them.
@@ -256,7 +257,7 @@ impl Creds {
         Ok(())
     }
 
-    /// The gnutls priority string sessions use: the given one or `NORMAL`, then the
+    /// The gnutls priority string sessions use: the given one or [`DEFAULT_PRIORITY`], then the
     /// kind's suffix (`qcrypto_tls_creds_get_priority`).
     pub fn priority(&self) -> String {
         let base = self.config.priority.as_deref().unwrap_or(DEFAULT_PRIORITY);

@@ -29,7 +29,10 @@ impl Drop for TempDir {
 #[test]
 fn priorities_get_the_kinds_suffix_and_endpoints_are_checked() {
     let anon = Creds::anon(Endpoint::Client, None, None).unwrap();
-    assert_eq!(anon.priority(), "NORMAL:-VERS-TLS1.3:-KX-ALL:+ANON-DH");
+    assert_eq!(
+        anon.priority(),
+        "NORMAL:-VERS-TLS1.1:-VERS-TLS1.0:-VERS-TLS1.3:-KX-ALL:+ANON-DH"
+    );
     let custom = Creds::anon(Endpoint::Server, None, Some("@SYSTEM")).unwrap();
     assert_eq!(custom.priority(), "@SYSTEM:-VERS-TLS1.3:-KX-ALL:+ANON-DH");
     assert!(anon.check_endpoint(Endpoint::Client).is_ok());
@@ -58,7 +61,10 @@ fn psk_files_follow_qemus_layout_and_rules() {
         "other:10ffa6a2c42f0388\r\nqemu:009d5638c40fde0c\n",
     );
     let server = Creds::psk(Endpoint::Server, Some(&dir.0), None, None).unwrap();
-    assert_eq!(server.priority(), "NORMAL:-KX-ALL:+ECDHE-PSK:+DHE-PSK:+PSK");
+    assert_eq!(
+        server.priority(),
+        "NORMAL:-VERS-TLS1.1:-VERS-TLS1.0:-KX-ALL:+ECDHE-PSK:+DHE-PSK:+PSK"
+    );
     Creds::psk(Endpoint::Client, Some(&dir.0), None, None).unwrap();
     Creds::psk(Endpoint::Client, Some(&dir.0), Some("other"), None).unwrap();
 
@@ -470,7 +476,7 @@ fn x509_session(
 fn x509_peers_are_verified_by_chain_hostname_and_authz() {
     let dirs = X509Dirs::new("x509");
     let (client_creds, server_creds) = dirs.creds();
-    assert_eq!(server_creds.priority(), "NORMAL");
+    assert_eq!(server_creds.priority(), "NORMAL:-VERS-TLS1.1:-VERS-TLS1.0");
 
     let (client, server, c, s) =
         x509_session(&client_creds, &server_creds, Some("qemu.example"), None);
