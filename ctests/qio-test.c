@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define _POSIX_C_SOURCE 200809L /* ftruncate(), mkfifo() */
 #include "qio-test.h"
 
+#include <fcntl.h>
+#include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 const QCryptoBackend qio_test_backends[3] = {
     QCRYPTO_BACKEND_BUILTIN, QCRYPTO_BACKEND_NETTLE, QCRYPTO_BACKEND_GNUTLS,
@@ -161,6 +166,21 @@ static gpointer transfer_read(gpointer opaque)
     TransferSide *side = opaque;
     qio_channel_readv_all(side->ioc, side->iov, TRANSFER_CHUNKS, &side->error);
     return NULL;
+}
+
+char *qio_test_hostile_file(const char *path, QIOTestHostile kind)
+{
+    g_unlink(path);
+    if (kind == QIO_TEST_FIFO) {
+        g_assert_cmpint(mkfifo(path, 0600), ==, 0);
+        return g_strdup("Not a regular file (a FIFO)");
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, (off_t)QIO_CONFIG_FILE_MAX_SIZE + 1), ==, 0);
+    close(fd);
+    return g_strdup_printf("File larger than the %" G_GUINT64_FORMAT "-byte limit",
+                           (guint64)QIO_CONFIG_FILE_MAX_SIZE);
 }
 
 void qio_test_transfer(QIOChannel *src, QIOChannel *dst, gboolean blocking)

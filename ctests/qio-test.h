@@ -54,6 +54,16 @@ guint8 *qio_test_pattern(gsize len, guint32 seed);
     g_test_expect_message("qio", G_LOG_LEVEL_CRITICAL,              \
                           "*assertion '" expression "' failed")
 
+/* What qio_test_hostile_file() makes. */
+typedef enum {
+    QIO_TEST_FIFO,      /* a FIFO nobody writes to: reading it would block for ever */
+    QIO_TEST_OVERSIZED, /* a sparse file one byte over QIO_CONFIG_FILE_MAX_SIZE */
+} QIOTestHostile;
+
+/* Replaces PATH with a file of KIND that qio's loaders must refuse; returns the reason
+ * their error message ends with (free with g_free()). */
+char *qio_test_hostile_file(const char *path, QIOTestHostile kind);
+
 /* Sends about 1 MB (250 iovec chunks of 4194 bytes, QEMU's pattern) from SRC to DST
  * with qio_channel_writev_all() and qio_channel_readv_all() in two threads, both
  * channels blocking or both non-blocking, and checks every byte arrived. */

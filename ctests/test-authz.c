@@ -149,6 +149,17 @@ static void test_list_file(void)
         g_clear_error(&error);
     }
 
+    /* A FIFO or a huge file is refused, at creation and by a refresh, without blocking
+     * or reading it; the refreshing policy fails closed. */
+    for (QIOTestHostile kind = QIO_TEST_FIFO; kind <= QIO_TEST_OVERSIZED; kind++) {
+        g_autofree char *reason = qio_test_hostile_file(path, kind);
+        g_autofree char *message = g_strdup_printf("Unable to read '%s': %s", path, reason);
+        g_assert_null(qauthz_list_file_new(path, TRUE, &error));
+        qio_test_assert_error(error, QIO_ERROR_FAILED, message);
+        g_assert_false(qauthz_is_allowed(QAUTHZ(live), "dave", &error));
+        qio_test_assert_error(error, QIO_ERROR_FAILED, message);
+    }
+
     g_assert_cmpint(g_unlink(path), ==, 0);
     g_assert_cmpint(g_rmdir(dir), ==, 0);
 }

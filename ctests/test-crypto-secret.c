@@ -127,6 +127,16 @@ static void test_indirect(void)
     g_assert_null(qcrypto_secret_new(NULL, path, QCRYPTO_SECRET_FORMAT_RAW, NULL, NULL, &error));
     g_autofree char *prefix = g_strdup_printf("Unable to read %s: ", path);
     g_assert_true(g_str_has_prefix(error->message, prefix));
+    g_clear_error(&error);
+
+    /* A FIFO would block the read for ever, and a huge file is refused unread. */
+    for (QIOTestHostile kind = QIO_TEST_FIFO; kind <= QIO_TEST_OVERSIZED; kind++) {
+        g_autofree char *reason = qio_test_hostile_file(path, kind);
+        g_assert_null(qcrypto_secret_new(NULL, path, QCRYPTO_SECRET_FORMAT_RAW, NULL, NULL, &error));
+        g_autofree char *message = g_strdup_printf("Unable to read %s: %s", path, reason);
+        qio_test_assert_error(error, QIO_ERROR_FAILED, message);
+    }
+    g_assert_cmpint(g_unlink(path), ==, 0);
     g_assert_cmpint(g_rmdir(dir), ==, 0);
 }
 

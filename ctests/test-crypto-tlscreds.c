@@ -115,6 +115,18 @@ static void test_psk(void)
     g_assert_null(qcrypto_tls_creds_psk_new(QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, d.dir, "\xff", NULL, &error));
     qio_test_assert_error(error, QIO_ERROR_INVALID_ARGUMENT, "Username is not valid UTF-8");
 
+    /* A FIFO or a huge key file is refused at either end, without blocking. */
+    for (QIOTestHostile kind = QIO_TEST_FIFO; kind <= QIO_TEST_OVERSIZED; kind++) {
+        g_autofree char *reason = qio_test_hostile_file(file, kind);
+        g_autofree char *message = g_strdup_printf("Cannot read PSK file %s: %s", file, reason);
+        const QCryptoTLSCredsEndpoint endpoints[] = { QCRYPTO_TLS_CREDS_ENDPOINT_SERVER,
+                                                      QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT };
+        for (guint i = 0; i < G_N_ELEMENTS(endpoints); i++) {
+            g_assert_null(qcrypto_tls_creds_psk_new(endpoints[i], d.dir, NULL, NULL, &error));
+            qio_test_assert_error(error, QIO_ERROR_FAILED, message);
+        }
+    }
+
     g_assert_cmpint(g_unlink(file), ==, 0);
     g_autofree char *missing = g_strdup_printf("Unable to access credentials %s: No such file or directory", file);
     g_assert_null(qcrypto_tls_creds_psk_new(QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, d.dir, NULL, NULL, &error));

@@ -7,6 +7,7 @@
 #include "qio-test.h"
 #include "qio-test-x509.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 #define CA(name) ((QIOTestCertReq)QIO_TEST_CA_REQ(name))
@@ -315,6 +316,33 @@ static void test_missing_files(void)
     g_assert_nonnull(error);
     g_clear_error(&error);
     qio_test_write(dir, QCRYPTO_TLS_CREDS_X509_SERVER_KEY, key);
+    g_assert_true(qcrypto_tls_creds_reload(creds, &error));
+    g_assert_no_error(error);
+
+    /* Every file is read only if it is a regular one within the size limit: a FIFO
+     * would block the load or the reload for ever, a huge file cost gigabytes. */
+    const char *files[] = { QCRYPTO_TLS_CREDS_X509_CA_CERT, QCRYPTO_TLS_CREDS_X509_CA_CRL,
+                            QCRYPTO_TLS_CREDS_X509_SERVER_CERT, QCRYPTO_TLS_CREDS_X509_SERVER_KEY,
+                            QCRYPTO_TLS_CREDS_DH_PARAMS };
+    for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
+        g_autofree char *path = g_build_filename(dir, files[i], NULL);
+        g_autofree char *saved = NULL;
+        gsize saved_len = 0;
+        gboolean existed = g_file_get_contents(path, &saved, &saved_len, NULL);
+        for (QIOTestHostile kind = QIO_TEST_FIFO; kind <= QIO_TEST_OVERSIZED; kind++) {
+            g_autofree char *reason = qio_test_hostile_file(path, kind);
+            g_autofree char *message = g_strdup_printf("Unable to read %s: %s", path, reason);
+            g_assert_false(qcrypto_tls_creds_reload(creds, &error));
+            qio_test_assert_error(error, QIO_ERROR_FAILED, message);
+            g_assert_null(qcrypto_tls_creds_x509_new(QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, dir, TRUE, NULL,
+                                                     FALSE, password, &error));
+            qio_test_assert_error(error, QIO_ERROR_FAILED, message);
+        }
+        g_unlink(path);
+        if (existed) {
+            g_assert_true(g_file_set_contents(path, saved, saved_len, NULL));
+        }
+    }
     g_assert_true(qcrypto_tls_creds_reload(creds, &error));
     g_assert_no_error(error);
     qio_test_dir_remove(dir);

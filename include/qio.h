@@ -96,6 +96,13 @@ G_BEGIN_DECLS
 #define QCRYPTO_HASH_DIGEST_LEN_SM3 32
 
 /**
+ * The largest file qio reads for TLS credentials, PSK keys, secrets and authz rules:
+ * 8 MiB. A larger file, or one that is not a regular file (a FIFO, a device, a
+ * directory), fails to load with an error saying so, at creation and at reload.
+ */
+#define QIO_CONFIG_FILE_MAX_SIZE (8 << 20)
+
+/**
  * What qcrypto_tls_session_read() and _write() return when the transport would block.
  */
 #define QCRYPTO_TLS_SESSION_ERR_BLOCK -2

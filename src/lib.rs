@@ -4,6 +4,7 @@
 //! what this crate exports; a Rust program can use this crate directly.
 
 pub mod authz;
+pub mod config_file;
 pub mod crypto;
 mod error;
 pub mod io;

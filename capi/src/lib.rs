@@ -33,6 +33,7 @@ pub mod hash;
 pub mod hmac;
 pub mod init;
 pub mod ivgen;
+pub mod limits;
 pub mod net_listener;
 pub mod pbkdf;
 pub mod random;

@@ -86,14 +86,10 @@ impl ListFile {
 }
 
 fn load(path: &Path) -> Result<List> {
-    let text = std::fs::read(path).map_err(|e| {
+    let text = crate::config_file::read(path).map_err(|why| {
         Error::new(
             ErrorKind::Failed,
-            format!(
-                "Unable to read '{}': {}",
-                path.display(),
-                crate::error::strerror(e.raw_os_error().unwrap_or(libc::EIO))
-            ),
+            format!("Unable to read '{}': {why}", path.display()),
         )
     })?;
     parse_rules_file(&text, path)

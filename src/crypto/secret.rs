@@ -98,12 +98,7 @@ impl Secret {
     ) -> Result<Secret> {
         let input = match source {
             SecretSource::Data(data) => Zeroizing::new(data.to_vec()),
-            SecretSource::File(path) => Zeroizing::new(std::fs::read(path).map_err(|e| {
-                Error::new(
-                    ErrorKind::Failed,
-                    format!("Unable to read {}: {e}", path.display()),
-                )
-            })?),
+            SecretSource::File(path) => Zeroizing::new(crate::config_file::read_or_fail(path)?),
             SecretSource::Keyring(serial) => read_key(serial)?,
         };
         let data = match (key, format) {

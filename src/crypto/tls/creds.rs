@@ -364,8 +364,11 @@ impl Config {
                 "username should not be set when endpoint=server",
             )),
             (CredsKind::Psk { .. }, Endpoint::Server) => {
-                let file = self.path(PSK_FILE, true)?.expect("a required path");
-                let file = c_path(&file)?;
+                let path = self.path(PSK_FILE, true)?.expect("a required path");
+                // gnutls reads the file itself, at each handshake: check now that it is
+                // one it can read, so a FIFO or a huge file fails here.
+                read_psk_file(&path)?;
+                let file = c_path(&path)?;
                 let handle = allocate(
                     ffi::gnutls_psk_allocate_server_credentials,
                     ffi::gnutls_psk_free_server_credentials,
@@ -498,11 +501,14 @@ impl Config {
             handle: Handle::Certificate(handle),
             dh_params: None,
         };
-        // SAFETY: a live handle and NUL-terminated paths.
+        // The files are read here, bounded and only if regular, and handed over as
+        // memory: gnutls' own file loaders read anything without limit.
+        let pem = crate::config_file::read_or_fail(&ca)?;
+        // SAFETY: a live handle and a datum gnutls only reads during the call.
         let count = unsafe {
-            ffi::gnutls_certificate_set_x509_trust_file(
+            ffi::gnutls_certificate_set_x509_trust_mem(
                 handle,
-                c_path(&ca)?.as_ptr(),
+                &ffi::gnutls_datum_t::of(&pem),
                 ffi::GNUTLS_X509_FMT_PEM,
             )
         };
@@ -514,11 +520,12 @@ impl Config {
             ));
         }
         if let Some(crl) = crl {
+            let pem = crate::config_file::read_or_fail(&crl)?;
             // SAFETY: as above.
             let rc = unsafe {
-                ffi::gnutls_certificate_set_x509_crl_file(
+                ffi::gnutls_certificate_set_x509_crl_mem(
                     handle,
-                    c_path(&crl)?.as_ptr(),
+                    &ffi::gnutls_datum_t::of(&pem),
                     ffi::GNUTLS_X509_FMT_PEM,
                 )
             };
@@ -529,12 +536,14 @@ impl Config {
             .as_ref()
             .map_or(std::ptr::null(), |p| p.as_ptr().cast());
         for (cert, key) in &identities {
+            let cert_pem = crate::config_file::read_or_fail(cert)?;
+            let key_pem = Zeroizing::new(crate::config_file::read_or_fail(key)?);
             // SAFETY: as above; the password is NULL or NUL-terminated.
             let rc = unsafe {
-                ffi::gnutls_certificate_set_x509_key_file2(
+                ffi::gnutls_certificate_set_x509_key_mem2(
                     handle,
-                    c_path(cert)?.as_ptr(),
-                    c_path(key)?.as_ptr(),
+                    &ffi::gnutls_datum_t::of(&cert_pem),
+                    &ffi::gnutls_datum_t::of(&key_pem),
                     ffi::GNUTLS_X509_FMT_PEM,
                     password,
                     0,
@@ -586,12 +595,7 @@ impl Config {
         let Some(path) = self.path(DH_PARAMS, false)? else {
             return Ok(None);
         };
-        let pem = std::fs::read(&path).map_err(|e| {
-            Error::os(
-                &format!("Unable to read {}", path.display()),
-                e.raw_os_error().unwrap_or(libc::EIO),
-            )
-        })?;
+        let pem = crate::config_file::read_or_fail(&path)?;
         let params = DhParams(allocate(
             ffi::gnutls_dh_params_init,
             ffi::gnutls_dh_params_deinit,
@@ -642,16 +646,7 @@ fn c_path(path: &Path) -> Result<CString> {
 /// The hex key of `username` in a PSK file: the first line starting `username:`.
 /// The file's content and the key are wiped when dropped.
 fn psk_lookup(file: &Path, username: &str) -> Result<Zeroizing<Vec<u8>>> {
-    let content = Zeroizing::new(std::fs::read(file).map_err(|e| {
-        Error::new(
-            ErrorKind::Failed,
-            format!(
-                "Cannot read PSK file {}: {}",
-                file.display(),
-                crate::error::strerror(e.raw_os_error().unwrap_or(libc::EIO))
-            ),
-        )
-    })?);
+    let content = read_psk_file(file)?;
     psk_file_key(&content, username).ok_or_else(|| {
         Error::new(
             ErrorKind::Failed,
@@ -661,6 +656,18 @@ fn psk_lookup(file: &Path, username: &str) -> Result<Zeroizing<Vec<u8>>> {
             ),
         )
     })
+}
+
+/// The content of the PSK file `file`, wiped when dropped.
+fn read_psk_file(file: &Path) -> Result<Zeroizing<Vec<u8>>> {
+    crate::config_file::read(file)
+        .map(Zeroizing::new)
+        .map_err(|why| {
+            Error::new(
+                ErrorKind::Failed,
+                format!("Cannot read PSK file {}: {why}", file.display()),
+            )
+        })
 }
 
 /// The key text of `username` in the content of a `keys.psk` file (`user:hexkey`

@@ -21,6 +21,17 @@ pub struct gnutls_datum_t {
     pub size: c_uint,
 }
 
+impl gnutls_datum_t {
+    /// A datum viewing `bytes`, for calls that only read it; a view longer than
+    /// gnutls can count is cut short, never overread.
+    pub fn of(bytes: &[u8]) -> gnutls_datum_t {
+        gnutls_datum_t {
+            data: bytes.as_ptr().cast_mut(),
+            size: c_uint::try_from(bytes.len()).unwrap_or(c_uint::MAX),
+        }
+    }
+}
+
 /// `gnutls_push_func`: sends bytes for the session, or -1 with the errno set through
 /// `gnutls_transport_set_errno`.
 pub type gnutls_push_func =
@@ -170,20 +181,20 @@ extern "C" {
         res: *mut gnutls_certificate_credentials_t,
     ) -> c_int;
     pub fn gnutls_certificate_free_credentials(sc: gnutls_certificate_credentials_t);
-    pub fn gnutls_certificate_set_x509_trust_file(
-        cred: gnutls_certificate_credentials_t,
-        cafile: *const c_char,
+    pub fn gnutls_certificate_set_x509_trust_mem(
+        res: gnutls_certificate_credentials_t,
+        ca: *const gnutls_datum_t,
         format: c_int,
     ) -> c_int;
-    pub fn gnutls_certificate_set_x509_crl_file(
+    pub fn gnutls_certificate_set_x509_crl_mem(
         res: gnutls_certificate_credentials_t,
-        crlfile: *const c_char,
+        crl: *const gnutls_datum_t,
         format: c_int,
     ) -> c_int;
-    pub fn gnutls_certificate_set_x509_key_file2(
+    pub fn gnutls_certificate_set_x509_key_mem2(
         res: gnutls_certificate_credentials_t,
-        certfile: *const c_char,
-        keyfile: *const c_char,
+        cert: *const gnutls_datum_t,
+        key: *const gnutls_datum_t,
         format: c_int,
         pass: *const c_char,
         flags: c_uint,

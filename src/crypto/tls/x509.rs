@@ -86,12 +86,7 @@ impl X509Cert {
 
     /// Every certificate in the PEM file at `path`, in file order.
     pub(crate) fn list_from_file(path: &Path) -> Result<Vec<X509Cert>> {
-        let pem = std::fs::read(path).map_err(|e| {
-            Error::os(
-                &format!("Unable to read {}", path.display()),
-                e.raw_os_error().unwrap_or(libc::EIO),
-            )
-        })?;
+        let pem = crate::config_file::read_or_fail(path)?;
         let datum = ffi::gnutls_datum_t {
             data: pem.as_ptr().cast_mut(),
             size: pem.len() as c_uint,
