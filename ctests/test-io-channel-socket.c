@@ -296,6 +296,64 @@ static void test_unix_fd_pass(void)
     remove_temp_path(path);
 }
 
+/* The descriptors open in this process. */
+static guint count_open_fds(void)
+{
+    g_autoptr(GDir) dir = g_dir_open("/proc/self/fd", 0, NULL);
+    g_assert_nonnull(dir);
+    guint n = 0;
+    while (g_dir_read_name(dir)) {
+        n++;
+    }
+    return n;
+}
+
+/* A peer that sends more descriptors than one read takes (253, the kernel's most) gets
+ * an error, not a silent loss; the descriptors that came are closed, none leaked. */
+static void test_unix_fd_truncated(void)
+{
+    int sv[2];
+    g_autoptr(GError) error = NULL;
+    guint open_before = count_open_fds();
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    g_autoptr(QIOChannelSocket) dst = qio_channel_socket_new_fd(sv[1], &error);
+    g_assert_no_error(error);
+
+    enum { SENT = 253 };
+    union {
+        char buf[CMSG_SPACE(SENT * sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof(control));
+    struct iovec out = { (char *)"x", 1 };
+    struct msghdr msg = { .msg_iov = &out, .msg_iovlen = 1,
+                          .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(SENT * sizeof(int));
+    int *sent = (int *)CMSG_DATA(cmsg);
+    for (int i = 0; i < SENT; i++) {
+        sent[i] = STDERR_FILENO;
+    }
+    g_assert_cmpint(sendmsg(sv[0], &msg, 0), ==, 1);
+    close(sv[0]);
+
+    char buf[1];
+    struct iovec in = { buf, sizeof(buf) };
+    int *got = NULL;
+    size_t ngot = 0;
+    g_assert_cmpint(qio_channel_readv_full(QIO_CHANNEL(dst), &in, 1, &got, &ngot, 0, &error), ==, -1);
+    g_assert_error(error, QIO_ERROR, QIO_ERROR_FAILED);
+    g_assert_true(g_str_has_prefix(error->message,
+                                   "Unable to read from socket: file descriptors truncated"));
+    g_assert_null(got);
+    g_assert_cmpuint(ngot, ==, 0);
+    g_clear_error(&error);
+    qio_channel_unref(QIO_CHANNEL(g_steal_pointer(&dst)));
+    g_assert_cmpuint(count_open_fds(), ==, open_before);
+}
+
 static void test_ipv4_fd(void)
 {
     g_autoptr(GError) error = NULL;
@@ -676,6 +734,7 @@ int main(int argc, char **argv)
     g_test_add_func("/io/channel/socket/unix-abstract", test_unix_abstract);
     g_test_add_func("/io/channel/socket/unix-listen-cleanup", test_unix_listen_cleanup);
     g_test_add_func("/io/channel/socket/unix-fd-pass", test_unix_fd_pass);
+    g_test_add_func("/io/channel/socket/unix-fd-truncated", test_unix_fd_truncated);
     g_test_add_func("/io/channel/socket/ipv4-fd", test_ipv4_fd);
     g_test_add_func("/io/channel/socket/peek-shutdown-options", test_peek_shutdown_and_options);
     g_test_add_func("/io/channel/socket/zero-copy", test_zero_copy);

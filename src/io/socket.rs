@@ -330,8 +330,23 @@ impl ChannelImpl for Socket {
             }),
         })?;
         if let Some(fds) = fds {
+            let before = fds.len();
             // SAFETY: the kernel filled `control` and set msg_controllen.
             unsafe { collect_fds(&msg, fds, flags & READ_FLAG_FD_PRESERVE_BLOCKING == 0) };
+            if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+                // The kernel dropped the descriptors that did not fit: the message is
+                // not what the peer sent, so it is an error, and the ones that came
+                // are closed rather than handed out as if they were all.
+                let received = fds.len() - before;
+                fds.truncate(before);
+                return Err(Error::new(
+                    ErrorKind::Failed,
+                    format!(
+                        "Unable to read from socket: file descriptors truncated (the \
+                         peer sent more than {received}); the {received} received were closed"
+                    ),
+                ));
+            }
         }
         Ok(got)
     }
