@@ -6,8 +6,10 @@
 
 #include "qio-test.h"
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 typedef struct {
     int calls;
@@ -192,6 +194,89 @@ static void test_close_mid_handshake(void)
     g_main_context_unref(context);
 }
 
+static gboolean tick(gpointer opaque)
+{
+    (*(int *)opaque)++;
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean fd_is_blocking(int fd)
+{
+    return !(fcntl(fd, F_GETFL) & O_NONBLOCK);
+}
+
+/* A client that sends the start of a ClientHello record and stalls: the server's
+ * handshake, over a blocking master, neither blocks qio_channel_tls_handshake() nor
+ * the main loop, fails with QIO_ERROR_TIMED_OUT through the task once the deadline
+ * passes, and leaves the master blocking again. Two ends on blocking masters in one
+ * thread complete within a deadline, which would deadlock if either step blocked. */
+static void test_handshake_deadline(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QCryptoTLSCreds) client = qcrypto_tls_creds_anon_new(QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, NULL, NULL, &error);
+    g_autoptr(QCryptoTLSCreds) server = qcrypto_tls_creds_anon_new(QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, NULL, NULL, &error);
+    g_assert_no_error(error);
+    GMainContext *context = g_main_context_new();
+    int ticks = 0;
+    GSource *ticker = g_timeout_source_new(10);
+    g_source_set_callback(ticker, tick, &ticks, NULL);
+    g_source_attach(ticker, context);
+
+    int sv[2];
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    g_autoptr(QIOChannelSocket) master = qio_channel_socket_new_fd(sv[1], &error);
+    g_autoptr(QIOChannelTLS) tls = qio_channel_tls_new_server(QIO_CHANNEL(master), server, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_true(fd_is_blocking(sv[1]));
+    /* A handshake record header announcing 512 bytes, and 4 of them. */
+    static const char stalled_hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc";
+    g_assert_cmpint(write(sv[0], stalled_hello, sizeof(stalled_hello) - 1), ==, sizeof(stalled_hello) - 1);
+    qio_channel_tls_set_handshake_timeout(tls, 200);
+    Outcome s = { 0 };
+    qio_channel_tls_handshake(tls, handshake_done, &s, outcome_destroy, context);
+    g_assert_cmpint(s.calls, ==, 0);
+    for (int i = 0; i < 10000 && !s.calls; i++) {
+        g_main_context_iteration(context, TRUE);
+    }
+    g_assert_cmpint(s.calls, ==, 1);
+    g_assert_cmpint(s.destroyed, ==, 1);
+    qio_test_assert_error(s.error, QIO_ERROR_TIMED_OUT, "TLS handshake timed out after 200 ms");
+    g_assert_cmpint(ticks, >, 0);
+    g_assert_true(fd_is_blocking(sv[1]));
+    close(sv[0]);
+
+    int pair[2];
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), ==, 0);
+    g_autoptr(QIOChannel) a = qio_channel_new_fd(pair[0], &error);
+    g_autoptr(QIOChannel) b = qio_channel_new_fd(pair[1], &error);
+    g_autoptr(QIOChannelTLS) tc = qio_channel_tls_new_client(a, client, NULL, &error);
+    g_autoptr(QIOChannelTLS) ts = qio_channel_tls_new_server(b, server, NULL, &error);
+    g_assert_no_error(error);
+    qio_channel_tls_set_handshake_timeout(tc, 60 * 1000);
+    qio_channel_tls_set_handshake_timeout(ts, 60 * 1000);
+    Outcome c = { 0 }, d = { 0 };
+    qio_channel_tls_handshake(tc, handshake_done, &c, outcome_destroy, context);
+    qio_channel_tls_handshake(ts, handshake_done, &d, outcome_destroy, context);
+    for (int i = 0; i < 10000 && (!c.calls || !d.calls); i++) {
+        g_main_context_iteration(context, TRUE);
+    }
+    g_assert_cmpint(c.calls, ==, 1);
+    g_assert_cmpint(d.calls, ==, 1);
+    g_assert_no_error(c.error);
+    g_assert_no_error(d.error);
+    g_assert_true(fd_is_blocking(pair[0]) && fd_is_blocking(pair[1]));
+    /* Blocking I/O works as before the handshake. */
+    char buf[5];
+    g_assert_cmpint(qio_channel_write_all(QIO_CHANNEL(tc), "hello", 5, &error), ==, 0);
+    g_assert_cmpint(qio_channel_read_all(QIO_CHANNEL(ts), buf, 5, &error), ==, 0);
+    g_assert_no_error(error);
+    g_assert_cmpmem(buf, 5, "hello", 5);
+
+    g_source_destroy(ticker);
+    g_source_unref(ticker);
+    g_main_context_unref(context);
+}
+
 static void test_misuse(void)
 {
     g_autoptr(GError) error = NULL;
@@ -215,6 +300,7 @@ int main(int argc, char **argv)
     g_test_add_func("/io/channel/tls/psk", test_psk);
     g_test_add_func("/io/channel/tls/concurrent-io", test_concurrent_io);
     g_test_add_func("/io/channel/tls/close-mid-handshake", test_close_mid_handshake);
+    g_test_add_func("/io/channel/tls/handshake-deadline", test_handshake_deadline);
     g_test_add_func("/io/channel/tls/misuse", test_misuse);
     return g_test_run();
 }

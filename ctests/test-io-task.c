@@ -223,6 +223,123 @@ static void test_net_listener(void)
     qio_net_listener_unref(busy);
 }
 
+static void collect_client(QIONetListener *listener, QIOChannelSocket *sioc, gpointer opaque)
+{
+    (void)listener;
+    g_ptr_array_add(opaque, qio_channel_ref(QIO_CHANNEL(sioc)));
+}
+
+/* A connected client socket of @listener's first address. */
+static QIOChannelSocket *connect_to(QIONetListener *listener)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QIOSocketAddress) bound = qio_net_listener_get_local_address(listener, 0, &error);
+    QIOChannelSocket *sioc = qio_channel_socket_new();
+    g_assert_cmpint(qio_channel_socket_connect_sync(sioc, bound, &error), ==, 0);
+    g_assert_no_error(error);
+    return sioc;
+}
+
+/* Iterates @context until @done says so, for at most 10 s. */
+static void iterate_until(GMainContext *context, gboolean (*done)(gpointer), gpointer opaque)
+{
+    for (int i = 0; i < 10000 && !done(opaque); i++) {
+        if (!g_main_context_iteration(context, FALSE)) {
+            g_usleep(1000);
+        }
+    }
+    g_assert_true(done(opaque));
+}
+
+static gboolean two_accepted(gpointer opaque)
+{
+    return ((GPtrArray *)opaque)->len == 2;
+}
+
+static gboolean one_refused(gpointer opaque)
+{
+    return qio_net_listener_get_num_refused(opaque) == 1;
+}
+
+/* A refused connection ends: the peer reads end-of-file. */
+static void assert_refused(QIOChannelSocket *sioc)
+{
+    g_autoptr(GError) error = NULL;
+    char c;
+    g_assert_cmpint(qio_channel_read(QIO_CHANNEL(sioc), &c, 1, &error), ==, 0);
+    g_assert_no_error(error);
+}
+
+typedef struct {
+    QIONetListener *listener;
+    QIOChannel *to_close;
+    QIOChannelSocket *refused, *admitted;
+} RefillData;
+
+/* Connects a client the full listener refuses, then closes a client to free a slot
+ * and connects one more. */
+static gpointer refill_thread(gpointer opaque)
+{
+    RefillData *data = opaque;
+    g_autoptr(GError) error = NULL;
+    data->refused = connect_to(data->listener);
+    assert_refused(data->refused);
+    g_assert_cmpint(qio_channel_close(data->to_close, &error), ==, 0);
+    data->admitted = connect_to(data->listener);
+    return NULL;
+}
+
+/* The client limit: connections past it are accepted, closed and counted; a client
+ * stops counting when it is closed or dropped, and wait_client() obeys it too. */
+static void test_net_listener_max_clients(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QIOSocketAddress) addr = qio_socket_address_parse("tcp:127.0.0.1:0", &error);
+    QIONetListener *listener = qio_net_listener_new();
+    g_assert_cmpint(qio_net_listener_open_sync(listener, addr, 8, &error), ==, 0);
+    g_assert_cmpuint(qio_net_listener_get_max_clients(listener), ==, 0);
+    qio_net_listener_set_max_clients(listener, 2);
+    g_assert_cmpuint(qio_net_listener_get_max_clients(listener), ==, 2);
+
+    GMainContext *context = g_main_context_new();
+    g_autoptr(GPtrArray) accepted = g_ptr_array_new_with_free_func((GDestroyNotify)qio_channel_unref);
+    qio_net_listener_set_client_func_full(listener, collect_client, accepted, NULL, context);
+    g_autoptr(QIOChannelSocket) c1 = connect_to(listener);
+    g_autoptr(QIOChannelSocket) c2 = connect_to(listener);
+    iterate_until(context, two_accepted, accepted);
+    g_autoptr(QIOChannelSocket) c3 = connect_to(listener);
+    iterate_until(context, one_refused, listener);
+    assert_refused(c3);
+    g_assert_cmpuint(accepted->len, ==, 2);
+    g_assert_cmpuint(qio_net_listener_get_num_clients(listener), ==, 2);
+
+    /* A closed client and a dropped one free their slots. */
+    g_assert_cmpint(qio_channel_close(g_ptr_array_index(accepted, 0), &error), ==, 0);
+    g_assert_cmpuint(qio_net_listener_get_num_clients(listener), ==, 1);
+    g_ptr_array_remove_index(accepted, 1);
+    g_assert_cmpuint(qio_net_listener_get_num_clients(listener), ==, 0);
+    g_ptr_array_set_size(accepted, 0);
+    g_autoptr(QIOChannelSocket) c4 = connect_to(listener);
+    g_autoptr(QIOChannelSocket) c5 = connect_to(listener);
+    iterate_until(context, two_accepted, accepted);
+    g_assert_cmpuint(qio_net_listener_get_num_refused(listener), ==, 1);
+
+    /* wait_client() refuses past the limit and waits on for one it may hand out. */
+    RefillData refill = { .listener = listener, .to_close = g_ptr_array_index(accepted, 0) };
+    GThread *thread = g_thread_new("refill", refill_thread, &refill);
+    QIOChannelSocket *waited = qio_net_listener_wait_client(listener);
+    g_thread_join(thread);
+    g_assert_nonnull(waited);
+    g_assert_cmpuint(qio_net_listener_get_num_refused(listener), ==, 2);
+    g_assert_cmpuint(qio_net_listener_get_num_clients(listener), ==, 2);
+    qio_channel_unref(QIO_CHANNEL(waited));
+    qio_channel_unref(QIO_CHANNEL(refill.refused));
+    qio_channel_unref(QIO_CHANNEL(refill.admitted));
+
+    qio_net_listener_unref(listener);
+    g_main_context_unref(context);
+}
+
 static void test_dns_resolver(void)
 {
     QIODNSResolver *resolver = qio_dns_resolver_get_instance();
@@ -339,6 +456,7 @@ int main(int argc, char **argv)
     g_test_add_func("/io/task/thread-failure", test_task_thread_failure);
     g_test_add_func("/io/task/thread-wait", test_task_thread_wait);
     g_test_add_func("/io/net-listener", test_net_listener);
+    g_test_add_func("/io/net-listener/max-clients", test_net_listener_max_clients);
     g_test_add_func("/io/dns-resolver/lookup", test_dns_resolver);
     g_test_add_func("/io/dns-resolver/lookup-result", test_dns_lookup_result);
     g_test_add_func("/io/socket-address", test_socket_address);

@@ -258,6 +258,10 @@ typedef enum {
      * An argument has an unacceptable value (unknown enum value, wrong length, ...).
      */
     QIO_ERROR_INVALID_ARGUMENT = 2,
+    /**
+     * A deadline passed: a handshake the peer did not complete in time.
+     */
+    QIO_ERROR_TIMED_OUT = 3,
 } QIOError;
 
 /**
@@ -1160,6 +1164,15 @@ void qio_channel_tls_handshake(QIOChannelTLS *ioc,
                                GMainContext *context);
 
 /**
+ * Limits how long the next qio_channel_tls_handshake() may take, counted from its
+ * start: a peer that has not completed it within @timeout_ms milliseconds makes it
+ * fail with %QIO_ERROR_TIMED_OUT, reported through the task. 0, the default as in
+ * QEMU, waits for the peer indefinitely. (Whatever the timeout, the handshake never
+ * blocks the main loop, even over a blocking master.)
+ */
+void qio_channel_tls_set_handshake_timeout(QIOChannelTLS *ioc, unsigned int timeout_ms);
+
+/**
  * Sends the TLS closure alert, waiting on the master channel while it would block;
  * nothing before the handshake completed. (QEMU may fill @error from a later
  * callback; qio completes here.)
@@ -1841,6 +1854,30 @@ QIOChannelSocket *qio_net_listener_sioc(QIONetListener *listener, size_t n);
 QIOSocketAddress *qio_net_listener_get_local_address(QIONetListener *listener,
                                                      size_t n,
                                                      GError **error);
+
+/**
+ * Limits the clients open at once to @max_clients (0: no limit, the default as in
+ * QEMU). A connection past the limit is accepted and closed at once, so the peer sees
+ * it end instead of waiting in the backlog, and is counted by
+ * qio_net_listener_get_num_refused(); the client function never sees it. A client
+ * counts from when it is handed out until it is closed or its last reference dropped.
+ */
+void qio_net_listener_set_max_clients(QIONetListener *listener, unsigned int max_clients);
+
+/**
+ * Returns: the limit set by qio_net_listener_set_max_clients(), 0 for none.
+ */
+unsigned int qio_net_listener_get_max_clients(QIONetListener *listener);
+
+/**
+ * Returns: how many of the clients handed out are neither closed nor dropped.
+ */
+unsigned int qio_net_listener_get_num_clients(QIONetListener *listener);
+
+/**
+ * Returns: how many connections the client limit has turned away.
+ */
+uint64_t qio_net_listener_get_num_refused(QIONetListener *listener);
 
 /**
  * Whether some backend of this build derives keys with PBKDF2-HMAC-@hash.

@@ -14,6 +14,8 @@ pub enum ErrorKind {
     /// A non-blocking channel could not transfer anything now (`QIO_CHANNEL_ERR_BLOCK`):
     /// not a failure, the caller waits for the channel to become ready and retries.
     WouldBlock,
+    /// A deadline passed (a handshake the peer did not complete in time).
+    TimedOut,
 }
 
 /// A runtime failure: a kind and a human-readable message worded as QEMU words it.

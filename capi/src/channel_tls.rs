@@ -1,7 +1,8 @@
 //! `QIOChannelTLS`: TLS over any channel (QEMU's `io/channel-tls.h`).
 
-use std::os::raw::c_char;
+use std::os::raw::{c_char, c_uint};
 use std::sync::Arc;
+use std::time::Duration;
 
 use glib_sys::{gpointer, GDestroyNotify, GError, GMainContext};
 use qio::io::{Channel, Tls};
@@ -90,6 +91,23 @@ pub unsafe extern "C" fn qio_channel_tls_handshake(
         let channel = channel!(ioc);
         let done = task::completion(keep_handle!(ioc).into(), func, opaque, destroy);
         channel.handshake(&main_context!(context), done);
+        Ok(())
+    })
+}
+
+/// Limits how long the next qio_channel_tls_handshake() may take, counted from its
+/// start: a peer that has not completed it within @timeout_ms milliseconds makes it
+/// fail with %QIO_ERROR_TIMED_OUT, reported through the task. 0, the default as in
+/// QEMU, waits for the peer indefinitely. (Whatever the timeout, the handshake never
+/// blocks the main loop, even over a blocking master.)
+#[no_mangle]
+pub unsafe extern "C" fn qio_channel_tls_set_handshake_timeout(
+    ioc: *mut QIOChannelTLS,
+    timeout_ms: c_uint,
+) {
+    ffi_guard!((), {
+        let timeout = (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms.into()));
+        channel!(ioc).set_handshake_timeout(timeout);
         Ok(())
     })
 }

@@ -14,6 +14,8 @@ pub enum QIOError {
     QIO_ERROR_NOT_SUPPORTED = 1,
     /// An argument has an unacceptable value (unknown enum value, wrong length, ...).
     QIO_ERROR_INVALID_ARGUMENT = 2,
+    /// A deadline passed: a handshake the peer did not complete in time.
+    QIO_ERROR_TIMED_OUT = 3,
 }
 
 /// The error domain of every GError qio sets (`QIO_ERROR`).
@@ -35,6 +37,7 @@ pub(crate) fn set(error: *mut *mut GError, e: &qio::Error) {
         qio::ErrorKind::Failed | qio::ErrorKind::WouldBlock => QIOError::QIO_ERROR_FAILED,
         qio::ErrorKind::NotSupported => QIOError::QIO_ERROR_NOT_SUPPORTED,
         qio::ErrorKind::InvalidArgument => QIOError::QIO_ERROR_INVALID_ARGUMENT,
+        qio::ErrorKind::TimedOut => QIOError::QIO_ERROR_TIMED_OUT,
     };
     let message = c_text(e.message());
     // SAFETY: `error` points at a NULL GError pointer (the guard checked it).

@@ -1,7 +1,7 @@
 //! `QIONetListener`: listening sockets whose clients are handed to a callback (QEMU's
 //! `io/net-listener.h`).
 
-use std::os::raw::{c_char, c_int};
+use std::os::raw::{c_char, c_int, c_uint};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use glib_sys::{gboolean, gpointer, GDestroyNotify, GError, GMainContext, GFALSE};
@@ -258,4 +258,45 @@ pub unsafe extern "C" fn qio_net_listener_get_local_address(
         require!(n < sockets.len(), "n < qio_net_listener_nsioc (listener)");
         Ok(socket_address::into_handle(sockets[n].local_address()?))
     })
+}
+
+/// Limits the clients open at once to @max_clients (0: no limit, the default as in
+/// QEMU). A connection past the limit is accepted and closed at once, so the peer sees
+/// it end instead of waiting in the backlog, and is counted by
+/// qio_net_listener_get_num_refused(); the client function never sees it. A client
+/// counts from when it is handed out until it is closed or its last reference dropped.
+#[no_mangle]
+pub unsafe extern "C" fn qio_net_listener_set_max_clients(
+    listener: *mut QIONetListener,
+    max_clients: c_uint,
+) {
+    ffi_guard!((), {
+        let max = (max_clients > 0).then_some(max_clients as usize);
+        handle!(listener).listener.set_max_clients(max);
+        Ok(())
+    })
+}
+
+/// Returns: the limit set by qio_net_listener_set_max_clients(), 0 for none.
+#[no_mangle]
+pub unsafe extern "C" fn qio_net_listener_get_max_clients(listener: *mut QIONetListener) -> c_uint {
+    ffi_guard!(0, {
+        let max = handle!(listener).listener.max_clients().unwrap_or(0);
+        Ok(c_uint::try_from(max).unwrap_or(c_uint::MAX))
+    })
+}
+
+/// Returns: how many of the clients handed out are neither closed nor dropped.
+#[no_mangle]
+pub unsafe extern "C" fn qio_net_listener_get_num_clients(listener: *mut QIONetListener) -> c_uint {
+    ffi_guard!(0, {
+        let open = handle!(listener).listener.num_clients();
+        Ok(c_uint::try_from(open).unwrap_or(c_uint::MAX))
+    })
+}
+
+/// Returns: how many connections the client limit has turned away.
+#[no_mangle]
+pub unsafe extern "C" fn qio_net_listener_get_num_refused(listener: *mut QIONetListener) -> u64 {
+    ffi_guard!(0, { Ok(handle!(listener).listener.num_refused()) })
 }

@@ -453,6 +453,22 @@ impl Channel {
         self.imp.set_blocking(enabled)
     }
 
+    /// Whether [`Channel::close`] has been called.
+    pub fn is_closed(&self) -> bool {
+        self.base.closed.is_raised()
+    }
+
+    /// Whether I/O may block: as the descriptor the channel waits on says (a layered
+    /// channel's is its master's); a channel without one never blocks.
+    pub fn is_blocking(&self) -> bool {
+        match self.imp.readiness(glib_sys::G_IO_IN) {
+            Readiness::Fd(fd) | Readiness::FdPair { read: fd, .. } => {
+                crate::io::fd::is_blocking(fd)
+            }
+            Readiness::Always(_) => false,
+        }
+    }
+
     /// Closes the channel; later I/O fails.
     pub fn close(&self) -> Result<()> {
         let result = self.imp.close(&self.base);

@@ -56,6 +56,11 @@ impl CloseSignal {
         }
     }
 
+    /// Whether the channel has been closed.
+    pub(crate) fn is_raised(&self) -> bool {
+        self.state().closed
+    }
+
     /// Registers a wait, unless the channel is already closed.
     pub(crate) fn subscribe(&self) -> Subscription<'_> {
         // SAFETY: eventfd returns a new descriptor, or -1.

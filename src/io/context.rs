@@ -2,8 +2,9 @@
 //! attached source that goes away with its owner.
 
 use std::ptr::NonNull;
+use std::time::Duration;
 
-use glib_sys::{GMainContext, GSource};
+use glib_sys::{gboolean, gpointer, GMainContext, GSource};
 
 /// A GLib main context (`GMainContext`): where watches, task completions and listener
 /// callbacks run, in the thread that iterates it. [`MainContext::default`] is GLib's
@@ -84,6 +85,43 @@ impl Drop for MainContext {
 impl std::fmt::Debug for MainContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("MainContext").field(&self.as_ptr()).finish()
+    }
+}
+
+impl MainContext {
+    /// Runs `f` once, from the thread iterating this context, after `delay`, unless the
+    /// returned guard is dropped first.
+    pub fn add_timeout_once(
+        &self,
+        delay: Duration,
+        f: impl FnOnce() + Send + 'static,
+    ) -> SourceGuard {
+        type Pending = Option<Box<dyn FnOnce() + Send>>;
+        unsafe extern "C" fn fire(data: gpointer) -> gboolean {
+            // SAFETY: `data` is the Box<Pending> below, alive until `release`; a source
+            // is never dispatched concurrently with itself.
+            if let Some(f) = unsafe { (*(data as *mut Pending)).take() } {
+                f();
+            }
+            glib_sys::GFALSE
+        }
+        unsafe extern "C" fn release(data: gpointer) {
+            // SAFETY: the Box<Pending> below, released once by GLib.
+            unsafe { drop(Box::from_raw(data as *mut Pending)) };
+        }
+        let millis = u32::try_from(delay.as_millis()).unwrap_or(u32::MAX);
+        let data: Box<Pending> = Box::new(Some(Box::new(f)));
+        // SAFETY: a new source with our callback and its data, handed to the guard.
+        unsafe {
+            let source = glib_sys::g_timeout_source_new(millis);
+            glib_sys::g_source_set_callback(
+                source,
+                Some(fire),
+                Box::into_raw(data) as gpointer,
+                Some(release),
+            );
+            SourceGuard::attach(NonNull::new_unchecked(source), self)
+        }
     }
 }
 

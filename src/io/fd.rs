@@ -105,6 +105,13 @@ fn writev(fd: RawFd, iov: &[IoSlice<'_>], message: &str) -> Result<usize> {
     })
 }
 
+/// Whether `O_NONBLOCK` is clear; `false` for a descriptor that is not open.
+pub(crate) fn is_blocking(fd: RawFd) -> bool {
+    // SAFETY: fcntl on a descriptor number; a failure is reported as -1.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    flags >= 0 && flags & libc::O_NONBLOCK == 0
+}
+
 /// Sets or clears `O_NONBLOCK`.
 pub(crate) fn set_blocking(fd: RawFd, enabled: bool) -> Result<()> {
     // SAFETY: fcntl on a descriptor number; failures are reported.

@@ -3,8 +3,11 @@
 //!
 //! Unlike QEMU's, the accept watches do not hold the listener alive: dropping it
 //! removes them and closes its sockets, so a forgotten `disconnect` leaks nothing.
+//! And a listener may limit its clients: past the limit, a connection is accepted and
+//! closed at once (the peer sees it end instead of waiting in the backlog), and
+//! counted, so that no number of clients can exhaust the server (CVE-2024-7409).
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use crate::io::context::{MainContext, SourceGuard};
 use crate::io::watch::G_IO_IN;
@@ -24,10 +27,50 @@ struct State {
     connected: bool,
 }
 
+/// The clients handed out and the limit on them, shared with the accept watches.
+#[derive(Default)]
+struct Admission {
+    /// The most clients open at once; `None` for no limit.
+    max: Option<usize>,
+    /// The clients handed out, until they are closed or dropped.
+    clients: Vec<Weak<Channel<Socket>>>,
+    /// How many connections the limit turned away.
+    refused: u64,
+}
+
+impl Admission {
+    /// The clients handed out that are still open; forgets the others.
+    fn open_clients(&mut self) -> usize {
+        self.clients
+            .retain(|c| c.upgrade().is_some_and(|c| !c.is_closed()));
+        self.clients.len()
+    }
+
+    /// `client` if the limit allows one more, counted from now on; else closes it.
+    fn admit(&mut self, client: Arc<Channel<Socket>>) -> Option<Arc<Channel<Socket>>> {
+        let open = self.open_clients();
+        if self.max.is_some_and(|max| open >= max) {
+            // Nothing to report to: the peer sees its connection end.
+            let _ = client.close();
+            self.refused += 1;
+            return None;
+        }
+        self.clients.push(Arc::downgrade(&client));
+        Some(client)
+    }
+}
+
+type SharedAdmission = Arc<Mutex<Admission>>;
+
+fn lock_admission(admission: &Mutex<Admission>) -> MutexGuard<'_, Admission> {
+    admission.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// A set of listening sockets and their client callback.
 #[derive(Default)]
 pub struct NetListener {
     state: Mutex<State>,
+    admission: SharedAdmission,
 }
 
 impl NetListener {
@@ -72,7 +115,7 @@ impl NetListener {
             socket.set_name(&format!("{name}-listen"));
         }
         if let Some((func, context)) = &state.client {
-            let watch = accept_watch(&socket, func.clone(), context);
+            let watch = accept_watch(&socket, func.clone(), context, &self.admission);
             state.watches.push(watch);
         }
         state.sockets.push(socket);
@@ -103,7 +146,7 @@ impl NetListener {
         state
             .sockets
             .iter()
-            .map(|socket| accept_watch(socket, func.clone(), context))
+            .map(|socket| accept_watch(socket, func.clone(), context, &self.admission))
             .collect()
     }
 
@@ -116,7 +159,15 @@ impl NetListener {
             (state.sockets.clone(), std::mem::take(&mut state.watches))
         };
         drop(suspended);
-        let client = accept_one(&sockets);
+        let client = loop {
+            match accept_one(&sockets) {
+                Some(client) => match lock_admission(&self.admission).admit(client) {
+                    Some(client) => break Some(client),
+                    None => continue,
+                },
+                None => break None,
+            }
+        };
         let mut state = self.state();
         if state.watches.is_empty() {
             state.watches = self.watches_for(&state);
@@ -151,6 +202,28 @@ impl NetListener {
     pub fn sockets(&self) -> Vec<Arc<Channel<Socket>>> {
         self.state().sockets.clone()
     }
+
+    /// Limits the clients open at once to `max` (`None`: no limit, the default). A
+    /// connection past it is accepted and closed at once, and counted in
+    /// [`NetListener::num_refused`]; a client counts until it is closed or dropped.
+    pub fn set_max_clients(&self, max: Option<usize>) {
+        lock_admission(&self.admission).max = max;
+    }
+
+    /// The limit set with [`NetListener::set_max_clients`].
+    pub fn max_clients(&self) -> Option<usize> {
+        lock_admission(&self.admission).max
+    }
+
+    /// The clients handed out that are neither closed nor dropped.
+    pub fn num_clients(&self) -> usize {
+        lock_admission(&self.admission).open_clients()
+    }
+
+    /// How many connections the client limit turned away.
+    pub fn num_refused(&self) -> u64 {
+        lock_admission(&self.admission).refused
+    }
 }
 
 impl Drop for NetListener {
@@ -159,17 +232,24 @@ impl Drop for NetListener {
     }
 }
 
-/// A watch on `socket` that accepts each client and gives it to `func`.
+/// A watch on `socket` that accepts each client and gives it to `func`, as far as
+/// `admission` allows.
 fn accept_watch(
     socket: &Arc<Channel<Socket>>,
     func: ClientFunc,
     context: &MainContext,
+    admission: &SharedAdmission,
 ) -> SourceGuard {
     let watch = socket.upcast().create_watch(G_IO_IN);
     let listening = socket.clone();
+    let admission = admission.clone();
     watch.set_callback(move |_, _| {
         // A failed accept (the client already gone) is not the listener's error.
-        if let Ok(client) = listening.accept() {
+        let admitted = listening
+            .accept()
+            .ok()
+            .and_then(|client| lock_admission(&admission).admit(client));
+        if let Some(client) = admitted {
             func(client);
         }
         true

@@ -11,6 +11,7 @@ pub mod context;
 pub mod dns;
 mod fd;
 pub mod file;
+mod handshake_driver;
 pub mod listener;
 pub mod null;
 pub mod socket;

@@ -7,14 +7,16 @@ use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use crate::authz::Authz;
 use crate::crypto::tls::{Creds, Endpoint, Progress, Received, Session, Transport};
 use crate::io::channel::{
     Base, Channel, ChannelImpl, Feature, RecvFds, Shutdown, READ_FLAG_RELAXED_EOF,
 };
-use crate::io::context::{MainContext, SourceGuard};
-use crate::io::watch::{self, Condition, Readiness, G_IO_IN, G_IO_OUT};
+use crate::io::context::MainContext;
+use crate::io::handshake_driver::{self, Handshake, Pending, Step};
+use crate::io::watch::{Condition, Readiness, G_IO_IN, G_IO_OUT};
 use crate::{Error, ErrorKind, Result};
 
 /// The most plaintext one TLS record carries.
@@ -36,9 +38,6 @@ impl Transport for Master {
         self.0.read(buf)
     }
 }
-
-/// A handshake's completion, run once.
-type Done = Box<dyn FnOnce(Result<()>) + Send>;
 
 /// The TLS channel's state.
 ///
@@ -86,9 +85,11 @@ pub struct Tls {
     session: Session,
     /// The [`Shutdown`] directions requested so far.
     shutdown: AtomicU32,
-    /// The watch of a handshake in progress: dropped with the channel or when it
-    /// closes, so the handshake's callback never runs after either (CVE-2023-3354).
-    handshake: Mutex<Option<SourceGuard>>,
+    /// The handshake in progress: dropped with the channel or when it closes, so the
+    /// handshake's callback never runs after either (CVE-2023-3354).
+    handshake: Mutex<Option<Pending>>,
+    /// How long a handshake may take; `None` for as long as the peer likes.
+    handshake_timeout: Mutex<Option<Duration>>,
 }
 
 impl Tls {
@@ -129,6 +130,7 @@ impl Tls {
                 session,
                 shutdown: AtomicU32::new(0),
                 handshake: Mutex::new(None),
+                handshake_timeout: Mutex::new(None),
             },
             features,
         ))
@@ -144,7 +146,7 @@ impl Tls {
         &self.session
     }
 
-    fn pending_handshake(&self) -> std::sync::MutexGuard<'_, Option<SourceGuard>> {
+    fn pending_handshake(&self) -> std::sync::MutexGuard<'_, Option<Pending>> {
         self.handshake
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -163,7 +165,9 @@ impl Channel<Tls> {
     /// credentials, calling `done` once with the result, unless the channel is closed
     /// or dropped first (`qio_channel_tls_handshake`). It may complete, and call
     /// `done`, before returning. A channel with [`Feature::ConcurrentIo`] gets the
-    /// session's thread-safety lock.
+    /// session's thread-safety lock. The handshake never blocks the context's thread,
+    /// even over a blocking master, and fails with [`ErrorKind::TimedOut`] once the
+    /// [timeout](Channel::<Tls>::set_handshake_timeout) passes.
     pub fn handshake(
         self: &Arc<Self>,
         context: &MainContext,
@@ -172,7 +176,22 @@ impl Channel<Tls> {
         if self.has_feature(Feature::ConcurrentIo) {
             self.imp().session.require_thread_safety();
         }
-        handshake_step(self, context.clone(), Box::new(done));
+        let timeout = *self
+            .imp()
+            .handshake_timeout
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        handshake_driver::start(self, context.clone(), timeout, Box::new(done));
+    }
+
+    /// Limits how long the next [handshake](Channel::<Tls>::handshake) may take, from
+    /// its start; `None` (the default, as in QEMU) waits for the peer indefinitely.
+    pub fn set_handshake_timeout(&self, timeout: Option<Duration>) {
+        *self
+            .imp()
+            .handshake_timeout
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = timeout;
     }
 
     /// Sends the closure alert, waiting on the master while it would block
@@ -188,23 +207,25 @@ impl Channel<Tls> {
     }
 }
 
-/// Advances the handshake; when it must wait, a watch on the master runs the next step.
-fn handshake_step(tls: &Arc<Channel<Tls>>, context: MainContext, done: Done) {
-    let condition = match tls.imp().session.handshake() {
-        Ok(Progress::Complete) => return done(tls.imp().session.check_credentials()),
-        Err(e) => return done(Err(e)),
-        Ok(Progress::Sending) => G_IO_OUT,
-        Ok(Progress::Receiving) => G_IO_IN,
-    };
-    let master = tls.imp().master.clone();
-    watch::resume_when_ready(
-        tls,
-        &master,
-        condition,
-        context,
-        |t| &t.handshake,
-        move |tls, context| handshake_step(tls, context, done),
-    );
+impl Handshake for Tls {
+    const NAME: &'static str = "TLS";
+
+    fn step(&self) -> Step {
+        match self.session.handshake() {
+            Ok(Progress::Complete) => Step::Done(self.session.check_credentials()),
+            Err(e) => Step::Done(Err(e)),
+            Ok(Progress::Sending) => Step::Wait(G_IO_OUT),
+            Ok(Progress::Receiving) => Step::Wait(G_IO_IN),
+        }
+    }
+
+    fn transport(&self) -> &Arc<Channel> {
+        &self.master
+    }
+
+    fn pending(&self) -> &Mutex<Option<Pending>> {
+        &self.handshake
+    }
 }
 
 impl ChannelImpl for Tls {
