@@ -8,41 +8,83 @@ usage: secure-console-test.py SECURE-CONSOLE CERTS-SCRIPT
 """
 
 import os
+import select
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 from interop_tap import check, finish, run_cases
 
 TIMEOUT = 30  # seconds for any one program
 USER_DN = "C=GB,O=qio demo,CN=console-user"
 LINE = b"hello from the other side\n"
+# A TLS handshake record header announcing 512 bytes, then the first 4 of them: a
+# ClientHello that never completes.
+STALLED_HELLO = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc"
 
 
 class Server:
-    """secure-console server --once with ARGS, on an ephemeral port."""
+    """secure-console server with ARGS, on an ephemeral port."""
 
     def __init__(self, console, creds, args):
         self.proc = subprocess.Popen(
-            [console, "server", "--listen", "127.0.0.1:0", "--creds", creds, "--once", *args],
+            [console, "server", "--listen", "127.0.0.1:0", "--creds", creds, *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         line = self.proc.stdout.readline().decode()
         check(line.startswith("listening on 127.0.0.1:"), "server did not listen: %r" % line)
         self.address = line.split()[2]
+        self.logged = b""
+
+    def wait_log(self, text):
+        """Reads the log until TEXT appears in it (at most TIMEOUT seconds)."""
+        deadline = time.monotonic() + TIMEOUT
+        fd = self.proc.stderr.fileno()
+        while text.encode() not in self.logged:
+            left = deadline - time.monotonic()
+            check(left > 0 and select.select([fd], [], [], left)[0],
+                  "server did not log %r: %r" % (text, self.logged))
+            data = os.read(fd, 65536)
+            check(data, "server ended without logging %r: %r" % (text, self.logged))
+            self.logged += data
 
     def log(self):
-        """What it logged, once its one session ended (killed after TIMEOUT)."""
-        return finish(self.proc, TIMEOUT)[1].decode(errors="replace")
+        """What it logged, once it ended (killed after TIMEOUT)."""
+        return (self.logged + finish(self.proc, TIMEOUT)[1]).decode(errors="replace")
+
+    def stop(self):
+        """SIGTERM, as a service manager stops it; then what it logged."""
+        self.proc.send_signal(signal.SIGTERM)
+        return self.log()
+
+
+def connect(address):
+    """A bare TCP connection to ADDRESS (HOST:PORT), reads bounded by TIMEOUT."""
+    host, port = address.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=TIMEOUT)
+    sock.settimeout(TIMEOUT)
+    return sock
+
+
+def ended(sock):
+    """Whether the server ended SOCK's connection (it reads end-of-file or a reset)."""
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
 
 
 class Case:
     def __init__(self, console, pki):
         self.console, self.pki = console, pki
 
-    def server(self, *args):
-        return Server(self.console, os.path.join(self.pki, "server"), list(args))
+    def server(self, *args, once=True):
+        """A server with ARGS, which exits after its first session if ONCE."""
+        args = ["--once", *args] if once else list(args)
+        return Server(self.console, os.path.join(self.pki, "server"), args)
 
     def client(self, server, creds, *args, stdin=b""):
         """A client's (exit status, stdout, stderr)."""
@@ -110,6 +152,32 @@ class Case:
         check(lines[1].startswith("throughput: 8 MiB echoed in ") and lines[1].endswith(" each way"),
               lines[1])
 
+    def stalled_handshake(self):
+        """A client silent after the start of its ClientHello is dropped once
+        --handshake-timeout passes, while the server goes on serving others."""
+        server = self.server("--handshake-timeout", "1", "--", "cat", once=False)
+        with connect(server.address) as stalled:
+            stalled.sendall(STALLED_HELLO)
+            status, out, err = self.client(server, "client", stdin=LINE)
+            check(status == 0 and out == LINE, "client beside a stalled one: %d %r %s" % (status, out, err))
+            check(ended(stalled), "the stalled connection was not dropped")
+        log = server.stop()
+        check("refused: TLS handshake timed out after 1 s\n" in log, "server log: " + log)
+
+    def max_clients(self):
+        """Past --max-clients open connections, a new one is closed at once and
+        counted in the log; a slot freed by a client that left serves the next one."""
+        server = self.server("--max-clients", "1", "--", "cat", once=False)
+        first = connect(server.address)
+        with connect(server.address) as second:
+            check(ended(second), "a connection past the limit was not closed")
+        first.close()
+        server.wait_log("refused: ")  # the first client's handshake ended
+        status, out, err = self.client(server, "client", stdin=LINE)
+        check(status == 0 and out == LINE, "client after a freed slot: %d %r %s" % (status, out, err))
+        log = server.stop()
+        check("refused 1 connection: 1 clients already (--max-clients)\n" in log, "server log: " + log)
+
     def refused(self, creds, server_log):
         """The server turns the client away: no console output, and the client fails
         on the dropped connection (reset, or ended without a closure alert)."""
@@ -157,6 +225,8 @@ def main():
             ("refused: a DN not on --allow", t.not_allowed),
             ("refused: a client without a certificate", t.no_certificate),
             ("refused by the client: the wrong hostname", t.wrong_hostname),
+            ("--handshake-timeout drops a stalled TLS handshake", t.stalled_handshake),
+            ("--max-clients closes connections past the limit", t.max_clients),
         ])
 
 

@@ -7,24 +7,28 @@
  * reach it too. The client joins its terminal to the remote stream, or measures it.
  *
  *   secure-console server --listen HOST:PORT --creds DIR [--allow DN] [--websock]
- *                         [--once] (--unix PATH | -- COMMAND [ARG...])
+ *                         [--once] [--handshake-timeout SECONDS] [--max-clients N]
+ *                         (--unix PATH | -- COMMAND [ARG...])
  *   secure-console client --connect HOST:PORT --creds DIR [--hostname NAME]
- *                         [--websock] [--measure MIB]
+ *                         [--websock] [--handshake-timeout SECONDS] [--measure MIB]
  *
  * DIR holds QEMU's layout: ca-cert.pem plus server-cert.pem and server-key.pem, or
  * client-cert.pem and client-key.pem. Everything comes from <qio.h>; both ends run
- * the GLib main loop, so one server process serves many consoles at once. */
+ * the GLib main loop, so one server process serves many consoles at once, and a peer
+ * that stalls its handshakes or a flood of connections cannot take it down. */
 
 #include <qio.h>
 
 #include <fcntl.h>
+#include <glib-unix.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 static char *opt_listen, *opt_connect, *opt_creds, *opt_allow, *opt_unix, *opt_hostname;
 static gboolean opt_websock, opt_once;
-static int opt_measure;
+static int opt_measure, opt_handshake_timeout = 10, opt_max_clients = 100;
 static char **opt_args; /* the mode, then the server's command */
 
 static const GOptionEntry entries[] = {
@@ -37,6 +41,10 @@ static const GOptionEntry entries[] = {
     { "unix", 0, 0, G_OPTION_ARG_FILENAME, &opt_unix, "server: serve this UNIX socket", "PATH" },
     { "hostname", 0, 0, G_OPTION_ARG_STRING, &opt_hostname, "client: the name the server's certificate must have", "NAME" },
     { "measure", 0, 0, G_OPTION_ARG_INT, &opt_measure, "client: time round trips and echo MIB MiB", "MIB" },
+    { "handshake-timeout", 0, 0, G_OPTION_ARG_INT, &opt_handshake_timeout,
+      "give up on a peer whose handshakes take longer (default 10; 0: wait for ever)", "SECONDS" },
+    { "max-clients", 0, 0, G_OPTION_ARG_INT, &opt_max_clients,
+      "server: turn away connections past N open ones (default 100; 0: no limit)", "N" },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_args, NULL, "server|client [-- COMMAND...]" },
     { NULL },
 };
@@ -138,8 +146,19 @@ struct Conn {
     gboolean open;        /* both handshakes done and the peer accepted */
     QIOChannel *local;    /* the server's console, or the client's standard input */
     QIOChannel *output;   /* the client's standard output */
+    gint64 deadline;      /* when the handshakes must be done (monotonic), 0: never */
     Pipe up, down;
 };
+
+/* What is left of the connection's handshake time, in milliseconds: 0 (no deadline)
+ * when there is none, else at least 1, which fails at once when time is up. */
+static guint handshake_time_left(Conn *conn)
+{
+    if (!conn->deadline) {
+        return 0;
+    }
+    return MAX(1, (conn->deadline - g_get_monotonic_time()) / 1000);
+}
 
 static void conn_free(Conn *conn)
 {
@@ -228,6 +247,10 @@ static void conn_start(Conn *conn, QIOChannelSocket *sioc)
         return;
     }
     conn->channel = qio_channel_ref(QIO_CHANNEL(conn->tls));
+    if (opt_handshake_timeout > 0) {
+        conn->deadline = g_get_monotonic_time() + opt_handshake_timeout * G_TIME_SPAN_SECOND;
+    }
+    qio_channel_tls_set_handshake_timeout(conn->tls, handshake_time_left(conn));
     if (opt_measure > 0) { /* measuring reads and writes from two threads */
         qcrypto_tls_session_require_thread_safety(qio_channel_tls_get_session(conn->tls));
     }
@@ -302,6 +325,27 @@ static void server_ready(Conn *conn)
     pipe_start(&conn->down, conn->local, conn->channel, server_done, conn);
 }
 
+/* Reports the connections the client limit turned away since the last report: called
+ * once a second, so a flood of them makes one line a second, and at exit. */
+static gboolean report_refused(gpointer data)
+{
+    static guint64 reported;
+    guint64 refused = qio_net_listener_get_num_refused(data);
+    if (refused > reported) {
+        g_printerr("refused %" G_GUINT64_FORMAT " connection%s: %d clients already (--max-clients)\n",
+                   refused - reported, refused - reported == 1 ? "" : "s", opt_max_clients);
+        reported = refused;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean stop(gpointer data)
+{
+    (void)data;
+    finished = TRUE;
+    return G_SOURCE_CONTINUE;
+}
+
 static void accepted(QIONetListener *listener, QIOChannelSocket *sioc, gpointer data)
 {
     (void)listener, (void)data;
@@ -315,6 +359,10 @@ static int run_server(void)
     GError *error = NULL;
     if (!opt_listen || (!opt_unix == !opt_args[1])) {
         g_printerr("server: say --listen, and --unix PATH or -- COMMAND\n");
+        return 2;
+    }
+    if (opt_max_clients < 0) {
+        g_printerr("server: --max-clients must be 0 (no limit) or more\n");
         return 2;
     }
     creds = qcrypto_tls_creds_x509_new(QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, opt_creds, TRUE, NULL, TRUE, NULL, &error);
@@ -337,10 +385,18 @@ static int run_server(void)
     g_autofree char *where = host_port(local);
     printf("listening on %s\n", where);
     fflush(stdout);
+    qio_net_listener_set_max_clients(listener, opt_max_clients);
     qio_net_listener_set_client_func(listener, accepted, NULL, NULL);
+    guint reporter = g_timeout_add_seconds(1, report_refused, listener);
+    guint sigterm = g_unix_signal_add(SIGTERM, stop, NULL);
+    guint sigint = g_unix_signal_add(SIGINT, stop, NULL);
     while (!finished) {
         g_main_context_iteration(NULL, TRUE);
     }
+    g_source_remove(reporter);
+    g_source_remove(sigterm);
+    g_source_remove(sigint);
+    report_refused(listener);
     qio_net_listener_disconnect(listener);
     return status;
 }
@@ -480,9 +536,22 @@ int main(int argc, char **argv)
     g_autoptr(GError) error = NULL;
     g_autoptr(GOptionContext) options = g_option_context_new(NULL);
     g_option_context_set_summary(options, "A console over TLS with client certificates, optionally in a websocket.");
+    g_option_context_set_description(
+        options,
+        "The server serves a console (--unix PATH, or the command after --) to each client whose\n"
+        "certificate DIR/ca-cert.pem signed and, with --allow, that has that DN. Each connection\n"
+        "has --handshake-timeout seconds for its TLS and websocket handshakes; past --max-clients\n"
+        "open connections, new ones are closed at once and counted in the log. SIGINT or SIGTERM\n"
+        "stops the server.\n"
+        "\n"
+        "Exit status: 0 if every session went well, 1 if one was refused or failed, 2 for bad usage.");
     g_option_context_add_main_entries(options, entries, NULL);
     if (!g_option_context_parse(options, &argc, &argv, &error) || !opt_args || !opt_creds) {
         g_printerr("%s\n", error ? error->message : "say server or client, and --creds DIR");
+        return 2;
+    }
+    if (opt_handshake_timeout < 0 || opt_handshake_timeout > G_MAXINT / 1000) {
+        g_printerr("--handshake-timeout must be 0 (no limit) to %d seconds\n", G_MAXINT / 1000);
         return 2;
     }
     int ret = g_str_equal(opt_args[0], "server") ? run_server()
