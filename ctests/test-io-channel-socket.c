@@ -440,13 +440,22 @@ static void test_zero_copy(void)
     qio_channel_unref(QIO_CHANNEL(listener));
 }
 
-static void test_peerpid_and_peek_refused(void)
+/* Two channels over the ends of a UNIX socketpair. */
+static void channel_pair(QIOChannel **a, QIOChannel **b)
 {
     int sv[2];
     g_autoptr(GError) error = NULL;
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
-    g_autoptr(QIOChannel) a = qio_channel_new_fd(sv[0], &error);
-    g_autoptr(QIOChannel) b = qio_channel_new_fd(sv[1], &error);
+    *a = qio_channel_new_fd(sv[0], &error);
+    *b = qio_channel_new_fd(sv[1], &error);
+    g_assert_no_error(error);
+}
+
+static void test_peerpid_and_peek_refused(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QIOChannel) a = NULL, b = NULL;
+    channel_pair(&a, &b);
     unsigned int pid = 0;
     g_assert_cmpint(qio_channel_get_peerpid(a, &pid, &error), ==, 0);
     g_assert_cmpuint(pid, ==, getpid());
@@ -487,12 +496,8 @@ static gpointer transfer_thread(gpointer opaque)
 static void test_full_duplex(void)
 {
     for (int blocking = 1; blocking >= 0; blocking--) {
-        int sv[2];
-        g_autoptr(GError) error = NULL;
-        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
-        g_autoptr(QIOChannel) a = qio_channel_new_fd(sv[0], &error);
-        g_autoptr(QIOChannel) b = qio_channel_new_fd(sv[1], &error);
-        g_assert_no_error(error);
+        g_autoptr(QIOChannel) a = NULL, b = NULL;
+        channel_pair(&a, &b);
         Transfer back = { b, a, blocking };
         GThread *thread = g_thread_new("b-to-a", transfer_thread, &back);
         qio_test_transfer(a, b, blocking);
@@ -504,11 +509,9 @@ static void test_full_duplex(void)
  * came, and for the plain _all calls even when none did; 0 from _all_eof at a clean EOF. */
 static void test_eof_inside_read_all(void)
 {
-    int sv[2];
     g_autoptr(GError) error = NULL;
-    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
-    g_autoptr(QIOChannel) a = qio_channel_new_fd(sv[0], &error);
-    g_autoptr(QIOChannel) b = qio_channel_new_fd(sv[1], &error);
+    g_autoptr(QIOChannel) a = NULL, b = NULL;
+    channel_pair(&a, &b);
     char buf[8];
     g_assert_cmpint(qio_channel_write_all(a, "abc", 3, &error), ==, 0);
     g_assert_cmpint(qio_channel_shutdown(a, QIO_CHANNEL_SHUTDOWN_WRITE, &error), ==, 0);
@@ -520,9 +523,8 @@ static void test_eof_inside_read_all(void)
     qio_test_assert_error(error, QIO_ERROR_FAILED, "Unexpected end-of-file before all data were read");
 
     /* The same through a non-blocking channel, whose helpers wait for more data. */
-    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
-    g_autoptr(QIOChannel) c = qio_channel_new_fd(sv[0], &error);
-    g_autoptr(QIOChannel) d = qio_channel_new_fd(sv[1], &error);
+    g_autoptr(QIOChannel) c = NULL, d = NULL;
+    channel_pair(&c, &d);
     g_assert_true(qio_channel_set_blocking(d, FALSE, &error));
     g_assert_cmpint(qio_channel_write_all(c, "abc", 3, &error), ==, 0);
     g_assert_cmpint(qio_channel_close(c, &error), ==, 0);
@@ -580,12 +582,8 @@ static void assert_wait_returns(QIOChannel *ioc, QIOChannel *close_what)
  * thread closes the channel, or the one a websocket channel is layered over. */
 static void test_wait_closed(void)
 {
-    int sv[2];
-    g_autoptr(GError) error = NULL;
-    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
-    g_autoptr(QIOChannel) a = qio_channel_new_fd(sv[0], &error);
-    g_autoptr(QIOChannel) b = qio_channel_new_fd(sv[1], &error);
-    g_assert_no_error(error);
+    g_autoptr(QIOChannel) a = NULL, b = NULL;
+    channel_pair(&a, &b);
 
     assert_wait_returns(a, a);
     /* Closed before the wait started. */
