@@ -8,9 +8,11 @@ usage: secure-console-test.py SECURE-CONSOLE CERTS-SCRIPT
 """
 
 import os
+import re
 import select
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -164,6 +166,29 @@ class Case:
         log = server.stop()
         check("refused: TLS handshake timed out after 1 s\n" in log, "server log: " + log)
 
+    def dribbled_websocket(self):
+        """A client that completes TLS, then sends its websocket request a byte every
+        250 ms, is dropped once --handshake-timeout (both handshakes together) passes."""
+        server = self.server("--websock", "--handshake-timeout", "1", "--", "cat")
+        creds = os.path.join(self.pki, "client")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.load_verify_locations(os.path.join(creds, "ca-cert.pem"))
+        context.load_cert_chain(os.path.join(creds, "client-cert.pem"), os.path.join(creds, "client-key.pem"))
+        request = (b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                   b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        with context.wrap_socket(connect(server.address), server_hostname="localhost") as tls:
+            for byte in request:
+                try:
+                    tls.sendall(bytes([byte]))
+                except OSError:
+                    break  # the server dropped us
+                time.sleep(0.25)
+            else:
+                check(False, "the whole request went out: the server did not time out")
+        log = server.log()
+        check(re.search(r"refused: websocket handshake timed out after \d+ ms\n", log), "server log: " + log)
+
     def max_clients(self):
         """Past --max-clients open connections, a new one is closed at once and
         counted in the log; a slot freed by a client that left serves the next one."""
@@ -226,6 +251,7 @@ def main():
             ("refused: a client without a certificate", t.no_certificate),
             ("refused by the client: the wrong hostname", t.wrong_hostname),
             ("--handshake-timeout drops a stalled TLS handshake", t.stalled_handshake),
+            ("--handshake-timeout drops a websocket request dribbled in", t.dribbled_websocket),
             ("--max-clients closes connections past the limit", t.max_clients),
         ])
 

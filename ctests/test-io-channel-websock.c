@@ -7,8 +7,10 @@
 
 #include "qio-test.h"
 
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 typedef struct {
     int calls;
@@ -419,6 +421,33 @@ static void test_close_mid_handshake(void)
     }
 }
 
+/* A peer that sends the start of its request and stalls: the server's handshake, over
+ * a blocking master, returns at once, fails with QIO_ERROR_TIMED_OUT through the task
+ * once the deadline passes, and leaves the master blocking again. */
+static void test_handshake_deadline(void)
+{
+    g_autoptr(GError) error = NULL;
+    int sv[2];
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    g_autoptr(QIOChannelSocket) master = qio_channel_socket_new_fd(sv[1], &error);
+    g_assert_no_error(error);
+    g_autoptr(QIOChannelWebsock) server = qio_channel_websock_new_server(QIO_CHANNEL(master));
+    static const char start[] = "GET / HTTP/1.1\r\nHost: h\r\n";
+    g_assert_cmpint(write(sv[0], start, strlen(start)), ==, strlen(start));
+    qio_channel_websock_set_handshake_timeout(server, 200);
+    Outcome s = { 0 };
+    qio_channel_websock_handshake(server, handshake_done, &s, outcome_destroy);
+    g_assert_cmpint(s.calls, ==, 0);
+    for (int i = 0; i < 10000 && !s.calls; i++) {
+        g_main_context_iteration(NULL, TRUE);
+    }
+    g_assert_cmpint(s.calls, ==, 1);
+    g_assert_cmpint(s.destroyed, ==, 1);
+    qio_test_assert_error(s.error, QIO_ERROR_TIMED_OUT, "websocket handshake timed out after 200 ms");
+    g_assert_false(fcntl(sv[1], F_GETFL) & O_NONBLOCK);
+    close(sv[0]);
+}
+
 static void test_misuse(void)
 {
     g_autoptr(GError) error = NULL;
@@ -459,6 +488,7 @@ int main(int argc, char **argv)
     g_test_add_func("/io/channel/websock/close-frame", test_close_sends_close_frame);
     g_test_add_func("/io/channel/websock/watch-buffered", test_watch_sees_buffered_frames);
     g_test_add_func("/io/channel/websock/close-mid-handshake", test_close_mid_handshake);
+    g_test_add_func("/io/channel/websock/handshake-deadline", test_handshake_deadline);
     g_test_add_func("/io/channel/websock/misuse", test_misuse);
     return g_test_run();
 }

@@ -219,6 +219,8 @@ static void conn_secured(Conn *conn)
     }
     qio_channel_unref(conn->channel);
     conn->channel = QIO_CHANNEL(wioc);
+    /* The same deadline covers both handshakes. */
+    qio_channel_websock_set_handshake_timeout(wioc, handshake_time_left(conn));
     qio_channel_websock_handshake(wioc, conn_handshaken, conn, NULL);
 }
 

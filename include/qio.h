@@ -1222,6 +1222,16 @@ QIOChannelWebsock *qio_channel_websock_new_client(QIOChannel *master,
                                                   GError **error);
 
 /**
+ * Limits how long the next qio_channel_websock_handshake() may take, counted from its
+ * start: a peer that has not completed it within @timeout_ms milliseconds (one that
+ * sends its request a byte at a time, say) makes it fail with %QIO_ERROR_TIMED_OUT,
+ * reported through the task. 0, the default as in QEMU, waits for the peer
+ * indefinitely. (Whatever the timeout, the handshake never blocks the main loop, even
+ * over a blocking master.)
+ */
+void qio_channel_websock_set_handshake_timeout(QIOChannelWebsock *ioc, unsigned int timeout_ms);
+
+/**
  * Runs the opening handshake from the default main context, then calls @func with a
  * task (source: @ioc) whose error says how it went, and frees the task (running
  * @destroy on @opaque). A server refusing a request sends its 4xx reply first. @func

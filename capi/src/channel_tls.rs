@@ -2,14 +2,13 @@
 
 use std::os::raw::{c_char, c_uint};
 use std::sync::Arc;
-use std::time::Duration;
 
 use glib_sys::{gpointer, GDestroyNotify, GError, GMainContext};
 use qio::io::{Channel, Tls};
 
 use crate::authz::QAuthZ;
 use crate::boundary::{ffi_guard, Fail};
-use crate::channel::{channel, channel_type, new_handle_with, QIOChannel};
+use crate::channel::{channel, channel_type, handshake_timeout, new_handle_with, QIOChannel};
 use crate::ffi::{handle, keep_handle, main_context, opt_handle, opt_utf8, OwnedHandle};
 use crate::task::{self, QIOTaskFunc};
 use crate::tls_creds::QCryptoTLSCreds;
@@ -106,8 +105,7 @@ pub unsafe extern "C" fn qio_channel_tls_set_handshake_timeout(
     timeout_ms: c_uint,
 ) {
     ffi_guard!((), {
-        let timeout = (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms.into()));
-        channel!(ioc).set_handshake_timeout(timeout);
+        channel!(ioc).set_handshake_timeout(handshake_timeout(timeout_ms));
         Ok(())
     })
 }

@@ -1,14 +1,14 @@
 //! `QIOChannelWebsock`: websockets over any channel (QEMU's `io/channel-websock.h`,
 //! plus the client end QEMU lacks).
 
-use std::os::raw::c_char;
+use std::os::raw::{c_char, c_uint};
 use std::sync::Arc;
 
 use glib_sys::{gpointer, GDestroyNotify, GError};
 use qio::io::Websock;
 
 use crate::boundary::ffi_guard;
-use crate::channel::{channel, channel_type, new_handle, QIOChannel};
+use crate::channel::{channel, channel_type, handshake_timeout, new_handle, QIOChannel};
 use crate::ffi::{c_str_array, handle, keep_handle, to_utf8, utf8};
 use crate::task::{self, QIOTaskFunc};
 
@@ -66,6 +66,23 @@ pub unsafe extern "C" fn qio_channel_websock_new_client(
             .map(|name| to_utf8(name, "Protocol"))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(new_handle(Websock::new_client(master, host, path, &names)?))
+    })
+}
+
+/// Limits how long the next qio_channel_websock_handshake() may take, counted from its
+/// start: a peer that has not completed it within @timeout_ms milliseconds (one that
+/// sends its request a byte at a time, say) makes it fail with %QIO_ERROR_TIMED_OUT,
+/// reported through the task. 0, the default as in QEMU, waits for the peer
+/// indefinitely. (Whatever the timeout, the handshake never blocks the main loop, even
+/// over a blocking master.)
+#[no_mangle]
+pub unsafe extern "C" fn qio_channel_websock_set_handshake_timeout(
+    ioc: *mut QIOChannelWebsock,
+    timeout_ms: c_uint,
+) {
+    ffi_guard!((), {
+        channel!(ioc).set_handshake_timeout(handshake_timeout(timeout_ms));
+        Ok(())
     })
 }
 

@@ -25,11 +25,10 @@
 use std::mem::{size_of, ManuallyDrop};
 use std::os::fd::RawFd;
 use std::ptr::{addr_of_mut, NonNull};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 
 use glib_sys::{gboolean, gpointer, GSource, GSourceFunc, GSourceFuncs};
 
-use crate::io::channel::ChannelImpl;
 use crate::io::close_signal::Subscription;
 use crate::io::context::{MainContext, SourceGuard};
 use crate::io::Channel;
@@ -336,39 +335,6 @@ impl std::fmt::Debug for Watch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("Watch").field(&self.0).finish()
     }
-}
-
-/// Runs `next` once `master` is ready for `condition`, from the thread iterating
-/// `context`, unless `channel` is gone by then: how a handshake waits between steps.
-/// The watch is kept in `slot(channel)`, so dropping it there (on close or finalize)
-/// cancels the step.
-pub(crate) fn resume_when_ready<T: ChannelImpl>(
-    channel: &Arc<Channel<T>>,
-    master: &Arc<Channel>,
-    condition: Condition,
-    context: MainContext,
-    slot: fn(&T) -> &Mutex<Option<SourceGuard>>,
-    next: impl FnOnce(&Arc<Channel<T>>, MainContext) + Send + 'static,
-) {
-    let weak: Weak<Channel<T>> = Arc::downgrade(channel);
-    let watch = master.create_watch(condition);
-    let attach_to = context.clone();
-    let mut next = Some((context, next));
-    watch.set_callback(move |_, _| {
-        if let (Some(channel), Some((context, next))) = (weak.upgrade(), next.take()) {
-            // This source is done: forget it (it is being dispatched) before the
-            // next step may store another.
-            drop(lock_slot(slot(channel.imp())).take());
-            next(&channel, context);
-        }
-        false
-    });
-    *lock_slot(slot(channel.imp())) = Some(watch.attach_guarded(&attach_to));
-}
-
-fn lock_slot(slot: &Mutex<Option<SourceGuard>>) -> std::sync::MutexGuard<'_, Option<SourceGuard>> {
-    slot.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Channel {

@@ -19,12 +19,14 @@ use std::io::{IoSlice, IoSliceMut};
 use std::ops::Range;
 use std::os::fd::BorrowedFd;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
 
 use base64::Engine;
 
 use crate::io::channel::{Base, RecvFds};
 use crate::io::context::{MainContext, SourceGuard};
-use crate::io::watch::{self, Condition, Readiness, G_IO_IN, G_IO_OUT};
+use crate::io::handshake_driver::{self, Handshake, Pending, Step};
+use crate::io::watch::{Condition, Readiness, G_IO_IN, G_IO_OUT};
 use crate::io::{Channel, ChannelImpl, Feature, Shutdown};
 use crate::{Error, ErrorKind, Result};
 use frame::{Decoder, Item, Role, Violation};
@@ -38,16 +40,6 @@ pub const MAX_FRAME: usize = 1 << 20;
 const MASK_CHUNK: usize = 256 * 1024;
 /// The input buffer: wire bytes read ahead of the reader, never more than this.
 const INPUT_BUFFER: usize = 256 * 1024;
-
-/// A handshake's completion, run once.
-type Done = Box<dyn FnOnce(Result<()>) + Send>;
-
-/// What a handshake step came to.
-enum Step {
-    /// Wait until the master is ready for this, then step again.
-    Wait(Condition),
-    Done(Result<()>),
-}
 
 /// Where the opening handshake stands.
 enum Phase {
@@ -181,9 +173,11 @@ pub struct Websock {
     input: Mutex<Input>,
     /// Shared with the pump's callback, which holds it weakly.
     output: Arc<Mutex<Output>>,
-    /// The master watch of a handshake in progress; dropped with the channel or when it
-    /// closes, so the handshake's callback never runs after either (CVE-2025-11234).
-    handshake: Mutex<Option<SourceGuard>>,
+    /// The handshake in progress; dropped with the channel or when it closes, so the
+    /// handshake's callback never runs after either (CVE-2025-11234).
+    handshake: Mutex<Option<Pending>>,
+    /// How long a handshake may take; `None` for as long as the peer likes.
+    handshake_timeout: Mutex<Option<Duration>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -255,6 +249,7 @@ impl Websock {
                     pump: None,
                 })),
                 handshake: Mutex::new(None),
+                handshake_timeout: Mutex::new(None),
             },
             features,
         )
@@ -666,26 +661,35 @@ impl Channel<Websock> {
     /// Runs the opening handshake from the default main context, calling `done` once
     /// with the result, unless the channel is closed or dropped first
     /// (`qio_channel_websock_handshake`). A server refusing a request sends its 4xx
-    /// reply before reporting the reason.
+    /// reply before reporting the reason. The handshake never blocks the context's
+    /// thread, even over a blocking master, and fails with [`ErrorKind::TimedOut`] once
+    /// the [timeout](Channel::<Websock>::set_handshake_timeout) passes.
     pub fn handshake(self: &Arc<Self>, done: impl FnOnce(Result<()>) + Send + 'static) {
-        handshake_step(self, Box::new(done));
+        let timeout = *lock(&self.imp().handshake_timeout);
+        handshake_driver::start(self, MainContext::default(), timeout, Box::new(done));
+    }
+
+    /// Limits how long the next [handshake](Channel::<Websock>::handshake) may take,
+    /// from its start; `None` (the default, as in QEMU) waits for the peer indefinitely.
+    pub fn set_handshake_timeout(&self, timeout: Option<Duration>) {
+        *lock(&self.imp().handshake_timeout) = timeout;
     }
 }
 
-fn handshake_step(ws: &Arc<Channel<Websock>>, done: Done) {
-    let condition = match ws.imp().handshake_progress() {
-        Step::Done(result) => return done(result),
-        Step::Wait(condition) => condition,
-    };
-    let master = ws.imp().master.clone();
-    watch::resume_when_ready(
-        ws,
-        &master,
-        condition,
-        MainContext::default(),
-        |w| &w.handshake,
-        move |ws, _| handshake_step(ws, done),
-    );
+impl Handshake for Websock {
+    const NAME: &'static str = "websocket";
+
+    fn step(&self) -> Step {
+        self.handshake_progress()
+    }
+
+    fn transport(&self) -> &Arc<Channel> {
+        &self.master
+    }
+
+    fn pending(&self) -> &Mutex<Option<Pending>> {
+        &self.handshake
+    }
 }
 
 /// Arms the pump: a master watch on the default context that finishes the pending

@@ -13,11 +13,37 @@ fn socket(s: UnixStream) -> Arc<Channel> {
         .upcast()
 }
 
-/// Runs `ws`'s handshake on a blocking master, where it completes before returning.
-fn handshake_blocking(ws: &Arc<Channel<Websock>>) -> Result<()> {
+/// Starts the handshakes of `channels` and iterates the default main context, where
+/// they run (other tests' sources too, which is harmless), until each has its result;
+/// at most 10 s.
+fn handshakes(channels: &[&Arc<Channel<Websock>>]) -> Vec<Result<()>> {
     let (tx, rx) = mpsc::channel();
-    ws.handshake(move |result| tx.send(result).unwrap());
-    rx.try_recv().expect("completed synchronously")
+    for (i, ws) in channels.iter().enumerate() {
+        let tx = tx.clone();
+        ws.handshake(move |result| tx.send((i, result)).unwrap());
+    }
+    let mut results = vec![None; channels.len()];
+    let context = MainContext::default();
+    for _ in 0..10_000 {
+        while let Ok((i, result)) = rx.try_recv() {
+            results[i] = Some(result);
+        }
+        if results.iter().all(Option::is_some) {
+            break;
+        }
+        if !context.iteration(false) {
+            thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.expect("the handshake completed"))
+        .collect()
+}
+
+/// `ws`'s handshake, run to its end.
+fn handshake(ws: &Arc<Channel<Websock>>) -> Result<()> {
+    handshakes(&[ws]).remove(0)
 }
 
 /// A client and a server past their handshake, over a socketpair of blocking sockets.
@@ -25,10 +51,9 @@ fn open_pair(protocols: &[&str]) -> (Arc<Channel<Websock>>, Arc<Channel<Websock>
     let (a, b) = UnixStream::pair().unwrap();
     let client = Websock::new_client(socket(a), "localhost", "/", protocols).unwrap();
     let server = Websock::new_server(socket(b));
-    let c = client.clone();
-    let t = thread::spawn(move || handshake_blocking(&c));
-    handshake_blocking(&server).unwrap();
-    t.join().unwrap().unwrap();
+    for result in handshakes(&[&client, &server]) {
+        result.unwrap();
+    }
     (client, server)
 }
 
@@ -90,7 +115,7 @@ fn raw_peer_and_server() -> (Arc<Channel>, Arc<Channel<Websock>>) {
     let request = ClientRequest::new("h", "/", &[]).unwrap();
     peer.write_all(&request.to_bytes("dGhlIHNhbXBsZSBub25jZQ=="))
         .unwrap();
-    handshake_blocking(&server).unwrap();
+    handshake(&server).unwrap();
     let mut reply = vec![0; 4096];
     let n = peer.read(&mut reply).unwrap();
     assert!(reply[..n].starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
@@ -157,7 +182,7 @@ fn refused_request_gets_its_reply_then_the_error() {
     let server = Websock::new_server(socket(b));
     peer.write_all(b"GET /nope HTTP/1.1\r\nHost: h\r\n\r\n")
         .unwrap();
-    let e = handshake_blocking(&server).unwrap_err();
+    let e = handshake(&server).unwrap_err();
     assert_eq!(e.message(), "Unexpected HTTP path /nope");
     let mut reply = vec![0; 4096];
     let n = peer.read(&mut reply).unwrap();
@@ -173,7 +198,7 @@ fn eof_before_the_head_fails_the_handshake() {
     let (a, b) = UnixStream::pair().unwrap();
     let server = Websock::new_server(socket(b));
     socket(a).write_all(b"GET / HTTP/1.1\r\n").unwrap();
-    let e = handshake_blocking(&server).unwrap_err();
+    let e = handshake(&server).unwrap_err();
     assert_eq!(
         e.message(),
         "End of file before the websocket handshake completed"
@@ -355,19 +380,54 @@ fn shutdown_does_not_wait_for_a_stuck_writer() {
     assert!(writer.join().unwrap().is_err());
 }
 
-/// Shutting down both ways does not wait for a handshake stuck reading (which holds
-/// the phase): it wakes it, and the handshake fails.
+/// A handshake whose peer never answers does not block, even over a blocking master:
+/// it waits from the main context, a shutdown ends it with an error, and the master is
+/// blocking again.
 #[test]
-fn shutdown_does_not_wait_for_a_stuck_handshake() {
+fn a_handshake_never_blocks_and_shutdown_ends_it() {
     let (a, _peer) = UnixStream::pair().unwrap();
-    let client = Websock::new_client(socket(a), "h", "/", &[]).unwrap();
-    let handshake = {
-        let client = client.clone();
-        // The peer never answers: the blocking read of its reply waits.
-        thread::spawn(move || handshake_blocking(&client))
-    };
-    shutdown_while(&client, |ws| ws.phase.try_lock().is_err());
-    assert!(handshake.join().unwrap().is_err());
+    let master = socket(a);
+    let client = Websock::new_client(master.clone(), "h", "/", &[]).unwrap();
+    let (tx, rx) = mpsc::channel();
+    client.handshake(move |result| tx.send(result).unwrap());
+    assert!(rx.try_recv().is_err());
+    assert!(!master.is_blocking());
+    client.upcast().shutdown(crate::io::Shutdown::Both).unwrap();
+    let context = MainContext::default();
+    let result = (0..10_000).find_map(|_| {
+        if !context.iteration(false) {
+            thread::sleep(std::time::Duration::from_millis(1));
+        }
+        rx.try_recv().ok()
+    });
+    assert!(result.expect("the handshake ended").is_err());
+    assert!(master.is_blocking());
+}
+
+/// A peer that sends its request head a byte at a time, slower than the deadline,
+/// fails the handshake with a timeout.
+#[test]
+fn a_dribbling_peer_times_out() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let peer = socket(a);
+    let server = Websock::new_server(socket(b));
+    server.set_handshake_timeout(Some(std::time::Duration::from_millis(200)));
+    let request = ClientRequest::new("h", "/", &[])
+        .unwrap()
+        .to_bytes("dGhlIHNhbXBsZSBub25jZQ==");
+    let dribbler = thread::spawn(move || {
+        for byte in request.chunks(1) {
+            if peer.write_all(byte).is_err() {
+                break;
+            }
+            thread::sleep(std::time::Duration::from_millis(50));
+        }
+    });
+    let e = handshake(&server).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TimedOut);
+    assert_eq!(e.message(), "websocket handshake timed out after 200 ms");
+    server.upcast().close().unwrap();
+    dribbler.join().unwrap();
 }
 
 /// A non-blocking pipe whose write end, as a file channel, holds `size` bytes, the
