@@ -1,7 +1,7 @@
 #!/bin/sh
 # fuzz.sh TARGET SECONDS [TARGET_DIR]: builds the libFuzzer target
 # fuzz/fuzz_targets/TARGET.rs with coverage instrumentation on stable Rust and runs it
-# for SECONDS from an empty corpus. Fails on any panic, crash, leak or timeout, leaving
+# for SECONDS from an empty corpus, or until FUZZ_RUNS executions if that is set. Fails on any panic, crash, leak or timeout, leaving
 # the input in TARGET_DIR/fuzz-artifacts. TARGET_DIR (cargo's target directory) defaults
 # to target/ in the source tree; meson passes its own, so the source may be read-only.
 set -eu
@@ -18,5 +18,6 @@ RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 mkdir -p "$target_dir/fuzz-artifacts"
-"$target_dir/$triple/release/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+"$target_dir/$triple/release/$target" -max_total_time="$seconds" -runs="${FUZZ_RUNS:--1}" \
+    -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$target_dir/fuzz-artifacts/" "$corpus"
