@@ -7,7 +7,7 @@ mod sanity;
 mod session;
 mod x509;
 
-pub use creds::{psk_file_key, Creds, CredsKind, Endpoint};
+pub use creds::{psk_file_key, Creds, CredsKind, Endpoint, DEFAULT_PRIORITY};
 pub use session::{Progress, Received, Session, Transport};
 pub use x509::cert_fingerprint;
 
