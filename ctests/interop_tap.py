@@ -28,6 +28,8 @@ def run_cases(cases):
             print("not ok %d - %s" % (number, name))
             for line in str(e).splitlines() or [repr(e)]:
                 print("# " + line)
+            # meson shows a failed test's stderr, not its TAP stream.
+            print("%s: %s" % (name, e), file=sys.stderr)
         sys.stdout.flush()
     return 1 if failures else 0
 

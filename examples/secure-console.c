@@ -157,7 +157,8 @@ static guint handshake_time_left(Conn *conn)
     if (!conn->deadline) {
         return 0;
     }
-    return MAX(1, (conn->deadline - g_get_monotonic_time()) / 1000);
+    /* Rounded up: a handshake never ends before its deadline. */
+    return MAX(1, (conn->deadline - g_get_monotonic_time() + 999) / 1000);
 }
 
 static void conn_free(Conn *conn)
@@ -251,8 +252,8 @@ static void conn_start(Conn *conn, QIOChannelSocket *sioc)
     conn->channel = qio_channel_ref(QIO_CHANNEL(conn->tls));
     if (opt_handshake_timeout > 0) {
         conn->deadline = g_get_monotonic_time() + opt_handshake_timeout * G_TIME_SPAN_SECOND;
+        qio_channel_tls_set_handshake_timeout(conn->tls, opt_handshake_timeout * 1000);
     }
-    qio_channel_tls_set_handshake_timeout(conn->tls, handshake_time_left(conn));
     if (opt_measure > 0) { /* measuring reads and writes from two threads */
         qcrypto_tls_session_require_thread_safety(qio_channel_tls_get_session(conn->tls));
     }
