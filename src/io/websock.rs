@@ -1,15 +1,17 @@
 //! WebSocket channels (RFC 6455, binary frames) over any channel: QEMU's
 //! `io/channel-websock.c` server, and a client QEMU lacks.
 //!
-//! Reads decode the peer's frames in place in a bounded input buffer and hand out
-//! their payload; the rest of a large frame goes straight into a large enough
-//! caller's buffer. Each write sends one binary frame of at most [`MAX_FRAME`] bytes
-//! straight from the caller's buffers (a client masks a copy, a piece at a time);
-//! when the master takes only part, the frame stays open and the next write
-//! continues it. Pings are answered and a peer's close is echoed from the reading
-//! side; those control frames, and the rest of a header the master did not take, go
-//! out with the next read or write, or from a pump on the default main context, as
-//! QEMU's do. Closing the channel, or shutting it down both ways, sends a close
+//! Reads decode the peer's frames in place in an input buffer and hand out their
+//! payload; the rest of a large frame goes straight into a large enough caller's
+//! buffer. The input buffer holds 4 KiB (a handshake head) until data streams in,
+//! doubles while reads from the master fill it, up to 256 KiB, and returns to 4 KiB
+//! once the master has nothing more: an idle or stalled connection costs a few KiB.
+//! Each write sends one binary frame of at most [`MAX_FRAME`] bytes straight from
+//! the caller's buffers (a client masks a copy, a piece at a time); when the master
+//! takes only part, the frame stays open and the next write continues it. Pings are
+//! answered and a peer's close is echoed from the reading side; those control
+//! frames, and the rest of a header the master did not take, go out with the next
+//! read or write, or from a pump on the default main context, as QEMU's do. Closing the channel, or shutting it down both ways, sends a close
 //! frame of its own, which QEMU's does not.
 
 pub mod frame;
@@ -38,8 +40,14 @@ pub const MAX_FRAME: usize = 1 << 20;
 /// enough to stay in cache for the master's own copy, large enough to need few
 /// writes (measured: see bench/README.md's WebSockets table).
 const MASK_CHUNK: usize = 256 * 1024;
-/// The input buffer: wire bytes read ahead of the reader, never more than this.
-const INPUT_BUFFER: usize = 256 * 1024;
+/// The input buffer's size during the handshake, and again whenever the connection
+/// is idle: a whole upgrade head (QEMU reads 4 KiB at a time).
+const INPUT_MIN: usize = handshake::MAX_HEAD;
+/// The most the input buffer grows to while data streams in: wire bytes read ahead
+/// of the reader, never more (CVE-2015-1779, CVE-2017-15268). From this size on, the
+/// rest of a frame goes straight into the caller's buffers instead.
+const INPUT_MAX: usize = 256 * 1024;
+const _: () = assert!(INPUT_MIN >= frame::MAX_HEADER + frame::MAX_CONTROL_PAYLOAD);
 
 /// Where the opening handshake stands.
 enum Phase {
@@ -57,7 +65,8 @@ enum Phase {
 
 /// What the reader side keeps.
 struct Input {
-    buf: Box<[u8]>,
+    /// Its length is the room for wire bytes: [`INPUT_MIN`] to [`INPUT_MAX`].
+    buf: Vec<u8>,
     /// Wire bytes not decoded yet.
     wire: Range<usize>,
     /// Decoded payload not handed out yet (before `wire`).
@@ -65,6 +74,28 @@ struct Input {
     decoder: Decoder,
     /// Why reads end: the peer closed (`None`: end-of-file) or broke the protocol.
     ended: Option<Option<Error>>,
+    /// The last read from the master filled all the room it had: data is streaming
+    /// in faster than it is read, so the next read gets more room.
+    filled: bool,
+}
+
+impl Input {
+    /// Makes the buffer `size` bytes long, with the undecoded wire bytes moved to its
+    /// front; only called with no decoded payload waiting.
+    fn resize(&mut self, size: usize) {
+        debug_assert!(self.data.is_empty() && self.wire.len() <= size);
+        let wire = self.wire.clone();
+        self.wire = 0..wire.len();
+        self.data = 0..0;
+        if size == self.buf.len() {
+            self.buf.copy_within(wire, 0);
+            return;
+        }
+        let mut buf = vec![0; size];
+        buf[..wire.len()].copy_from_slice(&self.buf[wire]);
+        self.buf = buf;
+        self.filled = false;
+    }
 }
 
 /// What the writer side keeps. A data frame's payload comes from the writer's own
@@ -229,11 +260,12 @@ impl Websock {
                 phase: Mutex::new(phase),
                 protocol: Mutex::new(None),
                 input: Mutex::new(Input {
-                    buf: vec![0; INPUT_BUFFER].into_boxed_slice(),
+                    buf: vec![0; INPUT_MIN],
                     wire: 0..0,
                     data: 0..0,
                     decoder: Decoder::new(role),
                     ended: None,
+                    filled: false,
                 }),
                 output: Arc::new(Mutex::new(Output {
                     established: false,
@@ -531,8 +563,9 @@ impl Websock {
     }
 
     /// Reads the rest of the current data frame's payload straight into the caller's
-    /// buffers when both are at least as large as the input buffer: one copy fewer
-    /// for large frames, and no read past the frame. `None` when that does not apply.
+    /// buffers when both are at least as large as the input buffer may grow: one
+    /// copy fewer for large frames, and no read past the frame. `None` when that does
+    /// not apply.
     fn read_payload_direct(
         &self,
         input: &mut Input,
@@ -540,7 +573,7 @@ impl Websock {
     ) -> Result<Option<usize>> {
         let left = input.decoder.payload_left();
         let room = iov.iter().map(|b| b.len() as u64).sum::<u64>();
-        if left < INPUT_BUFFER as u64 || room < INPUT_BUFFER as u64 {
+        if left < INPUT_MAX as u64 || room < INPUT_MAX as u64 {
             return Ok(None);
         }
         let mut want = left;
@@ -563,6 +596,67 @@ impl Websock {
             got -= k;
         }
         Ok(Some(n))
+    }
+
+    /// Reads more wire bytes from the master after those buffered, which move to the
+    /// front. The buffer doubles, up to [`INPUT_MAX`], when the last read filled it;
+    /// it returns to [`INPUT_MIN`] when the master has nothing for now.
+    fn read_wire(&self, input: &mut Input) -> Result<()> {
+        let size = match input.filled {
+            true => (input.buf.len() * 2).min(INPUT_MAX),
+            false => input.buf.len(),
+        };
+        input.resize(size);
+        let end = input.wire.end;
+        match self.master.read(&mut input.buf[end..]) {
+            Ok(0) => input.ended = Some(None),
+            Ok(n) => {
+                input.wire.end += n;
+                input.filled = input.wire.end == input.buf.len();
+            }
+            Err(e) => {
+                if e.would_block() {
+                    input.resize(INPUT_MIN);
+                }
+                input.filled = false;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// After a read: when everything buffered was handed out (but the start of a frame
+    /// too short to decode) and the master has nothing more now, the peer has paused,
+    /// and the buffer returns to [`INPUT_MIN`] before a blocking reader waits on it.
+    fn shrink_if_idle(&self, input: &mut Input) {
+        if input.buf.len() > INPUT_MIN
+            && input.data.is_empty()
+            && input.ended.is_none()
+            && !input.decoder.has_item(&input.buf[input.wire.clone()])
+            && !self.master_has_input()
+        {
+            input.resize(INPUT_MIN);
+        }
+    }
+
+    /// Whether reading the master now would not wait: input it buffers itself, or its
+    /// descriptor polls readable or hung up (or cannot be polled: then the buffer
+    /// stays as it is).
+    fn master_has_input(&self) -> bool {
+        if self.master.pending_input() {
+            return true;
+        }
+        let fd = match self.master.readiness(G_IO_IN) {
+            Readiness::Always(mask) => return mask & G_IO_IN != 0,
+            Readiness::Fd(fd) | Readiness::FdPair { read: fd, .. } => fd,
+        };
+        let mut pollfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one pollfd, valid for the call; a zero timeout never waits.
+        unsafe { libc::poll(&mut pollfd, 1, 0) != 0 }
     }
 
     /// Handles a control frame from the peer.
@@ -738,6 +832,7 @@ impl ChannelImpl for Websock {
                         break;
                     }
                 }
+                self.shrink_if_idle(input);
                 return Ok(got);
             }
             if let Some(ended) = &input.ended {
@@ -758,17 +853,11 @@ impl ChannelImpl for Websock {
                 Ok((Item::NeedMore, _)) => {
                     if wire.is_empty() {
                         if let Some(n) = self.read_payload_direct(input, iov)? {
+                            self.shrink_if_idle(input);
                             return Ok(n);
                         }
                     }
-                    // Keep what is there at the front, then read more after it.
-                    input.buf.copy_within(wire.clone(), 0);
-                    input.wire = 0..wire.len();
-                    let end = input.wire.end;
-                    match self.master.read(&mut input.buf[end..])? {
-                        0 => input.ended = Some(None),
-                        n => input.wire.end += n,
-                    }
+                    self.read_wire(input)?;
                 }
             }
         }

@@ -219,7 +219,7 @@ fn masked_header(len: usize, mask: [u8; 4]) -> Vec<u8> {
 fn large_frames_are_read_straight_into_large_buffers() {
     let (peer, server) = raw_peer_and_server();
     let mask = [0x11, 0x22, 0x33, 0x44];
-    let len = 3 * INPUT_BUFFER + 5;
+    let len = 3 * INPUT_MAX + 5;
     let data = pattern(len, 7);
     let mut wire = data.clone();
     frame::apply_mask(&mut wire, mask, 0);
@@ -227,7 +227,7 @@ fn large_frames_are_read_straight_into_large_buffers() {
     peer.write_all(&masked_header(len, mask)).unwrap();
     peer.write_all(&wire[..1001]).unwrap();
     // Room for more than the frame, so a read past it would land there.
-    let mut got = vec![0; len + INPUT_BUFFER];
+    let mut got = vec![0; len + INPUT_MAX];
     assert_eq!(server.upcast().read(&mut got).unwrap(), 1001);
     let writer = {
         let peer = peer.clone();
@@ -250,7 +250,7 @@ fn large_frames_are_read_straight_into_large_buffers() {
     assert_eq!(at, len);
     assert!(got[..len] == data);
     // The next frame was not read into the caller's buffers: it is still to come.
-    let mut next = vec![0; 2 * INPUT_BUFFER];
+    let mut next = vec![0; 2 * INPUT_MAX];
     assert_eq!(server.upcast().read(&mut next).unwrap(), 2);
     assert_eq!(&next[..2], b"xy");
     // A large frame cut short: its first part is buffered, then the direct read of
@@ -264,6 +264,100 @@ fn large_frames_are_read_straight_into_large_buffers() {
     // Remembered, as on the buffered path: watches see it without the master.
     assert!(server.imp().pending_input());
     assert_eq!(server.upcast().read(&mut next).unwrap(), 0);
+}
+
+/// The input buffer's size: the room it has for wire bytes.
+fn input_size(ws: &Channel<Websock>) -> usize {
+    lock(&ws.imp().input).buf.len()
+}
+
+/// A client frame of `opcode` carrying `payload`, as a raw peer writes it.
+fn masked_frame(opcode: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
+    let mut header = [0u8; frame::MAX_HEADER];
+    let n = frame::write_header(&mut header, opcode, payload.len() as u64, Some(mask));
+    let mut wire = header[..n].to_vec();
+    wire.extend_from_slice(payload);
+    frame::apply_mask(&mut wire[n..], mask, 0);
+    wire
+}
+
+/// The input buffer holds 4 KiB through the handshake, doubles while reads from the
+/// master fill it, and is back to 4 KiB once the peer pauses: before a blocking
+/// reader would wait, and when a non-blocking read finds only control frames.
+#[test]
+fn input_buffer_grows_while_data_streams_and_shrinks_when_idle() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let peer = socket(a);
+    let server = Websock::new_server(socket(b));
+    assert_eq!(input_size(&server), INPUT_MIN);
+    let request = ClientRequest::new("h", "/", &[]).unwrap();
+    peer.write_all(&request.to_bytes("dGhlIHNhbXBsZSBub25jZQ=="))
+        .unwrap();
+    handshake(&server).unwrap();
+    assert_eq!(input_size(&server), INPUT_MIN);
+    let mut reply = vec![0; 4096];
+    assert!(peer.read(&mut reply).unwrap() > 0);
+
+    // A frame of 100 KiB, all in the socket before the server reads it in 8 KiB
+    // pieces: each read from the master fills the room it has (4, 8, 16, 32 KiB)
+    // until one of 64 KiB takes the rest.
+    let mask = [9, 8, 7, 6];
+    let data = pattern(100 << 10, 9);
+    let read_data = |then: &[u8]| {
+        let mut wire = masked_frame(frame::OP_BINARY, &data, mask);
+        wire.extend_from_slice(then);
+        peer.write_all(&wire).unwrap();
+        let (mut got, mut sizes) = (vec![0; data.len()], vec![]);
+        let mut at = 0;
+        while at < data.len() {
+            let end = (at + 8192).min(data.len());
+            at += server.upcast().read(&mut got[at..end]).unwrap();
+            sizes.push(input_size(&server));
+        }
+        assert!(got == data);
+        sizes
+    };
+    let sizes = read_data(&[]);
+    assert_eq!(sizes.iter().max(), Some(&(64 << 10)), "{sizes:?}");
+    // Everything was handed out and the socket is empty: 4 KiB again before the
+    // next read, which would block.
+    assert_eq!(sizes.last(), Some(&INPUT_MIN), "{sizes:?}");
+
+    // Again with a ping behind the data: it is still buffered after the last data
+    // read, so the buffer stays; a non-blocking read then handles the ping, finds
+    // the socket empty, and the buffer returns to 4 KiB.
+    let sizes = read_data(&masked_frame(frame::OP_PING, b"?", mask));
+    assert_eq!(sizes.last(), Some(&(64 << 10)), "{sizes:?}");
+    server.set_blocking(false).unwrap();
+    let e = server.upcast().read(&mut reply).unwrap_err();
+    assert!(e.would_block(), "{e}");
+    assert_eq!(input_size(&server), INPUT_MIN);
+}
+
+/// However fast data streams in, the input buffer never grows past [`INPUT_MAX`]
+/// (CVE-2015-1779, CVE-2017-15268): over a master that always has more (a memory
+/// buffer holding two 1 MiB frames), read in pieces below the direct read's
+/// threshold, it grows to that bound and no further.
+#[test]
+fn input_buffer_never_grows_past_its_bound() {
+    let master = crate::io::Buffer::new_channel(0);
+    let mask = [1, 2, 3, 4];
+    let data = pattern(1 << 20, 4);
+    let frame = masked_frame(frame::OP_BINARY, &data, mask);
+    master
+        .write_all(&[&frame[..], &frame[..]].concat())
+        .unwrap();
+    master.seek(0, libc::SEEK_SET).unwrap();
+    let server = Websock::new_server(master.upcast());
+    skip_handshake(&server);
+    let mut got = vec![0; 2 << 20];
+    let mut largest = 0;
+    for piece in got.chunks_mut(64 << 10) {
+        server.upcast().read_all(piece).unwrap();
+        largest = largest.max(input_size(&server));
+    }
+    assert_eq!(largest, INPUT_MAX);
+    assert!(got[..1 << 20] == data && got[1 << 20..] == data);
 }
 
 /// Each frame a client writes has a fresh mask, past the first batch of them.
@@ -503,4 +597,89 @@ fn client_frames_survive_partial_takes() {
     let payload = pattern(MAX_FRAME, 2);
     let first = (MASK_CHUNK + 63 * 4096, 0);
     assert_eq!(write_through_pipe(512 << 10, 3, &payload), first);
+}
+
+/// Set in the child process [`stalled_handshakes_cost_a_few_kib_each`] runs itself in.
+const RSS_CHILD: &str = "QIO_TEST_WEBSOCK_RSS_CHILD";
+
+/// This process's resident set size (`VmRSS`), in bytes.
+fn vm_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .expect("a VmRSS line in kB");
+    kib.trim().parse::<u64>().unwrap() * 1024
+}
+
+/// Raises the soft limit on open descriptors to the hard limit, and returns it.
+fn raise_nofile_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write the rlimit given.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        limit.rlim_cur = limit.rlim_max;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+    }
+    limit.rlim_cur
+}
+
+/// 3000 clients that send the first 40 bytes of an upgrade request and stall cost the
+/// server a few KiB each, not an input buffer sized for frames: measured as the
+/// growth of VmRSS, in a process of its own, so that other tests' memory does not
+/// count.
+#[test]
+fn stalled_handshakes_cost_a_few_kib_each() {
+    const WANTED: u64 = 3000;
+    const BOUND: u64 = 16 << 10;
+    if std::env::var_os(RSS_CHILD).is_none() {
+        let name = "io::websock::tests::stalled_handshakes_cost_a_few_kib_each";
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([name, "--exact", "--test-threads=1", "--nocapture"])
+            .env(RSS_CHILD, "1")
+            // glibc fills each block it hands out, so that every byte allocated is
+            // resident, as it is in a long-running server whose allocator reuses
+            // freed memory (which calloc zeroes) rather than fresh, lazily mapped
+            // pages: what is measured is what each connection holds.
+            .env("MALLOC_PERTURB_", "165")
+            .status()
+            .unwrap();
+        assert!(status.success(), "the child process: {status}");
+        return;
+    }
+    // Two descriptors per connection, and some for the process itself.
+    let limit = raise_nofile_limit();
+    let count = WANTED.min(limit.saturating_sub(64) / 2);
+    if count < WANTED {
+        eprintln!("RLIMIT_NOFILE's hard limit {limit} allows {count} connections only");
+    }
+    assert!(
+        count >= 100,
+        "RLIMIT_NOFILE's hard limit {limit} is too low"
+    );
+    let head = b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade";
+    assert_eq!(head.len(), 40);
+    let stall = || {
+        let (a, b) = UnixStream::pair().unwrap();
+        let server = Websock::new_server(socket(b));
+        server.set_blocking(false).unwrap();
+        std::io::Write::write_all(&mut &a, head).unwrap();
+        server.handshake(|outcome| panic!("a stalled handshake ended: {outcome:?}"));
+        // The 40 bytes were read: the handshake waits for the rest.
+        assert_eq!(lock(&server.imp().input).wire, 0..40);
+        (a, server)
+    };
+    // Whatever is set up once for the first connection is not counted.
+    let first = stall();
+    let before = vm_rss();
+    let stalled: Vec<_> = (0..count).map(|_| stall()).collect();
+    let growth = vm_rss().saturating_sub(before);
+    let each = growth / count;
+    eprintln!("{count} stalled handshakes: VmRSS grew {growth} bytes, {each} bytes each");
+    assert!(each <= BOUND, "{each} bytes per stalled handshake");
+    drop((first, stalled));
 }
