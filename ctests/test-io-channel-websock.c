@@ -2,8 +2,9 @@
 /* QIOChannelWebsock through <qio.h>: a qio client and server over a socketpair with
  * their handshakes driven by the default main context, 1 MB both ways blocking and
  * non-blocking; a raw peer sending QEMU's good and bad upgrade requests and the
- * frames each rule is about; watches woken by buffered frames; the handshake closed
- * and unreffed midway (CVE-2025-11234); and misuse. */
+ * frames each rule is about; a ping flood from a peer that never reads; watches woken
+ * by buffered frames; the handshake closed and unreffed midway (CVE-2025-11234); and
+ * misuse. */
 
 #include "qio-test.h"
 
@@ -30,17 +31,27 @@ static void outcome_destroy(gpointer opaque)
     ((Outcome *)opaque)->destroyed++;
 }
 
-/* Two connected socket channels, non-blocking. */
-static void socket_pair(QIOChannel **a, QIOChannel **b)
+/* Two connected socket channels, non-blocking; B's send buffer as small as the
+ * kernel allows if SMALL_SNDBUF. */
+static void socket_pair_full(QIOChannel **a, QIOChannel **b, gboolean small_sndbuf)
 {
     g_autoptr(GError) error = NULL;
     int sv[2];
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    if (small_sndbuf) {
+        int one = 1;
+        g_assert_cmpint(setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &one, sizeof(one)), ==, 0);
+    }
     *a = qio_channel_new_fd(sv[0], &error);
     *b = qio_channel_new_fd(sv[1], &error);
     g_assert_no_error(error);
     g_assert_true(qio_channel_set_blocking(*a, FALSE, &error));
     g_assert_true(qio_channel_set_blocking(*b, FALSE, &error));
+}
+
+static void socket_pair(QIOChannel **a, QIOChannel **b)
+{
+    socket_pair_full(a, b, FALSE);
 }
 
 /* Iterates the default context until every outcome reported, or a bounded while. */
@@ -115,18 +126,24 @@ typedef struct {
     Outcome outcome;
 } RawPeer;
 
-/* Sends REQUEST to a fresh qio server and runs its handshake to the end. */
-static void raw_peer_handshake(RawPeer *r, const char *request)
+/* Sends REQUEST to a fresh qio server (with a small send buffer if SMALL_SNDBUF)
+ * and runs its handshake to the end. */
+static void raw_peer_handshake_full(RawPeer *r, const char *request, gboolean small_sndbuf)
 {
     g_autoptr(GError) error = NULL;
     QIOChannel *b;
-    socket_pair(&r->peer, &b);
+    socket_pair_full(&r->peer, &b, small_sndbuf);
     r->server = qio_channel_websock_new_server(b);
     qio_channel_unref(b);
     memset(&r->outcome, 0, sizeof(r->outcome));
     g_assert_cmpint(qio_channel_write_all(r->peer, request, strlen(request), &error), ==, 0);
     qio_channel_websock_handshake(r->server, handshake_done, &r->outcome, outcome_destroy);
     pump(&r->outcome, NULL);
+}
+
+static void raw_peer_handshake(RawPeer *r, const char *request)
+{
+    raw_peer_handshake_full(r, request, FALSE);
 }
 
 static void raw_peer_clear(RawPeer *r)
@@ -145,6 +162,26 @@ static char *raw_peer_received(RawPeer *r)
     while ((n = qio_channel_read(r->peer, buf, sizeof(buf), NULL)) > 0) {
         g_string_append_len(got, buf, n);
     }
+    return g_string_free(got, FALSE);
+}
+
+/* Everything the peer receives while the default main context runs the server's
+ * pump, until nothing more comes for 100 iterations (a bounded number in all), with
+ * its length in LEN. */
+static char *raw_peer_received_pumped(RawPeer *r, gsize *len)
+{
+    GString *got = g_string_new(NULL);
+    for (int i = 0, quiet = 0; i < 20000 && quiet < 100; i++, quiet++) {
+        g_main_context_iteration(NULL, FALSE);
+        char buf[4096];
+        ssize_t n;
+        while ((n = qio_channel_read(r->peer, buf, sizeof(buf), NULL)) > 0) {
+            g_string_append_len(got, buf, n);
+            quiet = 0;
+        }
+        g_usleep(100);
+    }
+    *len = got->len;
     return g_string_free(got, FALSE);
 }
 
@@ -230,15 +267,22 @@ static void raw_peer_send(RawPeer *r, GByteArray *frame)
     g_byte_array_unref(frame);
 }
 
-/* Opens a server with a good request and drains its 101 reply. */
-static void raw_peer_open(RawPeer *r)
+/* Opens a server (with a small send buffer if SMALL_SNDBUF) with a good request
+ * and drains its 101 reply. */
+static void raw_peer_open_full(RawPeer *r, gboolean small_sndbuf)
 {
-    raw_peer_handshake(r, "GET / HTTP/1.1\r\n" GOOD_HEADERS "Sec-WebSocket-Protocol: binary\r\n\r\n");
+    raw_peer_handshake_full(r, "GET / HTTP/1.1\r\n" GOOD_HEADERS "Sec-WebSocket-Protocol: binary\r\n\r\n",
+                            small_sndbuf);
     g_assert_no_error(r->outcome.error);
     g_autofree char *reply = raw_peer_received(r);
     g_assert_true(g_str_has_prefix(reply, "HTTP/1.1 101 Switching Protocols\r\nServer: QEMU VNC\r\nDate: "));
     g_assert_nonnull(strstr(reply, "\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
                                    "Sec-WebSocket-Protocol: binary\r\n\r\n"));
+}
+
+static void raw_peer_open(RawPeer *r)
+{
+    raw_peer_open_full(r, FALSE);
 }
 
 static void test_frames(void)
@@ -347,6 +391,66 @@ static void test_violations(void)
         g_assert_cmpmem(close + 2, 2, cases[i].code, 2);
         raw_peer_clear(&r);
     }
+}
+
+typedef struct {
+    QIOChannel *peer;
+    GByteArray *wire;
+} PeerWrite;
+
+static gpointer peer_write(gpointer opaque)
+{
+    PeerWrite *w = opaque;
+    g_autoptr(GError) error = NULL;
+    g_assert_cmpint(qio_channel_write_all(w->peer, (char *)w->wire->data, w->wire->len, &error), ==, 0);
+    return NULL;
+}
+
+/* A peer that floods pings and never reads: the blocking server's reads still
+ * return the data between them, although its socket's send buffer is as small as
+ * the kernel allows. Reads answer pings while the socket takes the pongs at once;
+ * then one pong is owed, and later pings go unanswered until the pump sends it. A
+ * read stuck in a write fails the test through alarm(). */
+static void test_ping_flood(void)
+{
+    enum { FRAMES = 2000, PIECE = 100 };
+    g_autoptr(GError) error = NULL;
+    RawPeer r;
+    raw_peer_open_full(&r, TRUE);
+    QIOChannel *ioc = QIO_CHANNEL(r.server);
+    g_assert_true(qio_channel_set_blocking(ioc, TRUE, &error));
+    g_assert_true(qio_channel_set_blocking(r.peer, TRUE, &error));
+    g_autofree guint8 *data = qio_test_pattern(FRAMES * PIECE, 5);
+    PeerWrite w = { r.peer, g_byte_array_new() };
+    for (int i = 0; i < FRAMES; i++) {
+        guint8 ping[125];
+        memset(ping, i, sizeof(ping));
+        GByteArray *frame = masked_frame(0x89, ping, sizeof(ping));
+        g_byte_array_append(w.wire, frame->data, frame->len);
+        g_byte_array_unref(frame);
+        frame = masked_frame(0x82, data + i * PIECE, PIECE);
+        g_byte_array_append(w.wire, frame->data, frame->len);
+        g_byte_array_unref(frame);
+    }
+    GThread *writer = g_thread_new("ping-flood", peer_write, &w);
+    g_autofree guint8 *got = g_malloc(FRAMES * PIECE);
+    alarm(120);
+    g_assert_cmpint(qio_channel_read_all(ioc, (char *)got, FRAMES * PIECE, &error), ==, 0);
+    alarm(0);
+    g_assert_cmpmem(got, FRAMES * PIECE, data, FRAMES * PIECE);
+    g_thread_join(writer);
+    g_byte_array_unref(w.wire);
+    g_assert_true(qio_channel_set_blocking(r.peer, FALSE, &error));
+    /* Pongs for the first pings, in order: a few fit the socket, one was owed. */
+    gsize len;
+    g_autofree char *pongs = raw_peer_received_pumped(&r, &len);
+    g_assert_cmpuint(len, >, 0);
+    g_assert_cmpuint(len % 127, ==, 0);
+    g_assert_cmpuint(len / 127, <, FRAMES / 10);
+    for (gsize i = 0; i < len; i++) {
+        g_assert_cmpint((guint8)pongs[i], ==, i % 127 == 0 ? 0x8a : i % 127 == 1 ? 0x7d : (guint8)(i / 127));
+    }
+    raw_peer_clear(&r);
 }
 
 static gboolean note_ready(QIOChannel *ioc, GIOCondition cond, gpointer opaque)
@@ -486,6 +590,7 @@ int main(int argc, char **argv)
     g_test_add_func("/io/channel/websock/frames", test_frames);
     g_test_add_func("/io/channel/websock/violations", test_violations);
     g_test_add_func("/io/channel/websock/close-frame", test_close_sends_close_frame);
+    g_test_add_func("/io/channel/websock/ping-flood", test_ping_flood);
     g_test_add_func("/io/channel/websock/watch-buffered", test_watch_sees_buffered_frames);
     g_test_add_func("/io/channel/websock/close-mid-handshake", test_close_mid_handshake);
     g_test_add_func("/io/channel/websock/handshake-deadline", test_handshake_deadline);

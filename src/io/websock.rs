@@ -9,10 +9,13 @@
 //! Each write sends one binary frame of at most [`MAX_FRAME`] bytes straight from
 //! the caller's buffers (a client masks a copy, a piece at a time); when the master
 //! takes only part, the frame stays open and the next write continues it. Pings are
-//! answered and a peer's close is echoed from the reading side; those control
-//! frames, and the rest of a header the master did not take, go out with the next
-//! read or write, or from a pump on the default main context, as QEMU's do. Closing the channel, or shutting it down both ways, sends a close
-//! frame of its own, which QEMU's does not.
+//! answered (one pong owed at a time, as in QEMU) and a peer's close is echoed, but a
+//! read never waits for output: it sends a reply itself only when no writer holds
+//! the output side and the master polls ready for it; otherwise the reply goes with
+//! the next write, or from a pump on the default main context, as does the rest of
+//! a header the master did not take. So a peer that sends pings and never reads
+//! cannot make a read block. Closing the channel, or shutting it down both ways,
+//! sends what is owed and a close frame of its own, which QEMU's does not.
 
 pub mod frame;
 pub mod handshake;
@@ -20,7 +23,7 @@ pub mod handshake;
 use std::io::{IoSlice, IoSliceMut};
 use std::ops::Range;
 use std::os::fd::BorrowedFd;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, Weak};
 use std::time::Duration;
 
 use base64::Engine;
@@ -104,6 +107,8 @@ impl Input {
 /// waits in here. Only small things do: the rest of a frame header, control frames,
 /// handshake heads.
 struct Output {
+    /// Whose frames these are: a client masks them.
+    role: Role,
     /// The handshake completed: frames may go out. Kept here, not only in the phase,
     /// so that closing never waits for a handshake step.
     established: bool,
@@ -119,11 +124,64 @@ struct Output {
     /// A client's masked copy of the payload being written, [`MASK_CHUNK`] at most.
     scratch: Vec<u8>,
     masks: MaskSource,
-    /// A reply to a ping is queued: later pings go unanswered until it leaves.
-    pong_pending: bool,
+    /// The owed pong is queued here: once it has left, another ping may be answered.
+    pong_queued: bool,
     /// A close frame was queued: nothing may follow it.
     closing: bool,
-    /// The master watch that finishes `pending` from the default main context.
+    /// The queued close frame answers the peer's: the master is shut down once it
+    /// has left.
+    shutdown_when_sent: bool,
+}
+
+impl Output {
+    /// Queues a control frame unless a close went first: at once between data
+    /// frames, else after the open one.
+    fn queue_control(&mut self, opcode: u8, payload: &[u8]) -> Result<()> {
+        if self.closing {
+            return Ok(());
+        }
+        self.closing = opcode == frame::OP_CLOSE;
+        let mask = self.new_mask()?;
+        let mut header = [0u8; frame::MAX_HEADER];
+        let n = frame::write_header(&mut header, opcode, payload.len() as u64, mask);
+        let queue = match self.remaining {
+            0 => &mut self.pending,
+            _ => &mut self.control,
+        };
+        queue.extend_from_slice(&header[..n]);
+        let start = queue.len();
+        queue.extend_from_slice(payload);
+        if let Some(mask) = mask {
+            frame::apply_mask(&mut queue[start..], mask, 0);
+        }
+        Ok(())
+    }
+
+    /// A fresh random mask for a client's frame; none for a server's.
+    fn new_mask(&mut self) -> Result<Option<[u8; 4]>> {
+        match self.role {
+            Role::Server => Ok(None),
+            Role::Client => self.masks.next().map(Some),
+        }
+    }
+}
+
+/// The control frames the reading side owes the peer, and the pump that sends them.
+/// A read hands its replies over here and never waits for [`Output`], whose lock a
+/// writer holds while the master blocks; whoever next holds the output (a read
+/// that finds it free, a write, the pump, closing) moves them into it.
+#[derive(Default)]
+struct Replies {
+    /// The payload of the ping to answer.
+    pong: Option<Vec<u8>>,
+    /// A pong is owed, here or queued in the output: later pings go unanswered until
+    /// it has left (QEMU's rule), so a flood of pings costs one pong.
+    pong_owed: bool,
+    /// A close frame's payload, and whether it answers the peer's close (then the
+    /// master is shut down once it has left) rather than a breach of the protocol.
+    close: Option<(Vec<u8>, bool)>,
+    /// The master watch that sends what is owed and pending from the default main
+    /// context.
     pump: Option<SourceGuard>,
 }
 
@@ -195,15 +253,15 @@ impl MaskSource {
 /// ```
 pub struct Websock {
     master: Arc<Channel>,
-    role: Role,
     /// The client's request; `None` for a server.
     request: Option<ClientRequest>,
     phase: Mutex<Phase>,
     /// The subprotocol agreed in the handshake.
     protocol: Mutex<Option<String>>,
     input: Mutex<Input>,
-    /// Shared with the pump's callback, which holds it weakly.
+    /// Shared with the pump's callback, which holds it weakly, as `replies`.
     output: Arc<Mutex<Output>>,
+    replies: Arc<Mutex<Replies>>,
     /// The handshake in progress; dropped with the channel or when it closes, so the
     /// handshake's callback never runs after either (CVE-2025-11234).
     handshake: Mutex<Option<Pending>>,
@@ -255,7 +313,6 @@ impl Websock {
         Channel::with_features(
             Websock {
                 master,
-                role,
                 request,
                 phase: Mutex::new(phase),
                 protocol: Mutex::new(None),
@@ -268,6 +325,7 @@ impl Websock {
                     filled: false,
                 }),
                 output: Arc::new(Mutex::new(Output {
+                    role,
                     established: false,
                     pending: Vec::new(),
                     remaining: 0,
@@ -276,10 +334,11 @@ impl Websock {
                     control: Vec::new(),
                     scratch: Vec::new(),
                     masks: MaskSource::new(),
-                    pong_pending: false,
+                    pong_queued: false,
                     closing: false,
-                    pump: None,
+                    shutdown_when_sent: false,
                 })),
+                replies: Arc::new(Mutex::new(Replies::default())),
                 handshake: Mutex::new(None),
                 handshake_timeout: Mutex::new(None),
             },
@@ -416,48 +475,65 @@ impl Websock {
 
     /// Writes what is pending to the master: `true` once nothing is left.
     fn flush(&self) -> Result<bool> {
-        flush_output(&self.master, &mut lock(&self.output))
+        flush_output(&self.master, &mut lock(&self.output), &self.replies)
     }
 
-    /// Writes what is pending as far as the master takes it, leaving the rest to the
-    /// pump: `true` once nothing is left.
+    /// Writes what is owed and pending as far as the master takes it, leaving the
+    /// rest to the pump: `true` once nothing is left.
     fn send_pending(&self, output: &mut Output) -> Result<bool> {
-        let flushed = flush_output(&self.master, output)?;
+        take_replies(output, &self.replies)?;
+        let flushed = flush_output(&self.master, output, &self.replies)?;
         if !flushed {
-            arm_pump(&self.master, &self.output, output);
+            self.arm_pump(&mut lock(&self.replies));
         }
         Ok(flushed)
     }
 
-    /// Queues a control frame unless a close went first: at once between data
-    /// frames, else after the open one.
-    fn queue_control(&self, output: &mut Output, opcode: u8, payload: &[u8]) -> Result<()> {
-        if output.closing {
-            return Ok(());
-        }
-        output.closing = opcode == frame::OP_CLOSE;
-        let mask = self.new_mask(output)?;
-        let mut header = [0u8; frame::MAX_HEADER];
-        let n = frame::write_header(&mut header, opcode, payload.len() as u64, mask);
-        let queue = match output.remaining {
-            0 => &mut output.pending,
-            _ => &mut output.control,
+    /// Sends what the reading side owes, from a read, only where that cannot wait: the
+    /// output side is free (no writer holds it) and the master polls ready for
+    /// output, then with one write of these few bytes. What is left goes with the
+    /// next write or from the pump. A read never waits for the peer to read, nor
+    /// for a writer.
+    fn send_replies_from_read(&self) {
+        let mut output = match self.output.try_lock() {
+            Ok(output) => output,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return self.arm_pump(&mut lock(&self.replies)),
         };
-        queue.extend_from_slice(&header[..n]);
-        let start = queue.len();
-        queue.extend_from_slice(payload);
-        if let Some(mask) = mask {
-            frame::apply_mask(&mut queue[start..], mask, 0);
+        let sent = take_replies(&mut output, &self.replies).and_then(|()| {
+            if output.pending.is_empty() || self.master_polls(G_IO_OUT) != Some(true) {
+                return Ok(());
+            }
+            let n = self.master.write(&output.pending)?;
+            output.pending.drain(..n);
+            Ok(())
+        });
+        match sent {
+            // Everything left: what follows (another pong may be owed; an echoed close
+            // shuts the master down). No write happens here.
+            Ok(()) if output.pending.is_empty() => {
+                let _ = flush_output(&self.master, &mut output, &self.replies);
+            }
+            // The peer may be gone already (a server closes right after its close
+            // frame): a reply the master refuses does not fail this read; the next
+            // write says why.
+            Err(e) if !e.would_block() => {}
+            _ => self.arm_pump(&mut lock(&self.replies)),
         }
-        Ok(())
     }
 
-    /// A fresh random mask for a client's frame; none for a server's.
-    fn new_mask(&self, output: &mut Output) -> Result<Option<[u8; 4]>> {
-        match self.role {
-            Role::Server => Ok(None),
-            Role::Client => output.masks.next().map(Some),
+    /// Arms the pump unless it is armed: a master watch on the default main context
+    /// that sends what is owed and pending even if the application neither writes
+    /// nor reads again.
+    fn arm_pump(&self, replies: &mut Replies) {
+        if replies.pump.is_some() {
+            return;
         }
+        let output = Arc::downgrade(&self.output);
+        let owed = Arc::downgrade(&self.replies);
+        let watch = self.master.create_watch(G_IO_OUT);
+        watch.set_callback(move |master, _| pump(master, &output, &owed));
+        replies.pump = Some(watch.attach_guarded(&MainContext::default()));
     }
 
     /// Writes the next payload bytes of the open frame from `iov`, after `header`
@@ -643,57 +719,56 @@ impl Websock {
     /// descriptor polls readable or hung up (or cannot be polled: then the buffer
     /// stays as it is).
     fn master_has_input(&self) -> bool {
-        if self.master.pending_input() {
-            return true;
-        }
-        let fd = match self.master.readiness(G_IO_IN) {
-            Readiness::Always(mask) => return mask & G_IO_IN != 0,
-            Readiness::Fd(fd) | Readiness::FdPair { read: fd, .. } => fd,
+        self.master.pending_input() || self.master_polls(G_IO_IN).unwrap_or(true)
+    }
+
+    /// Whether the master's descriptor for `condition` (`G_IO_IN` or `G_IO_OUT`) is
+    /// ready now, or hung up; `None` if it cannot be polled.
+    fn master_polls(&self, condition: Condition) -> Option<bool> {
+        let fd = match self.master.readiness(condition) {
+            Readiness::Always(mask) => return Some(mask & condition != 0),
+            Readiness::Fd(fd) => fd,
+            Readiness::FdPair { read, .. } if condition == G_IO_IN => read,
+            Readiness::FdPair { write, .. } => write,
         };
         let mut pollfd = libc::pollfd {
             fd,
-            events: libc::POLLIN,
+            events: condition as i16,
             revents: 0,
         };
         // SAFETY: one pollfd, valid for the call; a zero timeout never waits.
-        unsafe { libc::poll(&mut pollfd, 1, 0) != 0 }
+        match unsafe { libc::poll(&mut pollfd, 1, 0) } {
+            -1 => None,
+            n => Some(n > 0),
+        }
     }
 
-    /// Handles a control frame from the peer.
-    fn on_control(&self, input: &mut Input, opcode: u8, payload: Range<usize>) -> Result<()> {
-        let mut output = lock(&self.output);
-        match opcode {
-            frame::OP_PING if !output.pong_pending => {
-                output.pong_pending = true;
-                self.queue_control(&mut output, frame::OP_PONG, &input.buf[payload])?;
-            }
-            frame::OP_CLOSE => {
-                input.ended = Some(None);
-                let reply = frame::close_reply(&input.buf[payload]);
-                self.queue_control(&mut output, frame::OP_CLOSE, &reply)?;
-            }
-            _ => {}
-        }
-        // The peer may be gone already (a server closes right after its close frame):
-        // a reply the master refuses does not fail this read; the next write says why.
-        let flushed = self.send_pending(&mut output).unwrap_or(false);
-        if flushed && input.ended.is_some() {
-            // The peer's close was answered: nothing more goes either way.
-            let _ = self.master.shutdown(Shutdown::Both);
-        }
-        Ok(())
-    }
-
-    /// Answers a protocol breach with a close frame and ends reading with its reason.
-    fn on_violation(&self, input: &mut Input, violation: Violation) -> Error {
-        let mut output = lock(&self.output);
-        let payload = frame::close_payload(violation.code, &violation.reason);
-        if self
-            .queue_control(&mut output, frame::OP_CLOSE, &payload)
-            .is_ok()
+    /// Handles a control frame from the peer: a ping or a close is owed a reply,
+    /// handed to the writing side; a close also ends reading.
+    fn on_control(&self, input: &mut Input, opcode: u8, payload: Range<usize>) {
         {
-            let _ = flush_output(&self.master, &mut output);
+            let mut replies = lock(&self.replies);
+            match opcode {
+                frame::OP_PING if !replies.pong_owed => {
+                    replies.pong_owed = true;
+                    replies.pong = Some(input.buf[payload].to_vec());
+                }
+                frame::OP_CLOSE => {
+                    input.ended = Some(None);
+                    replies.close = Some((frame::close_reply(&input.buf[payload]), true));
+                }
+                _ => return,
+            }
         }
+        self.send_replies_from_read();
+    }
+
+    /// Owes the peer a close frame for its breach of the protocol, and ends reading
+    /// with the reason.
+    fn on_violation(&self, input: &mut Input, violation: Violation) -> Error {
+        let payload = frame::close_payload(violation.code, &violation.reason);
+        lock(&self.replies).close = Some((payload, false));
+        self.send_replies_from_read();
         let error = Error::new(
             ErrorKind::Failed,
             format!("websocket: {}", violation.reason),
@@ -702,22 +777,24 @@ impl Websock {
         error
     }
 
-    /// Tells the peer the connection is closing, with 1000, as far as the master takes
-    /// it without blocking (it is put in non-blocking mode: it is being closed or
-    /// shut down both ways): a browser then sees a clean close rather than 1006. Not
-    /// before the handshake completed, after a close frame, or inside an open data
-    /// frame, whose end would never come.
+    /// Sends what the reading side owes, then tells the peer the connection is
+    /// closing, with 1000, as far as the master takes it without blocking (it is put
+    /// in non-blocking mode: it is being closed or shut down both ways): a browser
+    /// then sees a clean close rather than 1006. Nothing before the handshake
+    /// completed; no close of its own after a close frame (an echo of the peer's
+    /// goes instead) or inside an open data frame, whose end would never come.
     fn send_close(&self, output: &mut Output) {
-        if !output.established || output.closing || output.remaining > 0 {
+        if !output.established {
             return;
         }
-        let payload = frame::close_payload(frame::CLOSE_NORMAL, "");
-        if self
-            .queue_control(output, frame::OP_CLOSE, &payload)
-            .is_ok()
-            && self.master.set_blocking(false).is_ok()
-        {
-            let _ = flush_output(&self.master, output);
+        // A failure to mask leaves only what could be queued.
+        let _ = take_replies(output, &self.replies);
+        if !output.closing && output.remaining == 0 {
+            let payload = frame::close_payload(frame::CLOSE_NORMAL, "");
+            let _ = output.queue_control(frame::OP_CLOSE, &payload);
+        }
+        if !output.pending.is_empty() && self.master.set_blocking(false).is_ok() {
+            let _ = flush_output(&self.master, output, &self.replies);
         }
     }
 
@@ -737,7 +814,9 @@ fn would_block() -> Error {
 }
 
 /// Writes `output.pending` to `master` as far as it takes it: `true` once empty.
-fn flush_output(master: &Channel, output: &mut Output) -> Result<bool> {
+/// Once no control frame is left either, the owed pong has left (another ping may
+/// be answered) and an echoed close has too (the master is shut down).
+fn flush_output(master: &Channel, output: &mut Output, replies: &Mutex<Replies>) -> Result<bool> {
     while !output.pending.is_empty() {
         match master.write(&output.pending) {
             Ok(n) => {
@@ -747,8 +826,64 @@ fn flush_output(master: &Channel, output: &mut Output) -> Result<bool> {
             Err(e) => return Err(e),
         }
     }
-    output.pong_pending = false;
+    if output.control.is_empty() {
+        if std::mem::take(&mut output.pong_queued) {
+            lock(replies).pong_owed = false;
+        }
+        if std::mem::take(&mut output.shutdown_when_sent) {
+            // The peer's close was answered: nothing more goes either way.
+            let _ = master.shutdown(Shutdown::Both);
+        }
+    }
     Ok(true)
+}
+
+/// Moves the control frames the reading side owes into the output.
+fn take_replies(output: &mut Output, replies: &Mutex<Replies>) -> Result<()> {
+    let (pong, close) = {
+        let mut replies = lock(replies);
+        (replies.pong.take(), replies.close.take())
+    };
+    if let Some(payload) = pong {
+        output.pong_queued = true;
+        output.queue_control(frame::OP_PONG, &payload)?;
+    }
+    if let Some((payload, echo)) = close {
+        output.shutdown_when_sent |= echo;
+        output.queue_control(frame::OP_CLOSE, &payload)?;
+    }
+    Ok(())
+}
+
+/// The pump's step, on the default main context when the master is ready for
+/// output: sends what is owed and pending as far as the master takes it, and keeps
+/// the watch while something is left. It never waits for a writer that holds the
+/// output side: that writer sends what is owed itself, or the next step does.
+fn pump(master: &Channel, output: &Weak<Mutex<Output>>, replies: &Weak<Mutex<Replies>>) -> bool {
+    let (Some(output), Some(replies)) = (output.upgrade(), replies.upgrade()) else {
+        return false;
+    };
+    let mut output = match output.try_lock() {
+        Ok(output) => output,
+        Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        Err(TryLockError::WouldBlock) => return true,
+    };
+    let sent = take_replies(&mut output, &replies)
+        .and_then(|()| flush_output(master, &mut output, &replies));
+    // Decided with the output still held, so that a writer's partial frame cannot
+    // slip in behind the decision; with `replies` held, so that a read's reply
+    // either is seen here or arms a new pump.
+    let mut owed = lock(&replies);
+    if matches!(sent, Ok(false)) || (sent.is_ok() && (owed.pong.is_some() || owed.close.is_some()))
+    {
+        return true;
+    }
+    // Dropping our own guard is safe here: GLib holds the source while dispatching
+    // it.
+    let pump = owed.pump.take();
+    drop(owed);
+    drop(pump);
+    false
 }
 
 impl Channel<Websock> {
@@ -784,32 +919,6 @@ impl Handshake for Websock {
     fn pending(&self) -> &Mutex<Option<Pending>> {
         &self.handshake
     }
-}
-
-/// Arms the pump: a master watch on the default context that finishes the pending
-/// frame even if the application neither writes nor reads again.
-fn arm_pump(master: &Arc<Channel>, output_arc: &Arc<Mutex<Output>>, output: &mut Output) {
-    if output.pump.is_some() || output.pending.is_empty() {
-        return;
-    }
-    let weak: Weak<Mutex<Output>> = Arc::downgrade(output_arc);
-    let watch = master.create_watch(G_IO_OUT);
-    watch.set_callback(move |master, _| {
-        let Some(output) = weak.upgrade() else {
-            return false;
-        };
-        let mut output = lock(&output);
-        match flush_output(master, &mut output) {
-            Ok(false) => true,
-            _ => {
-                // Dropping our own guard is safe here: GLib holds the source while
-                // dispatching it.
-                drop(output.pump.take());
-                false
-            }
-        }
-    });
-    output.pump = Some(watch.attach_guarded(&MainContext::default()));
 }
 
 impl ChannelImpl for Websock {
@@ -848,7 +957,7 @@ impl ChannelImpl for Websock {
                 Ok((Item::Control { opcode, start, len }, used)) => {
                     input.wire.start += used;
                     let payload = wire.start + start..wire.start + start + len;
-                    self.on_control(input, opcode, payload)?;
+                    self.on_control(input, opcode, payload);
                 }
                 Ok((Item::NeedMore, _)) => {
                     if wire.is_empty() {
@@ -867,20 +976,23 @@ impl ChannelImpl for Websock {
         self.check_open()?;
         let mut guard = lock(&self.output);
         let output = &mut *guard;
+        take_replies(output, &self.replies)?;
         if output.closing {
+            // What precedes the close frame, and the close frame, still go.
+            let _ = self.send_pending(output);
             return Err(Error::new(ErrorKind::Failed, "Broken pipe"));
         }
         let len = iov.iter().map(|b| b.len()).sum::<usize>().min(MAX_FRAME);
         if len == 0 {
             return Ok(0);
         }
-        if !flush_output(&self.master, output)? {
+        if !flush_output(&self.master, output, &self.replies)? {
             return Err(would_block());
         }
         if output.remaining > 0 {
             return self.write_payload(output, iov, &[]);
         }
-        let mask = self.new_mask(output)?;
+        let mask = output.new_mask()?;
         let mut header = [0u8; frame::MAX_HEADER];
         let n = frame::write_header(&mut header, frame::OP_BINARY, len as u64, mask);
         (output.remaining, output.mask, output.offset) = (len as u64, mask, 0);
@@ -893,16 +1005,16 @@ impl ChannelImpl for Websock {
 
     fn close(&self, _: &Base) -> Result<()> {
         drop(lock(&self.handshake).take());
-        let mut output = lock(&self.output);
-        self.send_close(&mut output);
-        drop(output.pump.take());
-        drop(output);
+        self.send_close(&mut lock(&self.output));
+        let pump = lock(&self.replies).pump.take();
+        drop(pump);
         self.master.close()
     }
 
     fn finalize(&self, _: &Base) {
         drop(lock(&self.handshake).take());
-        drop(lock(&self.output).pump.take());
+        let pump = lock(&self.replies).pump.take();
+        drop(pump);
     }
 
     fn readiness(&self, condition: Condition) -> Readiness {

@@ -122,6 +122,23 @@ fn raw_peer_and_server() -> (Arc<Channel>, Arc<Channel<Websock>>) {
     (peer, server)
 }
 
+/// Iterates the default main context until `ws`'s pump has sent what its reads owe
+/// the peer and is gone, a bounded number of times.
+fn run_pump(ws: &Channel<Websock>) {
+    let context = crate::io::MainContext::default();
+    for _ in 0..10_000 {
+        if lock(&ws.imp().replies).pump.is_none() {
+            return;
+        }
+        context.iteration(false);
+        thread::sleep(std::time::Duration::from_millis(1));
+    }
+    panic!("the pump did not finish");
+}
+
+/// A ping is answered and the peer's close echoed, by the reads that found them
+/// while the master takes the replies at once; the master is shut down once the
+/// echo has left.
 #[test]
 fn ping_is_answered_and_close_echoed() {
     let (peer, server) = raw_peer_and_server();
@@ -158,6 +175,115 @@ fn ping_is_answered_and_close_echoed() {
         server.upcast().write(b"more").unwrap_err().message(),
         "Broken pipe"
     );
+}
+
+/// Fills `ws`'s socket until it takes no more, as a peer that does not read leaves
+/// it, and returns how many (junk) bytes that took: the peer drains them first.
+fn fill_socket(ws: &Channel<Websock>) -> usize {
+    let master = ws.imp().master();
+    master.set_blocking(false).unwrap();
+    let mut junk = 0;
+    loop {
+        match master.write(&[0xee; 4096]) {
+            Ok(n) => junk += n,
+            Err(e) if e.would_block() => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    master.set_blocking(true).unwrap();
+    junk
+}
+
+/// Reads and checks the `junk` bytes [`fill_socket`] left.
+fn drain_junk(peer: &Channel, junk: usize) {
+    let mut buf = vec![0; junk];
+    peer.read_all(&mut buf).unwrap();
+    assert!(buf.iter().all(|&b| b == 0xee));
+}
+
+/// A read whose master cannot take a pong at once leaves it owed, and pings that
+/// come meanwhile go unanswered (QEMU's rule: one pong at a time); the pump sends
+/// it once the master is ready, and the next ping is answered again.
+#[test]
+fn pings_are_answered_one_at_a_time() {
+    let (peer, server) = raw_peer_and_server();
+    let junk = fill_socket(&server);
+    let mask = [7, 7, 7, 7];
+    let mut wire = Vec::new();
+    for payload in [&b"a"[..], b"b", b"c"] {
+        wire.extend(masked_frame(frame::OP_PING, payload, mask));
+    }
+    wire.extend(masked_frame(frame::OP_BINARY, b"1", mask));
+    peer.write_all(&wire).unwrap();
+    let mut got = [0; 1];
+    let reader = server.clone();
+    or_hang("a read owing a pong", move || {
+        reader.upcast().read_all(&mut [0; 1])
+    })
+    .unwrap();
+    drain_junk(&peer, junk);
+    run_pump(&server);
+    let next = [
+        masked_frame(frame::OP_PING, b"d", mask),
+        masked_frame(frame::OP_BINARY, b"2", mask),
+    ];
+    peer.write_all(&next.concat()).unwrap();
+    server.upcast().read_all(&mut got).unwrap();
+    let mut back = [0; 6];
+    peer.read_all(&mut back).unwrap();
+    assert_eq!(back, *b"\x8a\x01a\x8a\x01d");
+    peer.set_blocking(false).unwrap();
+    assert!(peer.read(&mut back).unwrap_err().would_block());
+}
+
+/// A write sends what the reads owe (and could not send) before its own frame.
+#[test]
+fn a_write_sends_the_owed_pong_first() {
+    for role in [Role::Server, Role::Client] {
+        let (a, b) = UnixStream::pair().unwrap();
+        let peer = socket(a);
+        let ws = match role {
+            Role::Server => Websock::new_server(socket(b)),
+            Role::Client => Websock::new_client(socket(b), "h", "/", &[]).unwrap(),
+        };
+        skip_handshake(&ws);
+        let junk = fill_socket(&ws);
+        let mask = (role == Role::Server).then_some([3, 1, 4, 1]);
+        for (opcode, payload) in [(frame::OP_PING, b"hi?"), (frame::OP_BINARY, b"abc")] {
+            let mut header = [0u8; frame::MAX_HEADER];
+            let n = frame::write_header(&mut header, opcode, 3, mask);
+            let mut body = payload.to_vec();
+            if let Some(mask) = mask {
+                frame::apply_mask(&mut body, mask, 0);
+            }
+            peer.write_all(&[&header[..n], &body[..]].concat()).unwrap();
+        }
+        let reader = ws.clone();
+        or_hang("a read owing a pong", move || {
+            reader.upcast().read_all(&mut [0; 3])
+        })
+        .unwrap();
+        drain_junk(&peer, junk);
+        ws.upcast().write_all(b"xyz").unwrap();
+        // Each frame the peer gets: a pong with the ping's payload, then the data; a
+        // client's are masked.
+        let mut back = Vec::new();
+        for _ in 0..2 {
+            let mut head = [0; 2];
+            peer.read_all(&mut head).unwrap();
+            assert_eq!(head[1] & 0x7f, 3, "{role:?}");
+            assert_eq!(head[1] & 0x80 != 0, role == Role::Client);
+            let mut mask = [0; 4];
+            if head[1] & 0x80 != 0 {
+                peer.read_all(&mut mask).unwrap();
+            }
+            let mut payload = [0; 3];
+            peer.read_all(&mut payload).unwrap();
+            frame::apply_mask(&mut payload, mask, 0);
+            back.push((head[0], payload));
+        }
+        assert_eq!(back, [(0x8a, *b"hi?"), (0x82, *b"xyz")], "{role:?}");
+    }
 }
 
 #[test]
@@ -682,4 +808,83 @@ fn stalled_handshakes_cost_a_few_kib_each() {
     eprintln!("{count} stalled handshakes: VmRSS grew {growth} bytes, {each} bytes each");
     assert!(each <= BOUND, "{each} bytes per stalled handshake");
     drop((first, stalled));
+}
+
+/// Runs `f` in a thread of its own and returns what it returns, failing the test
+/// instead of hanging it if `f` has not returned within a minute.
+fn or_hang<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || tx.send(f()));
+    match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(value) => value,
+        Err(_) => panic!("{what} has not returned within a minute: it is stuck"),
+    }
+}
+
+/// A peer that floods pings and never reads: a blocking channel's reads still return
+/// the data between them, at both ends, although its socket's send buffer is as
+/// small as the kernel allows and a writer thread is blocked on it, holding the
+/// output side. Replies are queued, one pong at a time, never written by a read.
+#[test]
+fn reads_go_on_while_the_peer_floods_pings_and_never_reads() {
+    const FRAMES: usize = 2000;
+    for role in [Role::Server, Role::Client] {
+        let (a, b) = UnixStream::pair().unwrap();
+        let one: libc::c_int = 1;
+        // SAFETY: setsockopt reads one int, from `one`.
+        let rc = unsafe {
+            libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&b),
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&one as *const libc::c_int).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0);
+        let ws = match role {
+            Role::Server => Websock::new_server(socket(b)),
+            Role::Client => Websock::new_client(socket(b), "h", "/", &[]).unwrap(),
+        };
+        skip_handshake(&ws);
+        // The peer's frames: a client's are masked.
+        let mask = (role == Role::Server).then_some([0x5c, 0x3a, 0x91, 0x07]);
+        let peer_frame = |opcode: u8, payload: &[u8]| {
+            let mut header = [0u8; frame::MAX_HEADER];
+            let n = frame::write_header(&mut header, opcode, payload.len() as u64, mask);
+            let mut wire = header[..n].to_vec();
+            wire.extend_from_slice(payload);
+            if let Some(mask) = mask {
+                frame::apply_mask(&mut wire[n..], mask, 0);
+            }
+            wire
+        };
+        let data = pattern(FRAMES * 100, 6);
+        let mut wire = Vec::new();
+        for (i, piece) in data.chunks(100).enumerate() {
+            wire.extend(peer_frame(frame::OP_PING, &[i as u8; 125]));
+            wire.extend(peer_frame(frame::OP_BINARY, piece));
+        }
+        let peer = thread::spawn(move || std::io::Write::write_all(&mut &a, &wire).map(|_| a));
+        // A writer that fills the socket and stays blocked in it: the peer never reads.
+        let writer = {
+            let ws = ws.clone();
+            thread::spawn(move || ws.upcast().write_all(&vec![0; 4 << 20]))
+        };
+        let got = {
+            let ws = ws.clone();
+            or_hang("reading between the pings", move || {
+                let mut got = vec![0; FRAMES * 100];
+                ws.upcast().read_all(&mut got).map(|_| got)
+            })
+        };
+        assert!(got.unwrap() == data, "{role:?}");
+        let peer = peer.join().unwrap().unwrap();
+        // Wake the writer: it fails, as the channel is shut down.
+        or_hang("shutting down", move || {
+            ws.upcast().shutdown(Shutdown::Both).unwrap();
+        });
+        assert!(writer.join().unwrap().is_err());
+        drop(peer);
+    }
 }
