@@ -177,6 +177,25 @@ fn ping_is_answered_and_close_echoed() {
     );
 }
 
+/// A plain read of a blocking websocket waits for data: control frames alone (a ping,
+/// here) do not make it return "would block", which is for non-blocking channels.
+#[test]
+fn a_blocking_read_waits_past_control_frames() {
+    let (peer, server) = raw_peer_and_server();
+    peer.write_all(&masked_frame(frame::OP_PING, b"?", [1, 2, 3, 4]))
+        .unwrap();
+    let writer = thread::spawn(move || {
+        thread::sleep(std::time::Duration::from_millis(100));
+        peer.write_all(&masked_frame(frame::OP_BINARY, b"data", [5, 6, 7, 8]))
+            .unwrap();
+        peer
+    });
+    let mut got = [0u8; 4];
+    assert_eq!(server.upcast().read(&mut got).unwrap(), 4);
+    assert_eq!(&got, b"data");
+    drop(writer.join().unwrap());
+}
+
 /// Fills `ws`'s socket until it takes no more, as a peer that does not read leaves
 /// it, and returns how many (junk) bytes that took: the peer drains them first.
 fn fill_socket(ws: &Channel<Websock>) -> usize {
