@@ -683,6 +683,7 @@ impl Websock {
             false => input.buf.len(),
         };
         input.resize(size);
+        debug_assert!(input.buf.len() <= INPUT_MAX);
         let end = input.wire.end;
         match self.master.read(&mut input.buf[end..]) {
             Ok(0) => input.ended = Some(None),
