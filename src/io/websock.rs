@@ -509,8 +509,8 @@ impl Websock {
             Ok(())
         });
         match sent {
-            // Everything left: what follows (another pong may be owed; an echoed close
-            // shuts the master down). No write happens here.
+            // Everything went: what follows its departure (another ping may be
+            // answered; an echoed close shuts the master down). Nothing is written.
             Ok(()) if output.pending.is_empty() => {
                 let _ = flush_output(&self.master, &mut output, &self.replies);
             }
