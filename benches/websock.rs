@@ -17,11 +17,11 @@
 
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::thread;
 use std::time::Instant;
 
-use qio::io::{Channel, Socket, Websock};
+use qio::io::{MainContext, Socket, Websock};
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
@@ -105,15 +105,21 @@ fn qio_seconds(direction: Direction, message: usize, total: usize, cc: &str) -> 
     };
     let client = Websock::new_client(wrap(c), "localhost", "/", &["binary"]).unwrap();
     let server = Websock::new_server(wrap(s));
-    let handshake = |ws: Arc<Channel<Websock>>| {
-        let (tx, rx) = mpsc::channel();
+    // Both handshakes run on the default main context, as QEMU's do.
+    let (tx, rx) = mpsc::channel();
+    for ws in [&client, &server] {
+        let tx = tx.clone();
         ws.handshake(move |result| tx.send(result).unwrap());
-        rx.recv().unwrap().unwrap();
-    };
-    let s = server.clone();
-    let t = thread::spawn(move || handshake(s));
-    handshake(client.clone());
-    t.join().unwrap();
+    }
+    let context = MainContext::default();
+    let mut done = 0;
+    while done < 2 {
+        context.iteration(true);
+        while let Ok(result) = rx.try_recv() {
+            result.unwrap();
+            done += 1;
+        }
+    }
     let (from, to) = match direction {
         Direction::ClientToServer => (client.upcast(), server.upcast()),
         Direction::ServerToClient => (server.upcast(), client.upcast()),
