@@ -4,7 +4,7 @@
 use base64::Engine as _;
 
 use super::backend::Backend;
-use super::hash::HashAlgo;
+use super::hash::algo::HashAlgo;
 use crate::{Error, ErrorKind, Result};
 
 /// One backend's running hash or HMAC computation.

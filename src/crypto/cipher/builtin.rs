@@ -4,24 +4,14 @@
 
 use cipher::consts::{U16, U8};
 use cipher::{
-    Block, BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt,
-    BlockSizeUser, InnerIvInit, IvState, KeyInit, StreamCipherCore,
+    Block, BlockModeDecrypt, BlockModeEncrypt, BlockSizeUser, InnerIvInit, IvState,
+    StreamCipherCore,
 };
 use ctr::flavors::{Ctr128BE, Ctr64BE, CtrFlavor};
 
+use super::block_cipher::{keyed, BlockCipher};
 use super::{xts, CipherAlgo, CipherMode, Driver, InOutBuf};
 use crate::Result;
-
-/// What the builtin backend needs of a RustCrypto block cipher.
-pub(super) trait BlockCipher:
-    KeyInit + BlockCipherEncrypt + BlockCipherDecrypt + Clone + Send + 'static
-{
-}
-
-impl<C: KeyInit + BlockCipherEncrypt + BlockCipherDecrypt + Clone + Send + 'static> BlockCipher
-    for C
-{
-}
 
 /// The driver for `alg` in `mode`, keyed with `key` (lengths already checked).
 pub(super) fn new(alg: CipherAlgo, mode: CipherMode, key: &[u8]) -> Box<dyn Driver> {
@@ -82,11 +72,6 @@ impl Driver for AesNi {
         counter.copy_from_slice(iv);
         Ok(())
     }
-}
-
-/// `C` keyed with `key`, whose length the caller checked.
-pub(super) fn keyed<C: KeyInit>(key: &[u8]) -> C {
-    C::new_from_slice(key).expect("key length checked by Cipher")
 }
 
 /// A 16-byte-block cipher: XTS, or a chained mode whose CTR counter is the whole block.

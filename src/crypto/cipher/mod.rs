@@ -6,6 +6,7 @@
 //! unchanged. A backend driver only sees requests that passed those checks.
 
 mod aes_ni;
+mod block_cipher;
 mod builtin;
 #[cfg(feature = "gnutls")]
 mod gnutls;

@@ -9,7 +9,7 @@
 use cipher::consts::U16;
 use cipher::{Block, BlockSizeUser};
 
-use super::builtin::{keyed, BlockCipher};
+use super::block_cipher::{keyed, BlockCipher};
 use super::{Driver, InOutBuf};
 use crate::Result;
 
