@@ -189,13 +189,13 @@ pub type QIOChannelFunc = Option<
     unsafe extern "C" fn(ioc: *mut QIOChannel, condition: GIOCondition, data: gpointer) -> gboolean,
 >;
 
-/// The C value of a channel I/O result: the byte count, QIO_CHANNEL_ERR_BLOCK, or a
-/// failure (-1 and the GError).
 /// A C handshake timeout in milliseconds, 0 for none.
 pub(crate) fn handshake_timeout(timeout_ms: c_uint) -> Option<std::time::Duration> {
     (timeout_ms > 0).then(|| std::time::Duration::from_millis(timeout_ms.into()))
 }
 
+/// The C value of a channel I/O result: the byte count, QIO_CHANNEL_ERR_BLOCK, or a
+/// failure (-1 and the GError).
 fn io_result(result: qio::Result<usize>) -> Result<ssize_t, Fail> {
     match result {
         Ok(n) => Ok(n as ssize_t),

@@ -159,13 +159,13 @@ impl NetListener {
             (state.sockets.clone(), std::mem::take(&mut state.watches))
         };
         drop(suspended);
+        // Past the client limit a connection is closed and the wait goes on.
         let client = loop {
-            match accept_one(&sockets) {
-                Some(client) => match lock_admission(&self.admission).admit(client) {
-                    Some(client) => break Some(client),
-                    None => continue,
-                },
-                None => break None,
+            let Some(client) = accept_one(&sockets) else {
+                break None;
+            };
+            if let Some(client) = lock_admission(&self.admission).admit(client) {
+                break Some(client);
             }
         };
         let mut state = self.state();
