@@ -35,9 +35,30 @@ pub(crate) trait Handshake: ChannelImpl + Sized {
     /// The channel the handshake talks through.
     fn transport(&self) -> &Arc<Channel>;
 
-    /// Where the handshake in progress is kept; emptying it (on close or finalize)
-    /// cancels the handshake without calling its completion.
-    fn pending(&self) -> &Mutex<Option<Pending>>;
+    /// The channel's handshake in progress and its timeout.
+    fn handshake_slot(&self) -> &HandshakeSlot;
+}
+
+/// What a channel with a handshake keeps for it: the handshake in progress, and how
+/// long the next one may take.
+#[derive(Default)]
+pub(crate) struct HandshakeSlot {
+    pending: Mutex<Option<Pending>>,
+    /// `None`: as long as the peer likes (QEMU's behaviour).
+    timeout: Mutex<Option<Duration>>,
+}
+
+impl HandshakeSlot {
+    /// Limits how long the next handshake may take, from its start.
+    pub(crate) fn set_timeout(&self, timeout: Option<Duration>) {
+        *self.timeout.lock().unwrap_or_else(PoisonError::into_inner) = timeout;
+    }
+
+    /// Ends the handshake in progress, if any, without calling its completion (on
+    /// close or finalize: CVE-2023-3354).
+    pub(crate) fn cancel(&self) {
+        drop(lock(&self.pending).take());
+    }
 }
 
 /// A handshake in progress: its completion, the watch and the deadline that may run
@@ -66,14 +87,11 @@ fn lock(slot: &Mutex<Option<Pending>>) -> MutexGuard<'_, Option<Pending>> {
 
 /// Starts the handshake: its steps run from the thread iterating `context` (the first
 /// one here), and `done` gets the result once, unless the channel is closed or dropped
-/// first. With a `timeout`, a handshake not complete by then fails with
+/// first. Past the slot's timeout, a handshake not complete fails with
 /// [`ErrorKind::TimedOut`].
-pub(crate) fn start<T: Handshake>(
-    channel: &Arc<Channel<T>>,
-    context: MainContext,
-    timeout: Option<Duration>,
-    done: Done,
-) {
+pub(crate) fn start<T: Handshake>(channel: &Arc<Channel<T>>, context: MainContext, done: Done) {
+    let slot = channel.imp().handshake_slot();
+    let timeout = *slot.timeout.lock().unwrap_or_else(PoisonError::into_inner);
     let master = channel.imp().transport();
     let restore_blocking =
         (master.is_blocking() && master.set_blocking(false).is_ok()).then(|| master.clone());
@@ -92,7 +110,7 @@ pub(crate) fn start<T: Handshake>(
         restore_blocking,
     };
     // A handshake started again replaces the first, which then never completes.
-    let replaced = lock(channel.imp().pending()).replace(pending);
+    let replaced = lock(&channel.imp().handshake_slot().pending).replace(pending);
     drop(replaced);
     step(channel, context);
 }
@@ -109,7 +127,7 @@ fn step<T: Handshake>(channel: &Arc<Channel<T>>, context: MainContext) {
         if let (Some(channel), Some(context)) = (weak.upgrade(), next.take()) {
             // This source is done: forget it (it is being dispatched) before the next
             // step may store another.
-            let current = lock(channel.imp().pending())
+            let current = lock(&channel.imp().handshake_slot().pending)
                 .as_mut()
                 .and_then(|p| p.watch.take());
             drop(current);
@@ -118,7 +136,7 @@ fn step<T: Handshake>(channel: &Arc<Channel<T>>, context: MainContext) {
         false
     });
     let guard = watch.attach_guarded(&context);
-    let mut slot = lock(channel.imp().pending());
+    let mut slot = lock(&channel.imp().handshake_slot().pending);
     match slot.as_mut() {
         Some(pending) => pending.watch = Some(guard),
         // Finished meanwhile in another thread (the deadline), or cancelled.
@@ -131,7 +149,7 @@ fn step<T: Handshake>(channel: &Arc<Channel<T>>, context: MainContext) {
 
 /// Ends the handshake, if it is still pending, with `result`.
 fn finish<T: Handshake>(channel: &Arc<Channel<T>>, result: Result<()>) {
-    let Some(mut pending) = lock(channel.imp().pending()).take() else {
+    let Some(mut pending) = lock(&channel.imp().handshake_slot().pending).take() else {
         return;
     };
     let done = pending.done.take();

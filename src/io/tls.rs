@@ -6,7 +6,7 @@
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::authz::Authz;
@@ -15,7 +15,7 @@ use crate::io::channel::{
     Base, Channel, ChannelImpl, Feature, RecvFds, Shutdown, READ_FLAG_RELAXED_EOF,
 };
 use crate::io::context::MainContext;
-use crate::io::handshake_driver::{self, Handshake, Pending, Step};
+use crate::io::handshake_driver::{self, Handshake, HandshakeSlot, Step};
 use crate::io::watch::{Condition, Readiness, G_IO_IN, G_IO_OUT};
 use crate::{Error, ErrorKind, Result};
 
@@ -85,11 +85,9 @@ pub struct Tls {
     session: Session,
     /// The [`Shutdown`] directions requested so far.
     shutdown: AtomicU32,
-    /// The handshake in progress: dropped with the channel or when it closes, so the
-    /// handshake's callback never runs after either (CVE-2023-3354).
-    handshake: Mutex<Option<Pending>>,
-    /// How long a handshake may take; `None` for as long as the peer likes.
-    handshake_timeout: Mutex<Option<Duration>>,
+    /// The handshake in progress and its timeout: cancelled with the channel or when
+    /// it closes, so the handshake's callback never runs after either (CVE-2023-3354).
+    handshake: HandshakeSlot,
 }
 
 impl Tls {
@@ -129,8 +127,7 @@ impl Tls {
                 master,
                 session,
                 shutdown: AtomicU32::new(0),
-                handshake: Mutex::new(None),
-                handshake_timeout: Mutex::new(None),
+                handshake: HandshakeSlot::default(),
             },
             features,
         ))
@@ -144,12 +141,6 @@ impl Tls {
     /// The TLS session (`qio_channel_tls_get_session`).
     pub fn session(&self) -> &Session {
         &self.session
-    }
-
-    fn pending_handshake(&self) -> std::sync::MutexGuard<'_, Option<Pending>> {
-        self.handshake
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether a premature end-of-file reads as an ordinary one: asked by the caller,
@@ -176,22 +167,13 @@ impl Channel<Tls> {
         if self.has_feature(Feature::ConcurrentIo) {
             self.imp().session.require_thread_safety();
         }
-        let timeout = *self
-            .imp()
-            .handshake_timeout
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        handshake_driver::start(self, context.clone(), timeout, Box::new(done));
+        handshake_driver::start(self, context.clone(), Box::new(done));
     }
 
     /// Limits how long the next [handshake](Channel::<Tls>::handshake) may take, from
     /// its start; `None` (the default, as in QEMU) waits for the peer indefinitely.
     pub fn set_handshake_timeout(&self, timeout: Option<Duration>) {
-        *self
-            .imp()
-            .handshake_timeout
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = timeout;
+        self.imp().handshake.set_timeout(timeout);
     }
 
     /// Sends the closure alert, waiting on the master while it would block
@@ -223,7 +205,7 @@ impl Handshake for Tls {
         &self.master
     }
 
-    fn pending(&self) -> &Mutex<Option<Pending>> {
+    fn handshake_slot(&self) -> &HandshakeSlot {
         &self.handshake
     }
 }
@@ -291,12 +273,12 @@ impl ChannelImpl for Tls {
     }
 
     fn close(&self, _: &Base) -> Result<()> {
-        drop(self.pending_handshake().take());
+        self.handshake.cancel();
         self.master.close()
     }
 
     fn finalize(&self, _: &Base) {
-        drop(self.pending_handshake().take());
+        self.handshake.cancel();
     }
 
     fn readiness(&self, condition: Condition) -> Readiness {

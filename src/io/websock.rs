@@ -30,7 +30,7 @@ use base64::Engine;
 
 use crate::io::channel::{Base, RecvFds};
 use crate::io::context::{MainContext, SourceGuard};
-use crate::io::handshake_driver::{self, Handshake, Pending, Step};
+use crate::io::handshake_driver::{self, Handshake, HandshakeSlot, Step};
 use crate::io::watch::{Condition, Readiness, G_IO_IN, G_IO_OUT};
 use crate::io::{Channel, ChannelImpl, Feature, Shutdown};
 use crate::{Error, ErrorKind, Result};
@@ -262,11 +262,9 @@ pub struct Websock {
     /// Shared with the pump's callback, which holds it weakly, as `replies`.
     output: Arc<Mutex<Output>>,
     replies: Arc<Mutex<Replies>>,
-    /// The handshake in progress; dropped with the channel or when it closes, so the
-    /// handshake's callback never runs after either (CVE-2025-11234).
-    handshake: Mutex<Option<Pending>>,
-    /// How long a handshake may take; `None` for as long as the peer likes.
-    handshake_timeout: Mutex<Option<Duration>>,
+    /// The handshake in progress and its timeout: cancelled with the channel or when
+    /// it closes, so the handshake's callback never runs after either (CVE-2025-11234).
+    handshake: HandshakeSlot,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -339,8 +337,7 @@ impl Websock {
                     shutdown_when_sent: false,
                 })),
                 replies: Arc::new(Mutex::new(Replies::default())),
-                handshake: Mutex::new(None),
-                handshake_timeout: Mutex::new(None),
+                handshake: HandshakeSlot::default(),
             },
             features,
         )
@@ -895,14 +892,13 @@ impl Channel<Websock> {
     /// thread, even over a blocking master, and fails with [`ErrorKind::TimedOut`] once
     /// the [timeout](Channel::<Websock>::set_handshake_timeout) passes.
     pub fn handshake(self: &Arc<Self>, done: impl FnOnce(Result<()>) + Send + 'static) {
-        let timeout = *lock(&self.imp().handshake_timeout);
-        handshake_driver::start(self, MainContext::default(), timeout, Box::new(done));
+        handshake_driver::start(self, MainContext::default(), Box::new(done));
     }
 
     /// Limits how long the next [handshake](Channel::<Websock>::handshake) may take,
     /// from its start; `None` (the default, as in QEMU) waits for the peer indefinitely.
     pub fn set_handshake_timeout(&self, timeout: Option<Duration>) {
-        *lock(&self.imp().handshake_timeout) = timeout;
+        self.imp().handshake.set_timeout(timeout);
     }
 }
 
@@ -917,7 +913,7 @@ impl Handshake for Websock {
         &self.master
     }
 
-    fn pending(&self) -> &Mutex<Option<Pending>> {
+    fn handshake_slot(&self) -> &HandshakeSlot {
         &self.handshake
     }
 }
@@ -1005,7 +1001,7 @@ impl ChannelImpl for Websock {
     }
 
     fn close(&self, _: &Base) -> Result<()> {
-        drop(lock(&self.handshake).take());
+        self.handshake.cancel();
         self.send_close(&mut lock(&self.output));
         let pump = lock(&self.replies).pump.take();
         drop(pump);
@@ -1013,7 +1009,7 @@ impl ChannelImpl for Websock {
     }
 
     fn finalize(&self, _: &Base) {
-        drop(lock(&self.handshake).take());
+        self.handshake.cancel();
         let pump = lock(&self.replies).pump.take();
         drop(pump);
     }
