@@ -2,7 +2,7 @@
 
 /// Declares a QAPI enum: its variants with QEMU's values (the list order) and QAPI
 /// names, and `ALL`, `from_index` (failing with the `error` message, `{}` being the
-/// value), `name` and `from_name` (case-insensitive).
+/// value), `name` and `from_name` (exact, as QEMU's `qapi_enum_parse`).
 macro_rules! qapi_enum {
     (
         $(#[$meta:meta])*
@@ -40,11 +40,10 @@ macro_rules! qapi_enum {
                 }
             }
 
-            /// The value whose QAPI name is `name` (case-insensitive).
+            /// The value whose QAPI name is `name`, matched exactly (case too), as
+            /// QEMU's `qapi_enum_parse` matches it.
             pub fn from_name(name: &str) -> Option<$name> {
-                Self::ALL
-                    .into_iter()
-                    .find(|v| v.name().eq_ignore_ascii_case(name))
+                Self::ALL.into_iter().find(|v| v.name() == name)
             }
         }
     };
@@ -70,7 +69,8 @@ mod tests {
             "Unknown fruit 2"
         );
         assert!(Fruit::from_index(-1).is_err());
-        assert_eq!(Fruit::from_name("Blood-Orange"), Some(Fruit::BloodOrange));
+        assert_eq!(Fruit::from_name("blood-orange"), Some(Fruit::BloodOrange));
+        assert_eq!(Fruit::from_name("Blood-Orange"), None);
         assert_eq!(Fruit::BloodOrange.name(), "blood-orange");
         assert_eq!(Fruit::from_name("kiwi"), None);
     }

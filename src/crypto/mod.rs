@@ -2,6 +2,7 @@
 
 pub mod afsplit;
 pub mod backend;
+pub mod block;
 pub mod cipher;
 pub mod digest;
 #[cfg(feature = "gnutls")]

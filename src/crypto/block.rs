@@ -1,0 +1,3 @@
+//! Block encryption (QEMU's `crypto/block.h`): LUKS and legacy qcow volumes.
+
+pub mod luks_header;
