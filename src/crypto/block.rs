@@ -1,3 +1,4 @@
 //! Block encryption (QEMU's `crypto/block.h`): LUKS and legacy qcow volumes.
 
 pub mod luks_header;
+pub mod sectors;
