@@ -413,4 +413,4 @@ fn invalid(message: String) -> Error {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,7 +1,7 @@
 use super::*;
 
 /// `text` and its NUL copied over the front of `field`, as QEMU's tests `memcpy` it.
-fn set(field: &mut [u8; NAME_LEN], text: &str) {
+pub(crate) fn set(field: &mut [u8; NAME_LEN], text: &str) {
     field[..text.len()].copy_from_slice(text.as_bytes());
     field[text.len()] = 0;
 }
@@ -14,7 +14,7 @@ fn name(text: &str) -> [u8; NAME_LEN] {
 
 /// The header QEMU creates by default: aes-256 xts-plain64 sha256, a 64-byte master
 /// key, slots 504 sectors apart, the payload at sector 4040, slot 0 in use.
-fn default_header() -> Header {
+pub(crate) fn default_header() -> Header {
     let mut key_slots = std::array::from_fn(|i| KeySlot::disabled(8 + 504 * i as u32));
     key_slots[0] = KeySlot {
         active: SLOT_ACTIVE,
