@@ -197,16 +197,6 @@ impl Header {
         out.try_into().expect("the fields add up to HEADER_LEN")
     }
 
-    /// Sectors of key material a slot of `stripes` takes, rounded up to whole 4 KiB
-    /// (cryptsetup's layout). In 32 bits as in QEMU, so that a corrupted header gets
-    /// QEMU's verdict.
-    pub fn split_key_sectors(&self, stripes: u32) -> u32 {
-        let bytes = u64::from(self.master_key_len.wrapping_mul(stripes));
-        bytes
-            .div_ceil(SECTOR_SIZE.into())
-            .next_multiple_of(HEADER_SECTORS.into()) as u32
-    }
-
     /// QEMU's header checks, in its order: the magic, the version, the text fields'
     /// NULs, the payload and key material's places. A `detached` header (its payload
     /// in another file) may have its payload anywhere.
@@ -239,7 +229,7 @@ impl Header {
         }
         let span = |slot: &KeySlot| {
             let start = slot.key_offset_sector;
-            (start, self.split_key_sectors(slot.stripes))
+            (start, split_key_sectors(self.master_key_len, slot.stripes))
         };
         for (i, slot) in self.key_slots.iter().enumerate() {
             if slot.stripes != STRIPES {
@@ -322,6 +312,16 @@ impl Header {
             hash,
         })
     }
+}
+
+/// Sectors of key material a slot takes for a master key of `master_key_len` bytes
+/// split into `stripes`, rounded up to whole 4 KiB (cryptsetup's layout). The product
+/// in 32 bits as in QEMU, so that a corrupted header gets QEMU's verdict.
+pub fn split_key_sectors(master_key_len: u32, stripes: u32) -> u32 {
+    let bytes = u64::from(master_key_len.wrapping_mul(stripes));
+    bytes
+        .div_ceil(SECTOR_SIZE.into())
+        .next_multiple_of(HEADER_SECTORS.into()) as u32
 }
 
 /// The LUKS name of `cipher`: "Algorithm '%s' not supported" for those LUKS lacks.
