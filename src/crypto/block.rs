@@ -76,6 +76,13 @@ pub enum CreateOptions<'a> {
     Luks(LuksCreateOptions<'a>),
 }
 
+/// How to change a volume's key slots (QEMU's `QCryptoBlockAmendOptions`): only LUKS
+/// has any.
+#[derive(Clone, Copy)]
+pub enum AmendOptions<'a> {
+    Luks(luks::LuksAmendOptions<'a>),
+}
+
 /// The caller's side of a volume's header: where [`Block::open`] reads it and
 /// [`Block::create`] writes it (QEMU's `QCryptoBlockReadFunc`, `InitFunc` and
 /// `WriteFunc`). Offsets are from the header's start.
@@ -237,6 +244,24 @@ impl Block {
     /// The LUKS header's details, for a LUKS volume.
     pub fn luks(&self) -> Option<&luks::Luks> {
         self.luks.as_ref()
+    }
+
+    /// Changes the volume's key slots as `options` say (QEMU's
+    /// `qcrypto_block_amend_options`), reading and writing the header through `io`.
+    pub fn amend(
+        &mut self,
+        io: &mut dyn HeaderIo,
+        options: &AmendOptions<'_>,
+        force: bool,
+    ) -> Result<()> {
+        let AmendOptions::Luks(luks_options) = options;
+        match self.luks.as_mut() {
+            Some(luks) => luks::amend(luks, io, luks_options, force),
+            None => Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "Cannot amend encryption format",
+            )),
+        }
     }
 
     /// Encrypts payload sectors in place: `offset` (from the payload's start) and

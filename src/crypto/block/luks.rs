@@ -7,8 +7,8 @@ use zeroize::Zeroizing;
 
 use super::luks_header::{
     cipher_name, essiv_cipher, split_key_sectors, Header, KeySlot, Spec, DIGEST_LEN, HEADER_LEN,
-    HEADER_SECTORS, MAGIC, NAME_LEN, NUM_KEY_SLOTS, SALT_LEN, SECTOR_SIZE, SLOT_ACTIVE, STRIPES,
-    UUID_LEN,
+    HEADER_SECTORS, MAGIC, NAME_LEN, NUM_KEY_SLOTS, SALT_LEN, SECTOR_SIZE, SLOT_ACTIVE,
+    SLOT_DISABLED, STRIPES, UUID_LEN,
 };
 use super::luks_keyslot::{self, master_key_digest, material_len};
 use super::OpenOptions;
@@ -16,6 +16,7 @@ use super::{passphrase, Block, BlockFormat, HeaderIo, Keys, LuksCreateOptions, O
 use crate::crypto::cipher::{CipherAlgo, CipherMode};
 use crate::crypto::hash::HashAlgo;
 use crate::crypto::ivgen::IvGenAlgo;
+use crate::crypto::secret::Secret;
 use crate::crypto::{pbkdf, random};
 use crate::{Error, ErrorKind, Result};
 
@@ -24,10 +25,12 @@ pub const DEFAULT_ITER_TIME_MS: u64 = 2000;
 /// The fewest PBKDF2 iterations a key slot or the master-key digest gets.
 const MIN_ITERATIONS: u32 = 1000;
 
-/// What a LUKS volume keeps of its header.
+/// What a LUKS volume keeps of its header, and the passphrase it was opened or
+/// created with, which amendments default to as QEMU's do.
 pub struct Luks {
     header: Header,
     spec: Spec,
+    passphrase: Option<Zeroizing<String>>,
 }
 
 impl Luks {
@@ -45,6 +48,89 @@ impl Luks {
     pub fn detached_header(&self) -> bool {
         self.header.payload_offset_sector == 0
     }
+
+    /// What QEMU's `qcrypto_block_get_info` reports of the volume.
+    pub fn info(&self) -> LuksInfo {
+        let h = &self.header;
+        let uuid_end = h.uuid.iter().position(|&b| b == 0).unwrap_or(UUID_LEN);
+        LuksInfo {
+            cipher_alg: self.spec.cipher,
+            cipher_mode: self.spec.mode,
+            ivgen_alg: self.spec.ivgen,
+            ivgen_hash_alg: (self.spec.ivgen == IvGenAlgo::Essiv).then_some(self.spec.ivgen_hash),
+            hash_alg: self.spec.hash,
+            detached_header: self.detached_header(),
+            payload_offset: sector_offset(h.payload_offset_sector),
+            master_key_iters: h.master_key_iterations,
+            uuid: String::from_utf8_lossy(&h.uuid[..uuid_end]).into_owned(),
+            slots: h
+                .key_slots
+                .iter()
+                .map(|slot| LuksSlotInfo {
+                    active: slot.is_active(),
+                    iters: slot.is_active().then_some(slot.iterations),
+                    stripes: slot.is_active().then_some(slot.stripes),
+                    key_offset: sector_offset(slot.key_offset_sector),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A LUKS volume's description (QEMU's `QCryptoBlockInfoLUKS`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LuksInfo {
+    pub cipher_alg: CipherAlgo,
+    pub cipher_mode: CipherMode,
+    pub ivgen_alg: IvGenAlgo,
+    /// ESSIV's hash; `None` for other IV generators, even if the header names one.
+    pub ivgen_hash_alg: Option<HashAlgo>,
+    pub hash_alg: HashAlgo,
+    pub detached_header: bool,
+    /// Where the payload starts, in bytes.
+    pub payload_offset: u64,
+    pub master_key_iters: u32,
+    pub uuid: String,
+    /// The eight key slots, in order.
+    pub slots: Vec<LuksSlotInfo>,
+}
+
+/// One key slot's description (QEMU's `QCryptoBlockInfoLUKSSlot`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LuksSlotInfo {
+    pub active: bool,
+    /// PBKDF2 iterations, for an active slot.
+    pub iters: Option<u32>,
+    /// Anti-forensic stripes, for an active slot.
+    pub stripes: Option<u32>,
+    /// Where its key material starts, in bytes.
+    pub key_offset: u64,
+}
+
+/// What an amendment does to a key slot (QEMU's `QCryptoBlockLUKSKeyslotState`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyslotState {
+    /// Put a passphrase in a slot.
+    Active,
+    /// Erase slots.
+    Inactive,
+}
+
+/// An amendment of a LUKS volume's key slots (QEMU's `QCryptoBlockAmendOptionsLUKS`).
+#[derive(Clone, Copy)]
+pub struct LuksAmendOptions<'a> {
+    pub state: KeyslotState,
+    /// Activating: the passphrase to add.
+    pub new_secret: Option<&'a Secret>,
+    /// Erasing: the passphrase whose slots go.
+    pub old_secret: Option<&'a Secret>,
+    /// The slot to fill (else the first free one) or to erase.
+    pub keyslot: Option<i64>,
+    /// Activating: milliseconds of PBKDF2 for the new slot (2000 by default).
+    pub iter_time: Option<u64>,
+    /// Activating: a passphrase the volume already has (by default, the one it was
+    /// opened with).
+    pub secret: Option<&'a Secret>,
 }
 
 /// Whether `buf` starts with a LUKS1 header's magic and version.
@@ -74,7 +160,11 @@ pub(super) fn open(
             Some(keys(&spec, master_key)?)
         }
     };
-    Ok(block(header, spec, keys))
+    let kept = options
+        .key_secret
+        .and_then(|s| s.utf8().ok())
+        .map(|p| Zeroizing::new(p.to_owned()));
+    Ok(block(header, spec, keys, kept))
 }
 
 pub(super) fn create(
@@ -142,7 +232,204 @@ pub(super) fn create(
         iter_time,
         io,
     )?;
-    Ok(block(header, spec, Some(keys)))
+    let kept = Some(Zeroizing::new(passphrase.to_owned()));
+    Ok(block(header, spec, Some(keys), kept))
+}
+
+/// QEMU's `qcrypto_block_luks_amend_options`: adds a passphrase to a key slot or
+/// erases slots, with QEMU's rules and messages; `force` overwrites an active slot or
+/// erases the last one.
+pub(super) fn amend(
+    luks: &mut Luks,
+    io: &mut dyn HeaderIo,
+    options: &LuksAmendOptions<'_>,
+    force: bool,
+) -> Result<()> {
+    match options.state {
+        KeyslotState::Active => add_keyslot(luks, io, options, force),
+        KeyslotState::Inactive => erase_keyslots(luks, io, options, force),
+    }
+}
+
+fn add_keyslot(
+    luks: &mut Luks,
+    io: &mut dyn HeaderIo,
+    options: &LuksAmendOptions<'_>,
+    force: bool,
+) -> Result<()> {
+    let iter_time = options.iter_time.unwrap_or(DEFAULT_ITER_TIME_MS);
+    let Some(new_secret) = options.new_secret else {
+        return Err(invalid(
+            "'new-secret' is required to activate a keyslot".into(),
+        ));
+    };
+    if options.old_secret.is_some() {
+        return Err(invalid(
+            "'old-secret' must not be given when activating keyslots".into(),
+        ));
+    }
+    let index = match options.keyslot {
+        Some(k) => slot_index(k).ok_or_else(|| {
+            // QEMU prints the slot with %u here.
+            invalid(format!(
+                "Invalid keyslot {} specified, must be between 0 and {}",
+                k as u32,
+                NUM_KEY_SLOTS - 1
+            ))
+        })?,
+        None => luks
+            .header
+            .key_slots
+            .iter()
+            .position(|slot| !slot.is_active())
+            .ok_or_else(|| invalid("Can't add a keyslot - all keyslots are in use".into()))?,
+    };
+    if !force && luks.header.key_slots[index].is_active() {
+        return Err(invalid(format!(
+            "Refusing to overwrite active keyslot {index} - please erase it first"
+        )));
+    }
+    let old = match options.secret {
+        Some(secret) => secret.utf8()?,
+        None => luks
+            .passphrase
+            .as_deref()
+            .map(String::as_str)
+            .ok_or_else(|| invalid("'secret' is required to unlock the volume".into()))?,
+    };
+    let master_key = find_key(&luks.header, &luks.spec, old.as_bytes(), io)?;
+    let new = new_secret.utf8()?;
+    let mut header = luks.header.clone();
+    store_key(
+        &mut header,
+        &luks.spec,
+        index,
+        new.as_bytes(),
+        &master_key,
+        iter_time,
+        io,
+    )?;
+    luks.header = header;
+    Ok(())
+}
+
+fn erase_keyslots(
+    luks: &mut Luks,
+    io: &mut dyn HeaderIo,
+    options: &LuksAmendOptions<'_>,
+    force: bool,
+) -> Result<()> {
+    if options.new_secret.is_some() {
+        return Err(invalid(
+            "'new-secret' must not be given when erasing keyslots".into(),
+        ));
+    }
+    if options.iter_time.is_some() {
+        return Err(invalid(
+            "'iter-time' must not be given when erasing keyslots".into(),
+        ));
+    }
+    if options.secret.is_some() {
+        return Err(invalid(
+            "'secret' must not be given when erasing keyslots".into(),
+        ));
+    }
+    let old = options.old_secret.map(Secret::utf8).transpose()?;
+    let active = luks
+        .header
+        .key_slots
+        .iter()
+        .filter(|s| s.is_active())
+        .count();
+    match (options.keyslot, old) {
+        (Some(k), old) => {
+            let index = slot_index(k).ok_or_else(|| {
+                invalid(format!(
+                    "Invalid keyslot {k} specified, must be between 0 and {}",
+                    NUM_KEY_SLOTS - 1
+                ))
+            })?;
+            if let Some(old) = old {
+                if !slot_unlocks(luks, index, old.as_bytes(), io)? {
+                    return Err(invalid(format!(
+                        "Given keyslot {index} doesn't contain the given old password for erase operation"
+                    )));
+                }
+            }
+            if !force && !luks.header.key_slots[index].is_active() {
+                // QEMU's message ends with a space.
+                return Err(invalid(format!(
+                    "Given keyslot {index} is already erased (inactive) "
+                )));
+            }
+            if !force && active == 1 {
+                return Err(invalid(format!(
+                    "Attempt to erase the only active keyslot {index} which will erase all the data in the image irreversibly - refusing operation"
+                )));
+            }
+            erase_key(luks, index, io)
+        }
+        (None, Some(old)) => {
+            let mut matching = Vec::new();
+            for index in 0..NUM_KEY_SLOTS {
+                if slot_unlocks(luks, index, old.as_bytes(), io)? {
+                    matching.push(index);
+                }
+            }
+            if matching.is_empty() {
+                return Err(invalid(
+                    "No keyslots match given (old) password for erase operation".into(),
+                ));
+            }
+            if !force && matching.len() == active {
+                return Err(invalid("All the active keyslots match the (old) password that was given and erasing them will erase all the data in the image irreversibly - refusing operation".into()));
+            }
+            matching.into_iter().try_for_each(|index| erase_key(luks, index, io))
+        }
+        (None, None) => Err(invalid("To erase keyslot(s), either explicit keyslot index or the password currently contained in them must be given".into())),
+    }
+}
+
+/// Slot `k`, if there is one.
+fn slot_index(k: i64) -> Option<usize> {
+    usize::try_from(k).ok().filter(|&i| i < NUM_KEY_SLOTS)
+}
+
+/// Whether `passphrase` unlocks slot `index` (never an inactive one).
+fn slot_unlocks(
+    luks: &Luks,
+    index: usize,
+    passphrase: &[u8],
+    io: &mut dyn HeaderIo,
+) -> Result<bool> {
+    let slot = &luks.header.key_slots[index];
+    if !slot.is_active() {
+        return Ok(false);
+    }
+    let mut material = Zeroizing::new(vec![0u8; material_len(&luks.header)]);
+    io.read(sector_offset(slot.key_offset_sector), &mut material)?;
+    Ok(luks_keyslot::unlock(&luks.header, &luks.spec, slot, passphrase, &mut material)?.is_some())
+}
+
+/// Passes over erased key material: cryptsetup's and QEMU's count.
+const ERASE_PASSES: usize = 40;
+
+/// Marks slot `index` inactive in the header on disk, then overwrites its key
+/// material with random bytes [`ERASE_PASSES`] times. A header that could not be
+/// written is reported after the material is overwritten all the same, as in QEMU.
+fn erase_key(luks: &mut Luks, index: usize, io: &mut dyn HeaderIo) -> Result<()> {
+    let slot = &mut luks.header.key_slots[index];
+    slot.salt = [0; SALT_LEN];
+    slot.iterations = 0;
+    slot.active = SLOT_DISABLED;
+    let offset = sector_offset(slot.key_offset_sector);
+    let stored = io.write(0, &luks.header.to_bytes());
+    let mut garbage = Zeroizing::new(vec![0u8; material_len(&luks.header)]);
+    for _ in 0..ERASE_PASSES {
+        random::fill(&mut garbage)?;
+        io.write(offset, &garbage)?;
+    }
+    stored
 }
 
 /// The master key the first active slot `passphrase` unlocks holds.
@@ -161,10 +448,13 @@ fn find_key(
             return Ok(master_key);
         }
     }
-    Err(Error::new(
-        ErrorKind::InvalidArgument,
-        "Invalid password, cannot unlock any keyslot",
+    Err(invalid(
+        "Invalid password, cannot unlock any keyslot".into(),
     ))
+}
+
+fn invalid(message: String) -> Error {
+    Error::new(ErrorKind::InvalidArgument, message)
 }
 
 /// Puts `master_key` in slot `index` under `passphrase` with a fresh salt and
@@ -264,7 +554,12 @@ fn keys(spec: &Spec, master_key: Zeroizing<Vec<u8>>) -> Result<Keys> {
     )
 }
 
-fn block(header: Header, spec: Spec, keys: Option<Keys>) -> Block {
+fn block(
+    header: Header,
+    spec: Spec,
+    keys: Option<Keys>,
+    passphrase: Option<Zeroizing<String>>,
+) -> Block {
     Block {
         format: BlockFormat::Luks,
         kdf_hash: if keys.is_some() {
@@ -275,6 +570,10 @@ fn block(header: Header, spec: Spec, keys: Option<Keys>) -> Block {
         keys,
         sector_size: SECTOR_SIZE,
         payload_offset: sector_offset(header.payload_offset_sector),
-        luks: Some(Luks { header, spec }),
+        luks: Some(Luks {
+            header,
+            spec,
+            passphrase,
+        }),
     }
 }

@@ -279,3 +279,267 @@ fn luks_refuses_what_it_cannot_name() {
         "Parameter 'key-secret' is required for cipher"
     );
 }
+
+/// A cheap LUKS volume (aes-128-cbc-plain64) with `passphrase` in slot 0.
+fn small_luks(passphrase: &Secret) -> (Block, Memory) {
+    let mut header = Memory::default();
+    let options = CreateOptions::Luks(LuksCreateOptions {
+        key_secret: Some(passphrase),
+        cipher_alg: Some(CipherAlgo::Aes128),
+        cipher_mode: Some(CipherMode::Cbc),
+        iter_time: Some(10),
+        ..Default::default()
+    });
+    let block = Block::create(&options, None, &mut header, false).unwrap();
+    (block, header)
+}
+
+fn amend(
+    block: &mut Block,
+    header: &mut Memory,
+    options: luks::LuksAmendOptions<'_>,
+    force: bool,
+) -> std::result::Result<(), String> {
+    block
+        .amend(header, &AmendOptions::Luks(options), force)
+        .map_err(|e| e.message().to_owned())
+}
+
+fn add(new_secret: &Secret) -> luks::LuksAmendOptions<'_> {
+    luks::LuksAmendOptions {
+        state: luks::KeyslotState::Active,
+        new_secret: Some(new_secret),
+        old_secret: None,
+        keyslot: None,
+        iter_time: Some(10),
+        secret: None,
+    }
+}
+
+fn erase<'a>(keyslot: Option<i64>, old_secret: Option<&'a Secret>) -> luks::LuksAmendOptions<'a> {
+    luks::LuksAmendOptions {
+        state: luks::KeyslotState::Inactive,
+        new_secret: None,
+        old_secret,
+        keyslot,
+        iter_time: None,
+        secret: None,
+    }
+}
+
+#[test]
+fn luks_key_slots_are_added_with_qemus_rules() {
+    let (pw0, pw1, wrong) = (secret("pw0"), secret("pw1"), secret("wrong"));
+    let (mut block, mut header) = small_luks(&pw0);
+    amend(&mut block, &mut header, add(&pw1), false).unwrap();
+    let info = block.luks().unwrap().info();
+    assert_eq!(
+        info.slots.iter().map(|s| s.active).collect::<Vec<_>>(),
+        [true, true, false, false, false, false, false, false]
+    );
+    // The new passphrase opens the volume as written.
+    open(
+        BlockFormat::Luks,
+        Some(&pw1),
+        &mut header,
+        OpenFlags::default(),
+    )
+    .unwrap();
+
+    let refusals: [(luks::LuksAmendOptions<'_>, &str); 6] = [
+        (
+            luks::LuksAmendOptions {
+                keyslot: Some(1),
+                ..add(&pw1)
+            },
+            "Refusing to overwrite active keyslot 1 - please erase it first",
+        ),
+        (
+            luks::LuksAmendOptions {
+                keyslot: Some(8),
+                ..add(&pw1)
+            },
+            "Invalid keyslot 8 specified, must be between 0 and 7",
+        ),
+        (
+            luks::LuksAmendOptions {
+                keyslot: Some(-1),
+                ..add(&pw1)
+            },
+            "Invalid keyslot 4294967295 specified, must be between 0 and 7",
+        ),
+        (
+            luks::LuksAmendOptions {
+                secret: Some(&wrong),
+                ..add(&pw1)
+            },
+            "Invalid password, cannot unlock any keyslot",
+        ),
+        (
+            luks::LuksAmendOptions {
+                new_secret: None,
+                ..add(&pw1)
+            },
+            "'new-secret' is required to activate a keyslot",
+        ),
+        (
+            luks::LuksAmendOptions {
+                old_secret: Some(&pw0),
+                ..add(&pw1)
+            },
+            "'old-secret' must not be given when activating keyslots",
+        ),
+    ];
+    for (options, message) in refusals {
+        assert_eq!(
+            amend(&mut block, &mut header, options, false).unwrap_err(),
+            message
+        );
+    }
+    // force overwrites an active slot.
+    let options = luks::LuksAmendOptions {
+        keyslot: Some(1),
+        ..add(&wrong)
+    };
+    amend(&mut block, &mut header, options, true).unwrap();
+    open(
+        BlockFormat::Luks,
+        Some(&wrong),
+        &mut header,
+        OpenFlags::default(),
+    )
+    .unwrap();
+    let e = open(
+        BlockFormat::Luks,
+        Some(&pw1),
+        &mut header,
+        OpenFlags::default(),
+    )
+    .err()
+    .unwrap();
+    assert_eq!(e.message(), "Invalid password, cannot unlock any keyslot");
+}
+
+#[test]
+fn luks_key_slots_are_erased_with_qemus_rules() {
+    let (pw0, pw1, nope) = (secret("pw0"), secret("pw1"), secret("nope"));
+    let (mut block, mut header) = small_luks(&pw0);
+    amend(&mut block, &mut header, add(&pw1), false).unwrap();
+    let slot1 = block.luks().unwrap().info().slots[1].key_offset as usize;
+    let material = header.0[slot1..slot1 + 16 * 4000].to_vec();
+
+    let refusals: [(luks::LuksAmendOptions<'_>, &str); 6] = [
+        (erase(None, None),
+         "To erase keyslot(s), either explicit keyslot index or the password currently contained in them must be given"),
+        (erase(Some(1), Some(&pw0)),
+         "Given keyslot 1 doesn't contain the given old password for erase operation"),
+        (erase(Some(-1), None), "Invalid keyslot -1 specified, must be between 0 and 7"),
+        (erase(None, Some(&nope)), "No keyslots match given (old) password for erase operation"),
+        (luks::LuksAmendOptions { iter_time: Some(5), ..erase(Some(1), None) },
+         "'iter-time' must not be given when erasing keyslots"),
+        (luks::LuksAmendOptions { secret: Some(&pw0), ..erase(Some(1), None) },
+         "'secret' must not be given when erasing keyslots"),
+    ];
+    for (options, message) in refusals {
+        assert_eq!(
+            amend(&mut block, &mut header, options, false).unwrap_err(),
+            message
+        );
+    }
+    amend(&mut block, &mut header, erase(Some(1), Some(&pw1)), false).unwrap();
+    assert_eq!(
+        amend(&mut block, &mut header, erase(Some(1), None), false).unwrap_err(),
+        "Given keyslot 1 is already erased (inactive) "
+    );
+    // The slot's material is overwritten and the header on disk says it is free.
+    assert_ne!(header.0[slot1..slot1 + material.len()], material[..]);
+    let reopened = open(
+        BlockFormat::Luks,
+        None,
+        &mut header,
+        OpenFlags {
+            no_io: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let slot = &reopened.luks().unwrap().header().key_slots[1];
+    assert_eq!(
+        (slot.is_active(), slot.iterations, slot.salt),
+        (false, 0, [0; 32])
+    );
+    let e = open(
+        BlockFormat::Luks,
+        Some(&pw1),
+        &mut header,
+        OpenFlags::default(),
+    )
+    .err()
+    .unwrap();
+    assert_eq!(e.message(), "Invalid password, cannot unlock any keyslot");
+
+    assert_eq!(
+        amend(&mut block, &mut header, erase(Some(0), None), false).unwrap_err(),
+        "Attempt to erase the only active keyslot 0 which will erase all the data in the image irreversibly - refusing operation"
+    );
+    assert_eq!(
+        amend(&mut block, &mut header, erase(None, Some(&pw0)), false).unwrap_err(),
+        "All the active keyslots match the (old) password that was given and erasing them will erase all the data in the image irreversibly - refusing operation"
+    );
+    amend(&mut block, &mut header, erase(None, Some(&pw0)), true).unwrap();
+    assert!(block.luks().unwrap().info().slots.iter().all(|s| !s.active));
+}
+
+#[test]
+fn luks_info_describes_the_header() {
+    let pw = secret("pw");
+    let (block, _) = small_luks(&pw);
+    let info = block.luks().unwrap().info();
+    assert_eq!(
+        (
+            info.cipher_alg,
+            info.cipher_mode,
+            info.ivgen_alg,
+            info.ivgen_hash_alg,
+            info.hash_alg
+        ),
+        (
+            CipherAlgo::Aes128,
+            CipherMode::Cbc,
+            IvGenAlgo::Plain64,
+            None,
+            HashAlgo::Sha256
+        )
+    );
+    assert!(!info.detached_header);
+    assert_eq!(info.payload_offset, (8 + 8 * 128) * 512);
+    assert_eq!(info.uuid.len(), 36);
+    assert_eq!(info.uuid.as_bytes()[14], b'4');
+    assert_eq!(info.slots.len(), 8);
+    for (i, slot) in info.slots.iter().enumerate() {
+        assert_eq!(slot.key_offset, (8 + 128 * i as u64) * 512);
+        let active = i == 0;
+        assert_eq!(
+            (slot.active, slot.stripes.is_some(), slot.iters.is_some()),
+            (active, active, active)
+        );
+    }
+    assert_eq!(info.slots[0].stripes, Some(4000));
+    assert!(info.slots[0].iters.unwrap() >= 1000);
+}
+
+#[test]
+fn qcow_cannot_be_amended() {
+    let pw = secret("pw");
+    let mut block = Block::create(
+        &CreateOptions::Qcow {
+            key_secret: Some(&pw),
+        },
+        None,
+        &mut Memory::default(),
+        false,
+    )
+    .unwrap();
+    let e = amend(&mut block, &mut Memory::default(), add(&pw), false).unwrap_err();
+    assert_eq!(e, "Cannot amend encryption format");
+}
