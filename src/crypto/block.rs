@@ -130,6 +130,11 @@ impl Keys {
     }
 
     fn make(&self) -> Result<SectorCipher> {
+        let (cipher, ivgen) = self.parts()?;
+        Ok(SectorCipher::new(cipher, ivgen))
+    }
+
+    fn parts(&self) -> Result<(Cipher, IvGen)> {
         let cipher = Cipher::new(self.cipher, self.mode, &self.master_key)?;
         let ivgen = IvGen::new(
             self.ivgen,
@@ -137,7 +142,7 @@ impl Keys {
             self.ivgen_hash,
             &self.master_key,
         )?;
-        Ok(SectorCipher::new(cipher, ivgen))
+        Ok((cipher, ivgen))
     }
 
     fn take(&self) -> Result<SectorCipher> {
@@ -209,6 +214,19 @@ impl Block {
         }
     }
 
+    /// The bytes a volume created with `options` reserves for its header and key
+    /// material, where an attached payload starts (0 for qcow); the options are
+    /// checked as [`Block::create`] checks them, but no key is derived.
+    pub fn payload_offset_for(options: &CreateOptions<'_>, optprefix: Option<&str>) -> Result<u64> {
+        match options {
+            CreateOptions::Qcow { key_secret } => {
+                passphrase(*key_secret, optprefix)?;
+                Ok(0)
+            }
+            CreateOptions::Luks(luks) => luks::header_len(luks, optprefix),
+        }
+    }
+
     /// The volume's format.
     pub fn format(&self) -> BlockFormat {
         self.format
@@ -239,6 +257,14 @@ impl Block {
         self.keys
             .as_ref()
             .map(|k| (k.ivgen, k.ivgen_cipher, k.ivgen_hash))
+    }
+
+    /// A cipher and an IV generator of the caller's own, keyed with the volume's
+    /// master key, for code that works on sectors itself (what QEMU's
+    /// `qcrypto_block_get_cipher` and `_get_ivgen` lend); `None` when opened without
+    /// I/O.
+    pub fn new_cipher(&self) -> Option<Result<(Cipher, IvGen)>> {
+        self.keys.as_ref().map(Keys::parts)
     }
 
     /// The LUKS header's details, for a LUKS volume.

@@ -18,6 +18,7 @@ use crate::crypto::hash::HashAlgo;
 use crate::crypto::ivgen::IvGenAlgo;
 use crate::crypto::secret::Secret;
 use crate::crypto::{pbkdf, random};
+use crate::qapi::qapi_enum;
 use crate::{Error, ErrorKind, Result};
 
 /// Milliseconds of PBKDF2 an unlock costs when the creator does not say.
@@ -107,13 +108,14 @@ pub struct LuksSlotInfo {
     pub key_offset: u64,
 }
 
-/// What an amendment does to a key slot (QEMU's `QCryptoBlockLUKSKeyslotState`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyslotState {
-    /// Put a passphrase in a slot.
-    Active,
-    /// Erase slots.
-    Inactive,
+qapi_enum! {
+    /// What an amendment does to a key slot (QEMU's `QCryptoBlockLUKSKeyslotState`).
+    pub enum KeyslotState, error = "Unknown keyslot state {}" {
+        /// Put a passphrase in a slot.
+        Active = 0 => "active",
+        /// Erase slots.
+        Inactive = 1 => "inactive",
+    }
 }
 
 /// An amendment of a LUKS volume's key slots (QEMU's `QCryptoBlockAmendOptionsLUKS`).
@@ -167,17 +169,28 @@ pub(super) fn open(
     Ok(block(header, spec, keys, kept))
 }
 
-pub(super) fn create(
-    options: &LuksCreateOptions<'_>,
+/// A volume about to be created: its header without the random parts yet, and the
+/// passphrase slot 0 gets.
+struct Plan<'a> {
+    header: Header,
+    spec: Spec,
+    passphrase: &'a str,
+    iter_time: u64,
+    /// The header and all key material, in bytes: where an attached payload starts.
+    layout_len: u64,
+}
+
+/// QEMU's defaults applied to `options` and the layout they give, checked as creation
+/// checks them.
+fn plan<'a>(
+    options: &LuksCreateOptions<'a>,
     optprefix: Option<&str>,
-    io: &mut dyn HeaderIo,
     detached: bool,
-) -> Result<Block> {
+) -> Result<Plan<'a>> {
     let cipher = options.cipher_alg.unwrap_or(CipherAlgo::Aes256);
     let mode = options.cipher_mode.unwrap_or(CipherMode::Xts);
     let ivgen = options.ivgen_alg.unwrap_or(IvGenAlgo::Plain64);
     let hash = options.hash_alg.unwrap_or(HashAlgo::Sha256);
-    let iter_time = options.iter_time.unwrap_or(DEFAULT_ITER_TIME_MS);
     let ivgen_hash = match (ivgen, options.ivgen_hash_alg) {
         (IvGenAlgo::Essiv, None) => Some(HashAlgo::Sha256),
         (_, named) => named,
@@ -194,7 +207,7 @@ pub(super) fn create(
     let master_key_len = cipher.key_len() * if mode == CipherMode::Xts { 2 } else { 1 };
     let split = split_key_sectors(master_key_len as u32, STRIPES);
     let layout_sectors = HEADER_SECTORS + NUM_KEY_SLOTS as u32 * split;
-    let mut header = Header {
+    let header = Header {
         magic: MAGIC,
         version: 1,
         cipher_name: text_field(name),
@@ -205,16 +218,46 @@ pub(super) fn create(
         master_key_digest: [0; DIGEST_LEN],
         master_key_salt: [0; SALT_LEN],
         master_key_iterations: 0,
-        uuid: uuid_v4()?,
+        uuid: [0; UUID_LEN],
         key_slots: std::array::from_fn(|i| KeySlot::disabled(HEADER_SECTORS + i as u32 * split)),
     };
     let spec = header.spec()?;
+    Ok(Plan {
+        header,
+        spec,
+        passphrase,
+        iter_time: options.iter_time.unwrap_or(DEFAULT_ITER_TIME_MS),
+        layout_len: sector_offset(layout_sectors),
+    })
+}
+
+/// The bytes a volume created with `options` reserves before its payload (QEMU's
+/// `qcrypto_block_calculate_payload_offset`, without the key derivation QEMU runs
+/// to learn it).
+pub(super) fn header_len(options: &LuksCreateOptions<'_>, optprefix: Option<&str>) -> Result<u64> {
+    Ok(plan(options, optprefix, false)?.layout_len)
+}
+
+pub(super) fn create(
+    options: &LuksCreateOptions<'_>,
+    optprefix: Option<&str>,
+    io: &mut dyn HeaderIo,
+    detached: bool,
+) -> Result<Block> {
+    let Plan {
+        mut header,
+        spec,
+        passphrase,
+        iter_time,
+        layout_len,
+    } = plan(options, optprefix, detached)?;
+    header.uuid = uuid_v4()?;
     random::fill(&mut header.master_key_salt)?;
-    let mut master_key = Zeroizing::new(vec![0u8; master_key_len]);
+    let mut master_key = Zeroizing::new(vec![0u8; header.master_key_len as usize]);
     random::fill(&mut master_key)?;
     let keys = keys(&spec, master_key.clone())?;
     header.master_key_iterations = iterations(
-        hash,
+        spec.hash,
         &master_key,
         &header.master_key_salt,
         DIGEST_LEN,
@@ -222,7 +265,7 @@ pub(super) fn create(
         8,
     )?;
     header.master_key_digest = master_key_digest(&header, &spec, &master_key)?;
-    io.init(u64::from(layout_sectors) * u64::from(SECTOR_SIZE))?;
+    io.init(layout_len)?;
     store_key(
         &mut header,
         &spec,

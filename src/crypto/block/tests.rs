@@ -134,6 +134,13 @@ fn luks_round_trip() {
     // The header, 8 slots of 32 * 4000 bytes in 256 sectors each, then the payload.
     assert_eq!(header.0.len(), (8 + 8 * 256) * 512);
     assert_eq!(created.payload_offset(), header.0.len() as u64);
+    let computed = Block::payload_offset_for(&options, None).unwrap();
+    assert_eq!(computed, created.payload_offset());
+    let new_block = created.new_cipher().unwrap().unwrap();
+    assert_eq!(
+        (new_block.0.algo(), new_block.0.mode()),
+        (CipherAlgo::Aes256, CipherMode::Cbc)
+    );
     assert!(Block::has_format(
         BlockFormat::Luks,
         &header.0[..HEADER_LEN]
@@ -160,6 +167,7 @@ fn luks_round_trip() {
     };
     let blind = open(BlockFormat::Luks, None, &mut header, no_io).unwrap();
     assert_eq!((blind.cipher(), blind.kdf_hash()), (None, HashAlgo::Md5));
+    assert!(blind.new_cipher().is_none());
     assert_eq!(blind.payload_offset(), created.payload_offset());
 
     let wrong = secret("654321");
@@ -542,4 +550,30 @@ fn qcow_cannot_be_amended() {
     .unwrap();
     let e = amend(&mut block, &mut Memory::default(), add(&pw), false).unwrap_err();
     assert_eq!(e, "Cannot amend encryption format");
+}
+
+/// The payload offset is known before creation, with creation's checks but no key.
+#[test]
+fn payload_offset_is_computed_without_creating() {
+    let sec = secret("123456");
+    let qcow = CreateOptions::Qcow {
+        key_secret: Some(&sec),
+    };
+    assert_eq!(Block::payload_offset_for(&qcow, None).unwrap(), 0);
+    // aes-128-cbc: 16-byte keys, 4000 stripes in 125 sectors, 128 after alignment.
+    let luks = |key_secret| {
+        CreateOptions::Luks(LuksCreateOptions {
+            key_secret,
+            cipher_alg: Some(CipherAlgo::Aes128),
+            cipher_mode: Some(CipherMode::Cbc),
+            ..Default::default()
+        })
+    };
+    let offset = Block::payload_offset_for(&luks(Some(&sec)), None).unwrap();
+    assert_eq!(offset, (8 + 8 * 128) * 512);
+    let e = Block::payload_offset_for(&luks(None), Some("encrypt.")).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "Parameter 'encrypt.key-secret' is required for cipher"
+    );
 }
