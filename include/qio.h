@@ -9,6 +9,7 @@
 #define QIO_H
 
 #include <glib.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -130,7 +131,7 @@ G_BEGIN_DECLS
 /**
  * The kind of a #QIOSocketAddress, with QAPI's `SocketAddressType` values.
  */
-typedef enum {
+typedef enum QIOSocketAddressType {
     QIO_SOCKET_ADDRESS_TYPE_INET = 0,
     QIO_SOCKET_ADDRESS_TYPE_UNIX = 1,
     QIO_SOCKET_ADDRESS_TYPE_VSOCK = 2,
@@ -140,7 +141,7 @@ typedef enum {
 /**
  * Hash algorithms, with QEMU's values.
  */
-typedef enum {
+typedef enum QCryptoHashAlgo {
     QCRYPTO_HASH_ALGO_MD5 = 0,
     QCRYPTO_HASH_ALGO_SHA1 = 1,
     QCRYPTO_HASH_ALGO_SHA224 = 2,
@@ -155,7 +156,7 @@ typedef enum {
 /**
  * Cipher algorithms, with QEMU's values.
  */
-typedef enum {
+typedef enum QCryptoCipherAlgo {
     QCRYPTO_CIPHER_ALGO_AES_128 = 0,
     QCRYPTO_CIPHER_ALGO_AES_192 = 1,
     QCRYPTO_CIPHER_ALGO_AES_256 = 2,
@@ -175,7 +176,7 @@ typedef enum {
 /**
  * Cipher modes, with QEMU's values.
  */
-typedef enum {
+typedef enum QCryptoCipherMode {
     QCRYPTO_CIPHER_MODE_ECB = 0,
     QCRYPTO_CIPHER_MODE_CBC = 1,
     QCRYPTO_CIPHER_MODE_XTS = 2,
@@ -186,7 +187,7 @@ typedef enum {
 /**
  * IV generator algorithms, with QEMU's values.
  */
-typedef enum {
+typedef enum QCryptoIVGenAlgo {
     /**
      * The sector number's low 32 bits, little-endian, zero-padded.
      */
@@ -205,7 +206,7 @@ typedef enum {
 /**
  * How a secret's data is encoded, with QEMU's values.
  */
-typedef enum {
+typedef enum QCryptoSecretFormat {
     /**
      * The bytes as they are.
      */
@@ -223,7 +224,7 @@ typedef enum {
  * environment variable `QIO_CRYPTO_BACKEND=builtin|nettle|gnutls` makes that backend
  * the default wherever it supports the algorithm.
  */
-typedef enum {
+typedef enum QCryptoBackend {
     /**
      * The fastest compiled backend supporting the algorithm.
      */
@@ -243,9 +244,63 @@ typedef enum {
 } QCryptoBackend;
 
 /**
+ * Volume encryption formats, with QEMU's values.
+ */
+typedef enum QCryptoBlockFormat {
+    /**
+     * QCow's legacy AES-128-CBC keyed with the passphrase: weak, for old images only.
+     */
+    QCRYPTO_BLOCK_FORMAT_QCOW = 0,
+    /**
+     * LUKS (cryptsetup's format).
+     */
+    QCRYPTO_BLOCK_FORMAT_LUKS = 1,
+    QCRYPTO_BLOCK_FORMAT__MAX = 2,
+} QCryptoBlockFormat;
+
+/**
+ * What an amendment does to LUKS key slots, with QEMU's values.
+ */
+typedef enum QCryptoBlockLUKSKeyslotState {
+    /**
+     * Put a passphrase in a key slot.
+     */
+    QCRYPTO_BLOCK_LUKS_KEYSLOT_STATE_ACTIVE = 0,
+    /**
+     * Erase key slots.
+     */
+    QCRYPTO_BLOCK_LUKS_KEYSLOT_STATE_INACTIVE = 1,
+    QCRYPTO_BLOCK_LUKS_KEYSLOT_STATE__MAX = 2,
+} QCryptoBlockLUKSKeyslotState;
+
+/**
+ * Flags of qcrypto_block_open().
+ */
+typedef enum QCryptoBlockOpenFlags {
+    /**
+     * Read and check the header only: no secret needed, no payload I/O possible.
+     */
+    QCRYPTO_BLOCK_OPEN_NO_IO = (1 << 0),
+    /**
+     * The header is a LUKS detached header: the payload is elsewhere, from offset 0.
+     */
+    QCRYPTO_BLOCK_OPEN_DETACHED = (1 << 1),
+} QCryptoBlockOpenFlags;
+
+/**
+ * Flags of qcrypto_block_create().
+ */
+typedef enum QCryptoBlockCreateFlags {
+    /**
+     * Write a LUKS detached header: the payload is elsewhere, from offset 0.
+     */
+    QCRYPTO_BLOCK_CREATE_DETACHED = (1 << 0),
+} QCryptoBlockCreateFlags;
+
+/**
  * Error codes in the `QIO_ERROR` domain. Codes are only ever appended.
  */
-typedef enum {
+typedef enum QIOError {
     /**
      * A failure with no more specific code.
      */
@@ -267,7 +322,7 @@ typedef enum {
 /**
  * Channel capabilities, with QEMU's values.
  */
-typedef enum {
+typedef enum QIOChannelFeature {
     QIO_CHANNEL_FEATURE_FD_PASS = 0,
     QIO_CHANNEL_FEATURE_SHUTDOWN = 1,
     QIO_CHANNEL_FEATURE_LISTEN = 2,
@@ -280,7 +335,7 @@ typedef enum {
 /**
  * Which directions qio_channel_shutdown() closes, with QEMU's values.
  */
-typedef enum {
+typedef enum QIOChannelShutdown {
     QIO_CHANNEL_SHUTDOWN_READ = 1,
     QIO_CHANNEL_SHUTDOWN_WRITE = 2,
     QIO_CHANNEL_SHUTDOWN_BOTH = 3,
@@ -289,7 +344,7 @@ typedef enum {
 /**
  * What a rule, or a list where no rule matches, decides; QEMU's values.
  */
-typedef enum {
+typedef enum QAuthZListPolicy {
     QAUTHZ_LIST_POLICY_DENY = 0,
     QAUTHZ_LIST_POLICY_ALLOW = 1,
     QAUTHZ_LIST_POLICY__MAX = 2,
@@ -298,7 +353,7 @@ typedef enum {
 /**
  * How a rule's text matches an identity; QEMU's values.
  */
-typedef enum {
+typedef enum QAuthZListFormat {
     /**
      * Byte for byte.
      */
@@ -313,7 +368,7 @@ typedef enum {
 /**
  * Which end of a connection credentials are for; QEMU's values.
  */
-typedef enum {
+typedef enum QCryptoTLSCredsEndpoint {
     QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT = 0,
     QCRYPTO_TLS_CREDS_ENDPOINT_SERVER = 1,
     QCRYPTO_TLS_CREDS_ENDPOINT__MAX = 2,
@@ -322,7 +377,7 @@ typedef enum {
 /**
  * Where a handshake stands; QEMU's values.
  */
-typedef enum {
+typedef enum QCryptoTLSSessionHandshakeStatus {
     QCRYPTO_TLS_HANDSHAKE_COMPLETE = 0,
     QCRYPTO_TLS_HANDSHAKE_SENDING = 1,
     QCRYPTO_TLS_HANDSHAKE_RECVING = 2,
@@ -331,7 +386,7 @@ typedef enum {
 /**
  * Where a closure alert stands; QEMU's values.
  */
-typedef enum {
+typedef enum QCryptoTLSSessionByeStatus {
     QCRYPTO_TLS_BYE_COMPLETE = 0,
     QCRYPTO_TLS_BYE_SENDING = 1,
     QCRYPTO_TLS_BYE_RECVING = 2,
@@ -356,6 +411,12 @@ typedef struct QAuthZListFile QAuthZListFile;
  * A #QAuthZ allowing one identity; upcast with QAUTHZ().
  */
 typedef struct QAuthZSimple QAuthZSimple;
+
+/**
+ * An open volume, freed with qcrypto_block_free(). Encryption and decryption may run
+ * on several threads at once; everything else, one thread at a time.
+ */
+typedef struct QCryptoBlock QCryptoBlock;
 
 /**
  * A keyed cipher with its IV state, freed with qcrypto_cipher_free().
@@ -457,28 +518,270 @@ typedef struct QIOSocketAddress QIOSocketAddress;
 typedef struct QIOTask QIOTask;
 
 /**
+ * The legacy qcow format's options (QAPI's `QCryptoBlockOptionsQCow`).
+ */
+typedef struct QCryptoBlockOptionsQCow {
+    /**
+     * (nullable): the passphrase, borrowed for the call.
+     */
+    const struct QCryptoSecret *key_secret;
+} QCryptoBlockOptionsQCow;
+
+/**
+ * LUKS's options for opening (QAPI's `QCryptoBlockOptionsLUKS`).
+ */
+typedef struct QCryptoBlockOptionsLUKS {
+    /**
+     * (nullable): the passphrase, borrowed for the call; not needed with
+     * %QCRYPTO_BLOCK_OPEN_NO_IO.
+     */
+    const struct QCryptoSecret *key_secret;
+} QCryptoBlockOptionsLUKS;
+
+/**
+ * The format's members of #QCryptoBlockOpenOptions.
+ */
+typedef union QCryptoBlockOpenOptionsU {
+    struct QCryptoBlockOptionsQCow qcow;
+    struct QCryptoBlockOptionsLUKS luks;
+} QCryptoBlockOpenOptionsU;
+
+/**
+ * How to open a volume (QAPI's `QCryptoBlockOpenOptions`): @u's member named by
+ * @format is read.
+ */
+typedef struct QCryptoBlockOpenOptions {
+    QCryptoBlockFormat format;
+    union QCryptoBlockOpenOptionsU u;
+} QCryptoBlockOpenOptions;
+
+/**
+ * Reads @buflen bytes of the header at @offset into @buf. @block is NULL while the
+ * volume is being opened.
+ *
+ * Returns: 0 on success, -1 with @errp set on failure.
+ */
+typedef int (*QCryptoBlockReadFunc)(struct QCryptoBlock *block,
+                                    size_t offset,
+                                    uint8_t *buf,
+                                    size_t buflen,
+                                    void *opaque,
+                                    GError **errp);
+
+/**
+ * LUKS's options for creation (QAPI's `QCryptoBlockCreateOptionsLUKS`); each value
+ * counts only if its `has_` flag is set, QEMU's default otherwise.
+ */
+typedef struct QCryptoBlockCreateOptionsLUKS {
+    /**
+     * The passphrase key slot 0 gets, borrowed for the call.
+     */
+    const struct QCryptoSecret *key_secret;
+    bool has_cipher_alg;
+    /**
+     * Default: %QCRYPTO_CIPHER_ALGO_AES_256.
+     */
+    QCryptoCipherAlgo cipher_alg;
+    bool has_cipher_mode;
+    /**
+     * Default: %QCRYPTO_CIPHER_MODE_XTS.
+     */
+    QCryptoCipherMode cipher_mode;
+    bool has_ivgen_alg;
+    /**
+     * Default: %QCRYPTO_IV_GEN_ALGO_PLAIN64.
+     */
+    QCryptoIVGenAlgo ivgen_alg;
+    bool has_ivgen_hash_alg;
+    /**
+     * ESSIV's hash. Default: %QCRYPTO_HASH_ALGO_SHA256 with ESSIV.
+     */
+    QCryptoHashAlgo ivgen_hash_alg;
+    bool has_hash_alg;
+    /**
+     * The hash of PBKDF2 and the anti-forensic splitter. Default:
+     * %QCRYPTO_HASH_ALGO_SHA256.
+     */
+    QCryptoHashAlgo hash_alg;
+    bool has_iter_time;
+    /**
+     * Milliseconds of PBKDF2 an unlock costs, calibrated on this machine. Default: 2000.
+     */
+    int64_t iter_time;
+} QCryptoBlockCreateOptionsLUKS;
+
+/**
+ * The format's members of #QCryptoBlockCreateOptions.
+ */
+typedef union QCryptoBlockCreateOptionsU {
+    struct QCryptoBlockOptionsQCow qcow;
+    struct QCryptoBlockCreateOptionsLUKS luks;
+} QCryptoBlockCreateOptionsU;
+
+/**
+ * How to create a volume (QAPI's `QCryptoBlockCreateOptions`).
+ */
+typedef struct QCryptoBlockCreateOptions {
+    QCryptoBlockFormat format;
+    union QCryptoBlockCreateOptionsU u;
+} QCryptoBlockCreateOptions;
+
+/**
+ * Makes room for a header of @headerlen bytes, before any write. @block is NULL.
+ *
+ * Returns: 0 on success, -1 with @errp set on failure.
+ */
+typedef int (*QCryptoBlockInitFunc)(struct QCryptoBlock *block,
+                                    size_t headerlen,
+                                    void *opaque,
+                                    GError **errp);
+
+/**
+ * Writes the @buflen bytes at @buf to the header at @offset. @block is NULL while the
+ * volume is being created.
+ *
+ * Returns: 0 on success, -1 with @errp set on failure.
+ */
+typedef int (*QCryptoBlockWriteFunc)(struct QCryptoBlock *block,
+                                     size_t offset,
+                                     const uint8_t *buf,
+                                     size_t buflen,
+                                     void *opaque,
+                                     GError **errp);
+
+/**
+ * A change to LUKS key slots (QAPI's `QCryptoBlockAmendOptionsLUKS`).
+ */
+typedef struct QCryptoBlockAmendOptionsLUKS {
+    QCryptoBlockLUKSKeyslotState state;
+    /**
+     * (nullable): activating: the passphrase to add.
+     */
+    const struct QCryptoSecret *new_secret;
+    /**
+     * (nullable): erasing: the passphrase whose key slots go.
+     */
+    const struct QCryptoSecret *old_secret;
+    bool has_keyslot;
+    /**
+     * The slot to fill (default: the first free one) or to erase.
+     */
+    int64_t keyslot;
+    bool has_iter_time;
+    /**
+     * Activating: milliseconds of PBKDF2 for the new slot. Default: 2000.
+     */
+    int64_t iter_time;
+    /**
+     * (nullable): activating: a passphrase the volume has already (default: the one it
+     * was opened with).
+     */
+    const struct QCryptoSecret *secret;
+} QCryptoBlockAmendOptionsLUKS;
+
+/**
+ * The format's members of #QCryptoBlockAmendOptions.
+ */
+typedef union QCryptoBlockAmendOptionsU {
+    struct QCryptoBlockAmendOptionsLUKS luks;
+} QCryptoBlockAmendOptionsU;
+
+/**
+ * How to change a volume's key slots (QAPI's `QCryptoBlockAmendOptions`).
+ */
+typedef struct QCryptoBlockAmendOptions {
+    QCryptoBlockFormat format;
+    union QCryptoBlockAmendOptionsU u;
+} QCryptoBlockAmendOptions;
+
+/**
+ * One LUKS key slot (QAPI's `QCryptoBlockInfoLUKSSlot`).
+ */
+typedef struct QCryptoBlockInfoLUKSSlot {
+    bool active;
+    bool has_iters;
+    /**
+     * PBKDF2 iterations of an active slot.
+     */
+    int64_t iters;
+    bool has_stripes;
+    /**
+     * Anti-forensic stripes of an active slot.
+     */
+    int64_t stripes;
+    /**
+     * Where the slot's key material starts, in bytes.
+     */
+    int64_t key_offset;
+} QCryptoBlockInfoLUKSSlot;
+
+/**
+ * A list of key slots, in order.
+ */
+typedef struct QCryptoBlockInfoLUKSSlotList {
+    struct QCryptoBlockInfoLUKSSlotList *next;
+    struct QCryptoBlockInfoLUKSSlot *value;
+} QCryptoBlockInfoLUKSSlotList;
+
+/**
+ * A LUKS volume's description (QAPI's `QCryptoBlockInfoLUKS`).
+ */
+typedef struct QCryptoBlockInfoLUKS {
+    QCryptoCipherAlgo cipher_alg;
+    QCryptoCipherMode cipher_mode;
+    QCryptoIVGenAlgo ivgen_alg;
+    bool has_ivgen_hash_alg;
+    QCryptoHashAlgo ivgen_hash_alg;
+    QCryptoHashAlgo hash_alg;
+    bool detached_header;
+    /**
+     * Where the payload starts, in bytes (0 with a detached header).
+     */
+    int64_t payload_offset;
+    int64_t master_key_iters;
+    char *uuid;
+    struct QCryptoBlockInfoLUKSSlotList *slots;
+} QCryptoBlockInfoLUKS;
+
+/**
+ * The format's members of #QCryptoBlockInfo (qcow has none).
+ */
+typedef union QCryptoBlockInfoU {
+    struct QCryptoBlockInfoLUKS luks;
+} QCryptoBlockInfoU;
+
+/**
+ * A volume's description (QAPI's `QCryptoBlockInfo`), freed with
+ * qcrypto_block_info_free().
+ */
+typedef struct QCryptoBlockInfo {
+    QCryptoBlockFormat format;
+    union QCryptoBlockInfoU u;
+} QCryptoBlockInfo;
+
+/**
  * A watch callback: the channel, the conditions that are ready, the user data;
  * returns G_SOURCE_CONTINUE to keep the watch or G_SOURCE_REMOVE to drop it.
  */
-typedef gboolean (*QIOChannelFunc)(QIOChannel *ioc, GIOCondition condition, gpointer data);
+typedef gboolean (*QIOChannelFunc)(struct QIOChannel *ioc, GIOCondition condition, gpointer data);
 
 /**
  * A task's completion callback.
  */
-typedef void (*QIOTaskFunc)(QIOTask *task, gpointer opaque);
+typedef void (*QIOTaskFunc)(struct QIOTask *task, gpointer opaque);
 
 /**
  * What runs for each accepted client: @sioc is (transfer none), so take a reference
  * to keep it.
  */
-typedef void (*QIONetListenerClientFunc)(QIONetListener *listener,
-                                         QIOChannelSocket *sioc,
+typedef void (*QIONetListenerClientFunc)(struct QIONetListener *listener,
+                                         struct QIOChannelSocket *sioc,
                                          gpointer data);
 
 /**
  * A task's worker, run in a worker thread by qio_task_run_in_thread().
  */
-typedef void (*QIOTaskWorker)(QIOTask *task, gpointer opaque);
+typedef void (*QIOTaskWorker)(struct QIOTask *task, gpointer opaque);
 
 /**
  * Sends @len bytes of @buf for the session; returns the count sent,
@@ -528,14 +831,14 @@ int qcrypto_afsplit_decode(QCryptoHashAlgo hash,
  * Returns: (transfer full) (nullable): the policy, to drop with qauthz_unref(), or
  * NULL with @error set (@identity not UTF-8).
  */
-QAuthZSimple *qauthz_simple_new(const char *identity, GError **error);
+struct QAuthZSimple *qauthz_simple_new(const char *identity, GError **error);
 
 /**
  * A list with no rules, deciding @policy until rules are added.
  *
  * Returns: (transfer full): the list, to drop with qauthz_unref().
  */
-QAuthZList *qauthz_list_new(QAuthZListPolicy policy);
+struct QAuthZList *qauthz_list_new(QAuthZListPolicy policy);
 
 /**
  * Adds a rule last: identities that @match_ matches in @format get @policy, unless an
@@ -543,7 +846,7 @@ QAuthZList *qauthz_list_new(QAuthZListPolicy policy);
  *
  * Returns: the rule's index, or -1 with @error set (@match_ not UTF-8).
  */
-ssize_t qauthz_list_append_rule(QAuthZList *auth,
+ssize_t qauthz_list_append_rule(struct QAuthZList *auth,
                                 const char *match_,
                                 QAuthZListPolicy policy,
                                 QAuthZListFormat format,
@@ -554,7 +857,7 @@ ssize_t qauthz_list_append_rule(QAuthZList *auth,
  *
  * Returns: the rule's index, or -1 with @error set (@match_ not UTF-8).
  */
-ssize_t qauthz_list_insert_rule(QAuthZList *auth,
+ssize_t qauthz_list_insert_rule(struct QAuthZList *auth,
                                 const char *match_,
                                 QAuthZListPolicy policy,
                                 QAuthZListFormat format,
@@ -566,7 +869,7 @@ ssize_t qauthz_list_insert_rule(QAuthZList *auth,
  *
  * Returns: the index it had, or -1 when no rule has that text.
  */
-ssize_t qauthz_list_delete_rule(QAuthZList *auth, const char *match_);
+ssize_t qauthz_list_delete_rule(struct QAuthZList *auth, const char *match_);
 
 /**
  * The list in the JSON file @filename, e.g. `{"policy": "deny", "rules": [{"match":
@@ -577,7 +880,7 @@ ssize_t qauthz_list_delete_rule(QAuthZList *auth, const char *match_);
  * Returns: (transfer full) (nullable): the policy, to drop with qauthz_unref(), or
  * NULL with @error set.
  */
-QAuthZListFile *qauthz_list_file_new(const char *filename, gboolean refresh, GError **error);
+struct QAuthZListFile *qauthz_list_file_new(const char *filename, gboolean refresh, GError **error);
 
 /**
  * Whether @identity is allowed by @authz.
@@ -586,49 +889,205 @@ QAuthZListFile *qauthz_list_file_new(const char *filename, gboolean refresh, GEr
  * could be made (a rules file that no longer loads, an identity not UTF-8), which
  * callers treat as a denial.
  */
-gboolean qauthz_is_allowed(QAuthZ *authz, const char *identity, GError **error);
+gboolean qauthz_is_allowed(struct QAuthZ *authz, const char *identity, GError **error);
 
 /**
  * Adds a reference to @authz.
  *
  * Returns: (transfer full): @authz.
  */
-QAuthZ *qauthz_ref(QAuthZ *authz);
+struct QAuthZ *qauthz_ref(struct QAuthZ *authz);
 
 /**
  * Drops a reference to @authz; the last one frees it. NULL is ignored.
  */
-void qauthz_unref(QAuthZ *authz);
+void qauthz_unref(struct QAuthZ *authz);
+
+/**
+ * Whether @buf, the first @buflen bytes of a volume, holds a header of @format.
+ * Never for qcow, whose encryption has no header of its own.
+ *
+ * Returns: true if it does; false otherwise, also for an unknown @format.
+ */
+bool qcrypto_block_has_format(QCryptoBlockFormat format, const uint8_t *buf, size_t buflen);
+
+/**
+ * Opens the volume whose header @readfunc reads, with the passphrase of @options
+ * unless @flags hold %QCRYPTO_BLOCK_OPEN_NO_IO. @optprefix (nullable) prefixes option
+ * names in messages ("encrypt." for qcow2). @readfunc's @block is NULL.
+ *
+ * Returns: (transfer full) (nullable): the volume, to free with
+ * qcrypto_block_free(), or NULL with @errp set ("Invalid password, cannot unlock any
+ * keyslot" for a wrong passphrase).
+ */
+struct QCryptoBlock *qcrypto_block_open(const struct QCryptoBlockOpenOptions *options,
+                                        const char *optprefix,
+                                        QCryptoBlockReadFunc readfunc,
+                                        void *opaque,
+                                        unsigned int flags,
+                                        GError **errp);
+
+/**
+ * Creates a volume as @options say: @initfunc is told the header's length, then
+ * @writefunc writes it (both with a NULL @block). With
+ * %QCRYPTO_BLOCK_CREATE_DETACHED the header is written alone and the payload starts
+ * at offset 0 elsewhere.
+ *
+ * Returns: (transfer full) (nullable): the new volume, to free with
+ * qcrypto_block_free(), or NULL with @errp set.
+ */
+struct QCryptoBlock *qcrypto_block_create(const struct QCryptoBlockCreateOptions *options,
+                                          const char *optprefix,
+                                          QCryptoBlockInitFunc initfunc,
+                                          QCryptoBlockWriteFunc writefunc,
+                                          void *opaque,
+                                          unsigned int flags,
+                                          GError **errp);
+
+/**
+ * Changes the key slots of @block as @options say, reading and writing its header
+ * through @readfunc and @writefunc (which get @block). @force overwrites an active
+ * slot and erases the last one, which QEMU's rules otherwise refuse.
+ *
+ * Returns: 0 on success, -1 with @errp set on failure.
+ */
+int qcrypto_block_amend_options(struct QCryptoBlock *block,
+                                QCryptoBlockReadFunc readfunc,
+                                QCryptoBlockWriteFunc writefunc,
+                                void *opaque,
+                                const struct QCryptoBlockAmendOptions *options,
+                                bool force,
+                                GError **errp);
+
+/**
+ * Sets `*len` to where the payload of a volume created with @options would start:
+ * the bytes of its header and key material (0 for qcow). The options are checked as
+ * qcrypto_block_create() checks them, but nothing is created and no key derived.
+ *
+ * Returns: true on success, false with @errp set if @options are refused.
+ */
+bool qcrypto_block_calculate_payload_offset(const struct QCryptoBlockCreateOptions *options,
+                                            const char *optprefix,
+                                            size_t *len,
+                                            GError **errp);
+
+/**
+ * Describes @block: its format and, for LUKS, its algorithms, UUID and key slots.
+ *
+ * Returns: (transfer full): the description, to free with qcrypto_block_info_free();
+ * NULL (and a critical) if @block is not a volume.
+ */
+struct QCryptoBlockInfo *qcrypto_block_get_info(struct QCryptoBlock *block, GError **errp);
+
+/**
+ * Frees a description from qcrypto_block_get_info() (QEMU's
+ * `qapi_free_QCryptoBlockInfo`); NULL is ignored.
+ */
+void qcrypto_block_info_free(struct QCryptoBlockInfo *info);
+
+/**
+ * Decrypts @len bytes at @buf in place: payload sectors starting at byte @offset of
+ * the payload. May run on several threads at once.
+ *
+ * Returns: 0 on success, -1 with @errp set on failure; -1 and a critical if @offset
+ * or @len is not a multiple of the sector size or @block was opened with
+ * %QCRYPTO_BLOCK_OPEN_NO_IO.
+ */
+int qcrypto_block_decrypt(struct QCryptoBlock *block,
+                          uint64_t offset,
+                          uint8_t *buf,
+                          size_t len,
+                          GError **errp);
+
+/**
+ * Encrypts @len bytes at @buf in place, as qcrypto_block_decrypt() takes them.
+ *
+ * Returns: 0 on success, -1 with @errp set on failure; -1 and a critical for the
+ * misuses qcrypto_block_decrypt() names.
+ */
+int qcrypto_block_encrypt(struct QCryptoBlock *block,
+                          uint64_t offset,
+                          uint8_t *buf,
+                          size_t len,
+                          GError **errp);
+
+/**
+ * The cipher @block encrypts its payload with, for callers that work on sectors
+ * themselves; the IV of each sector is theirs to set (see qcrypto_block_get_ivgen()).
+ *
+ * Returns: (transfer none) (nullable): the cipher, owned by @block (never free it);
+ * NULL if @block was opened with %QCRYPTO_BLOCK_OPEN_NO_IO.
+ */
+struct QCryptoCipher *qcrypto_block_get_cipher(struct QCryptoBlock *block);
+
+/**
+ * The IV generator of @block's payload sectors.
+ *
+ * Returns: (transfer none) (nullable): the generator, owned by @block (never free it);
+ * NULL if @block was opened with %QCRYPTO_BLOCK_OPEN_NO_IO.
+ */
+struct QCryptoIVGen *qcrypto_block_get_ivgen(struct QCryptoBlock *block);
+
+/**
+ * The hash that derives keys from passphrases (%QCRYPTO_HASH_ALGO_MD5, QEMU's 0, for
+ * qcow and for a volume opened with %QCRYPTO_BLOCK_OPEN_NO_IO).
+ *
+ * Returns: the hash; %QCRYPTO_HASH_ALGO__MAX (and a critical) if @block is not a
+ * volume.
+ */
+QCryptoHashAlgo qcrypto_block_get_kdf_hash(struct QCryptoBlock *block);
+
+/**
+ * Where the payload starts, in bytes from the header's start (0 for qcow and for a
+ * detached header).
+ *
+ * Returns: the offset; 0 (and a critical) if @block is not a volume.
+ */
+uint64_t qcrypto_block_get_payload_offset(struct QCryptoBlock *block);
+
+/**
+ * The payload's sector size in bytes: the unit of qcrypto_block_encrypt() and
+ * _decrypt().
+ *
+ * Returns: the size; 0 (and a critical) if @block is not a volume.
+ */
+uint64_t qcrypto_block_get_sector_size(struct QCryptoBlock *block);
+
+/**
+ * Frees @block (transfer full), its cipher and IV generator, and wipes its keys;
+ * NULL is ignored.
+ */
+void qcrypto_block_free(struct QCryptoBlock *block);
 
 /**
  * Adds a reference to @ioc.
  *
  * Returns: (transfer full): @ioc; NULL (and a critical) if it is not a channel.
  */
-QIOChannel *qio_channel_ref(QIOChannel *ioc);
+struct QIOChannel *qio_channel_ref(struct QIOChannel *ioc);
 
 /**
  * Drops a reference to @ioc (transfer full); the last one closes and frees it. NULL
  * is ignored.
  */
-void qio_channel_unref(QIOChannel *ioc);
+void qio_channel_unref(struct QIOChannel *ioc);
 
 /**
  * Returns: whether @ioc has @feature.
  */
-gboolean qio_channel_has_feature(QIOChannel *ioc, QIOChannelFeature feature);
+gboolean qio_channel_has_feature(struct QIOChannel *ioc, QIOChannelFeature feature);
 
 /**
  * Sets @feature on @ioc (for users' flags such as %QIO_CHANNEL_FEATURE_CONCURRENT_IO).
  */
-void qio_channel_set_feature(QIOChannel *ioc, QIOChannelFeature feature);
+void qio_channel_set_feature(struct QIOChannel *ioc, QIOChannelFeature feature);
 
 /**
  * Returns: (transfer none): the QOM type name of @ioc's type, such as
  * %TYPE_QIO_CHANNEL_SOCKET ("qio-channel-socket"); NULL (and a critical) if @ioc is not
  * a channel. QEMU code reads object_get_typename(OBJECT(ioc)).
  */
-const char *qio_channel_get_type_name(QIOChannel *ioc);
+const char *qio_channel_get_type_name(struct QIOChannel *ioc);
 
 /**
  * Whether @ioc is a @type_name: %TYPE_QIO_CHANNEL for every channel, or its own type's
@@ -636,12 +1095,12 @@ const char *qio_channel_get_type_name(QIOChannel *ioc);
  *
  * Returns: TRUE if it is, FALSE if not (and, with a critical, on misuse).
  */
-gboolean qio_channel_is_a(QIOChannel *ioc, const char *type_name);
+gboolean qio_channel_is_a(struct QIOChannel *ioc, const char *type_name);
 
 /**
  * Names the watches created on @ioc from now on (g_source_set_name()).
  */
-void qio_channel_set_name(QIOChannel *ioc, const char *name);
+void qio_channel_set_name(struct QIOChannel *ioc, const char *name);
 
 /**
  * Reads once into @iov (@niov buffers). With @fds and @nfds (both or neither), also
@@ -652,7 +1111,7 @@ void qio_channel_set_name(QIOChannel *ioc, const char *name);
  * Returns: the bytes read, 0 at end-of-file, %QIO_CHANNEL_ERR_BLOCK if a non-blocking
  * channel has nothing yet, or -1 with @error set.
  */
-ssize_t qio_channel_readv_full(QIOChannel *ioc,
+ssize_t qio_channel_readv_full(struct QIOChannel *ioc,
                                const struct iovec *iov,
                                size_t niov,
                                int **fds,
@@ -666,7 +1125,7 @@ ssize_t qio_channel_readv_full(QIOChannel *ioc,
  *
  * Returns: the bytes written, %QIO_CHANNEL_ERR_BLOCK, or -1 with @error set.
  */
-ssize_t qio_channel_writev_full(QIOChannel *ioc,
+ssize_t qio_channel_writev_full(struct QIOChannel *ioc,
                                 const struct iovec *iov,
                                 size_t niov,
                                 const int *fds,
@@ -679,28 +1138,34 @@ ssize_t qio_channel_writev_full(QIOChannel *ioc,
  *
  * Returns: the bytes read, 0 at end-of-file, %QIO_CHANNEL_ERR_BLOCK, or -1.
  */
-ssize_t qio_channel_readv(QIOChannel *ioc, const struct iovec *iov, size_t niov, GError **error);
+ssize_t qio_channel_readv(struct QIOChannel *ioc,
+                          const struct iovec *iov,
+                          size_t niov,
+                          GError **error);
 
 /**
  * Writes once from @iov: qio_channel_writev_full() without descriptors or flags.
  *
  * Returns: the bytes written, %QIO_CHANNEL_ERR_BLOCK, or -1.
  */
-ssize_t qio_channel_writev(QIOChannel *ioc, const struct iovec *iov, size_t niov, GError **error);
+ssize_t qio_channel_writev(struct QIOChannel *ioc,
+                           const struct iovec *iov,
+                           size_t niov,
+                           GError **error);
 
 /**
  * Reads once into the @buflen bytes at @buf.
  *
  * Returns: the bytes read, 0 at end-of-file, %QIO_CHANNEL_ERR_BLOCK, or -1.
  */
-ssize_t qio_channel_read(QIOChannel *ioc, char *buf, size_t buflen, GError **error);
+ssize_t qio_channel_read(struct QIOChannel *ioc, char *buf, size_t buflen, GError **error);
 
 /**
  * Writes once from the @buflen bytes at @buf.
  *
  * Returns: the bytes written, %QIO_CHANNEL_ERR_BLOCK, or -1.
  */
-ssize_t qio_channel_write(QIOChannel *ioc, const char *buf, size_t buflen, GError **error);
+ssize_t qio_channel_write(struct QIOChannel *ioc, const char *buf, size_t buflen, GError **error);
 
 /**
  * Fills all of @iov, waiting whenever the channel would block, receiving descriptors
@@ -709,7 +1174,7 @@ ssize_t qio_channel_write(QIOChannel *ioc, const char *buf, size_t buflen, GErro
  * Returns: 1 when everything was read, 0 at end-of-file before any data, -1 with
  * @error set (including end-of-file after some data).
  */
-int qio_channel_readv_full_all_eof(QIOChannel *ioc,
+int qio_channel_readv_full_all_eof(struct QIOChannel *ioc,
                                    const struct iovec *iov,
                                    size_t niov,
                                    int **fds,
@@ -723,7 +1188,7 @@ int qio_channel_readv_full_all_eof(QIOChannel *ioc,
  *
  * Returns: 0, or -1 with @error set.
  */
-int qio_channel_readv_full_all(QIOChannel *ioc,
+int qio_channel_readv_full_all(struct QIOChannel *ioc,
                                const struct iovec *iov,
                                size_t niov,
                                int **fds,
@@ -735,7 +1200,7 @@ int qio_channel_readv_full_all(QIOChannel *ioc,
  *
  * Returns: 1, 0 at end-of-file before any data, or -1.
  */
-int qio_channel_readv_all_eof(QIOChannel *ioc,
+int qio_channel_readv_all_eof(struct QIOChannel *ioc,
                               const struct iovec *iov,
                               size_t niov,
                               GError **error);
@@ -745,21 +1210,24 @@ int qio_channel_readv_all_eof(QIOChannel *ioc,
  *
  * Returns: 0, or -1 with @error set.
  */
-int qio_channel_readv_all(QIOChannel *ioc, const struct iovec *iov, size_t niov, GError **error);
+int qio_channel_readv_all(struct QIOChannel *ioc,
+                          const struct iovec *iov,
+                          size_t niov,
+                          GError **error);
 
 /**
  * Reads exactly @buflen bytes into @buf.
  *
  * Returns: 1, 0 at end-of-file before any data, or -1.
  */
-int qio_channel_read_all_eof(QIOChannel *ioc, char *buf, size_t buflen, GError **error);
+int qio_channel_read_all_eof(struct QIOChannel *ioc, char *buf, size_t buflen, GError **error);
 
 /**
  * Reads exactly @buflen bytes into @buf; end-of-file is an error.
  *
  * Returns: 0, or -1 with @error set.
  */
-int qio_channel_read_all(QIOChannel *ioc, char *buf, size_t buflen, GError **error);
+int qio_channel_read_all(struct QIOChannel *ioc, char *buf, size_t buflen, GError **error);
 
 /**
  * Writes all of @iov, waiting whenever the channel would block; the @nfds
@@ -767,7 +1235,7 @@ int qio_channel_read_all(QIOChannel *ioc, char *buf, size_t buflen, GError **err
  *
  * Returns: 0, or -1 with @error set.
  */
-int qio_channel_writev_full_all(QIOChannel *ioc,
+int qio_channel_writev_full_all(struct QIOChannel *ioc,
                                 const struct iovec *iov,
                                 size_t niov,
                                 const int *fds,
@@ -780,28 +1248,31 @@ int qio_channel_writev_full_all(QIOChannel *ioc,
  *
  * Returns: 0, or -1 with @error set.
  */
-int qio_channel_writev_all(QIOChannel *ioc, const struct iovec *iov, size_t niov, GError **error);
+int qio_channel_writev_all(struct QIOChannel *ioc,
+                           const struct iovec *iov,
+                           size_t niov,
+                           GError **error);
 
 /**
  * Writes all @buflen bytes of @buf.
  *
  * Returns: 0, or -1 with @error set.
  */
-int qio_channel_write_all(QIOChannel *ioc, const char *buf, size_t buflen, GError **error);
+int qio_channel_write_all(struct QIOChannel *ioc, const char *buf, size_t buflen, GError **error);
 
 /**
  * Switches @ioc between blocking (@enabled) and non-blocking I/O.
  *
  * Returns: TRUE, or FALSE with @error set.
  */
-gboolean qio_channel_set_blocking(QIOChannel *ioc, gboolean enabled, GError **error);
+gboolean qio_channel_set_blocking(struct QIOChannel *ioc, gboolean enabled, GError **error);
 
 /**
  * Closes @ioc: later I/O fails. A command channel waits for its child here.
  *
  * Returns: 0, or -1 with @error set.
  */
-int qio_channel_close(QIOChannel *ioc, GError **error);
+int qio_channel_close(struct QIOChannel *ioc, GError **error);
 
 /**
  * Closes one or both directions of @ioc without blocking (channels with
@@ -809,32 +1280,32 @@ int qio_channel_close(QIOChannel *ioc, GError **error);
  *
  * Returns: 0, or -1 with @error set.
  */
-int qio_channel_shutdown(QIOChannel *ioc, QIOChannelShutdown how, GError **error);
+int qio_channel_shutdown(struct QIOChannel *ioc, QIOChannelShutdown how, GError **error);
 
 /**
  * Turns Nagle's algorithm on (@enabled) or off (TCP_NODELAY); a no-op on channels
  * without it.
  */
-void qio_channel_set_delay(QIOChannel *ioc, gboolean enabled);
+void qio_channel_set_delay(struct QIOChannel *ioc, gboolean enabled);
 
 /**
  * Turns TCP_CORK on or off; a no-op on channels without it.
  */
-void qio_channel_set_cork(QIOChannel *ioc, gboolean enabled);
+void qio_channel_set_cork(struct QIOChannel *ioc, gboolean enabled);
 
 /**
  * Moves the position of @ioc (@whence as for lseek()).
  *
  * Returns: the new offset, or -1 with @error set.
  */
-off_t qio_channel_io_seek(QIOChannel *ioc, off_t offset, int whence, GError **error);
+off_t qio_channel_io_seek(struct QIOChannel *ioc, off_t offset, int whence, GError **error);
 
 /**
  * Reads once into @iov at @offset without moving the position (seekable channels).
  *
  * Returns: the bytes read, 0 at end-of-file, or -1 with @error set.
  */
-ssize_t qio_channel_preadv(QIOChannel *ioc,
+ssize_t qio_channel_preadv(struct QIOChannel *ioc,
                            const struct iovec *iov,
                            size_t niov,
                            off_t offset,
@@ -845,7 +1316,7 @@ ssize_t qio_channel_preadv(QIOChannel *ioc,
  *
  * Returns: the bytes written, or -1 with @error set.
  */
-ssize_t qio_channel_pwritev(QIOChannel *ioc,
+ssize_t qio_channel_pwritev(struct QIOChannel *ioc,
                             const struct iovec *iov,
                             size_t niov,
                             off_t offset,
@@ -856,14 +1327,18 @@ ssize_t qio_channel_pwritev(QIOChannel *ioc,
  *
  * Returns: the bytes read, 0 at end-of-file, or -1 with @error set.
  */
-ssize_t qio_channel_pread(QIOChannel *ioc, char *buf, size_t buflen, off_t offset, GError **error);
+ssize_t qio_channel_pread(struct QIOChannel *ioc,
+                          char *buf,
+                          size_t buflen,
+                          off_t offset,
+                          GError **error);
 
 /**
  * Writes once the @buflen bytes at @buf at @offset.
  *
  * Returns: the bytes written, or -1 with @error set.
  */
-ssize_t qio_channel_pwrite(QIOChannel *ioc,
+ssize_t qio_channel_pwrite(struct QIOChannel *ioc,
                            const char *buf,
                            size_t buflen,
                            off_t offset,
@@ -875,14 +1350,14 @@ ssize_t qio_channel_pwrite(QIOChannel *ioc,
  * Returns: 0; 1 when every one of them fell back to copying (no zero-copy gain); -1
  * with @error set. 0 at once on channels without %QIO_CHANNEL_FEATURE_WRITE_ZERO_COPY.
  */
-int qio_channel_flush(QIOChannel *ioc, GError **error);
+int qio_channel_flush(struct QIOChannel *ioc, GError **error);
 
 /**
  * Stores the process id of the peer of a UNIX socket channel in @pid.
  *
  * Returns: 0, or -1 with @error set.
  */
-int qio_channel_get_peerpid(QIOChannel *ioc, unsigned int *pid, GError **error);
+int qio_channel_get_peerpid(struct QIOChannel *ioc, unsigned int *pid, GError **error);
 
 /**
  * A new source that dispatches when @ioc is ready for @condition; set its callback
@@ -891,7 +1366,7 @@ int qio_channel_get_peerpid(QIOChannel *ioc, unsigned int *pid, GError **error);
  *
  * Returns: (transfer full): the unattached source.
  */
-GSource *qio_channel_create_watch(QIOChannel *ioc, GIOCondition condition);
+GSource *qio_channel_create_watch(struct QIOChannel *ioc, GIOCondition condition);
 
 /**
  * Calls @func(@ioc, ready, @user_data) in the thread iterating @context (NULL: the
@@ -900,7 +1375,7 @@ GSource *qio_channel_create_watch(QIOChannel *ioc, GIOCondition condition);
  *
  * Returns: the watch's source id in @context.
  */
-unsigned int qio_channel_add_watch_full(QIOChannel *ioc,
+unsigned int qio_channel_add_watch_full(struct QIOChannel *ioc,
                                         GIOCondition condition,
                                         QIOChannelFunc func,
                                         gpointer user_data,
@@ -912,7 +1387,7 @@ unsigned int qio_channel_add_watch_full(QIOChannel *ioc,
  *
  * Returns: the watch's source id.
  */
-unsigned int qio_channel_add_watch(QIOChannel *ioc,
+unsigned int qio_channel_add_watch(struct QIOChannel *ioc,
                                    GIOCondition condition,
                                    QIOChannelFunc func,
                                    gpointer user_data,
@@ -924,7 +1399,7 @@ unsigned int qio_channel_add_watch(QIOChannel *ioc,
  * Returns: (transfer full): the source, to g_source_unref() (g_source_destroy() removes
  * the watch).
  */
-GSource *qio_channel_add_watch_source(QIOChannel *ioc,
+GSource *qio_channel_add_watch_source(struct QIOChannel *ioc,
                                       GIOCondition condition,
                                       QIOChannelFunc func,
                                       gpointer user_data,
@@ -936,7 +1411,7 @@ GSource *qio_channel_add_watch_source(QIOChannel *ioc,
  * closed: a closed channel returns at once, and a wait in progress returns when
  * another thread closes @ioc or a channel it is layered over.
  */
-void qio_channel_wait(QIOChannel *ioc, GIOCondition condition);
+void qio_channel_wait(struct QIOChannel *ioc, GIOCondition condition);
 
 /**
  * A new empty buffer with room for @capacity bytes. Reads consume from the offset
@@ -946,7 +1421,7 @@ void qio_channel_wait(QIOChannel *ioc, GIOCondition condition);
  *
  * Returns: (transfer full): the channel, to drop with qio_channel_unref().
  */
-QIOChannelBuffer *qio_channel_buffer_new(size_t capacity);
+struct QIOChannelBuffer *qio_channel_buffer_new(size_t capacity);
 
 /**
  * The bytes written to @bioc so far; their count is stored in @usage.
@@ -954,7 +1429,7 @@ QIOChannelBuffer *qio_channel_buffer_new(size_t capacity);
  * Returns: (transfer full) (nullable): a g_malloc'd copy to g_free() (NULL-terminated
  * for convenience; NULL only on misuse).
  */
-uint8_t *qio_channel_buffer_dup_data(QIOChannelBuffer *bioc, size_t *usage);
+uint8_t *qio_channel_buffer_dup_data(struct QIOChannelBuffer *bioc, size_t *usage);
 
 /**
  * Runs @argv (NULL-terminated; the program is searched in PATH) with pipes on its
@@ -965,9 +1440,9 @@ uint8_t *qio_channel_buffer_dup_data(QIOChannelBuffer *bioc, size_t *usage);
  *
  * Returns: (transfer full) (nullable): the channel, or NULL with @error set.
  */
-QIOChannelCommand *qio_channel_command_new_spawn(const char *const *argv,
-                                                 int flags,
-                                                 GError **error);
+struct QIOChannelCommand *qio_channel_command_new_spawn(const char *const *argv,
+                                                        int flags,
+                                                        GError **error);
 
 /**
  * A channel that takes over @fd (closed with the channel); seekable if lseek() works
@@ -975,7 +1450,7 @@ QIOChannelCommand *qio_channel_command_new_spawn(const char *const *argv,
  *
  * Returns: (transfer full): the channel.
  */
-QIOChannelFile *qio_channel_file_new_fd(int fd);
+struct QIOChannelFile *qio_channel_file_new_fd(int fd);
 
 /**
  * The file's descriptor, which the channel keeps owning (QEMU code reads `fioc->fd`).
@@ -983,14 +1458,14 @@ QIOChannelFile *qio_channel_file_new_fd(int fd);
  * Returns: the descriptor; -1 after it is closed, and (with a critical) if @fioc is not
  * a file channel.
  */
-int qio_channel_file_get_fd(QIOChannelFile *fioc);
+int qio_channel_file_get_fd(struct QIOChannelFile *fioc);
 
 /**
  * A channel on a duplicate of @fd, which stays the caller's.
  *
  * Returns: (transfer full) (nullable): the channel, or NULL with @error set.
  */
-QIOChannelFile *qio_channel_file_new_dupfd(int fd, GError **error);
+struct QIOChannelFile *qio_channel_file_new_dupfd(int fd, GError **error);
 
 /**
  * A channel on the file at @path, opened with open(2) @flags (O_CLOEXEC is added) and
@@ -998,7 +1473,10 @@ QIOChannelFile *qio_channel_file_new_dupfd(int fd, GError **error);
  *
  * Returns: (transfer full) (nullable): the channel, or NULL with @error set.
  */
-QIOChannelFile *qio_channel_file_new_path(const char *path, int flags, mode_t mode, GError **error);
+struct QIOChannelFile *qio_channel_file_new_path(const char *path,
+                                                 int flags,
+                                                 mode_t mode,
+                                                 GError **error);
 
 /**
  * A new open null channel: writes succeed in full, reads return end-of-file, every
@@ -1006,7 +1484,7 @@ QIOChannelFile *qio_channel_file_new_path(const char *path, int flags, mode_t mo
  *
  * Returns: (transfer full): the channel, to drop with qio_channel_unref().
  */
-QIOChannelNull *qio_channel_null_new(void);
+struct QIOChannelNull *qio_channel_null_new(void);
 
 /**
  * The socket's descriptor, which the channel keeps owning (QEMU code reads
@@ -1015,14 +1493,14 @@ QIOChannelNull *qio_channel_null_new(void);
  * Returns: the descriptor; -1 before it connects or listens, after it is closed, and
  * (with a critical) if @sioc is not a socket channel.
  */
-int qio_channel_socket_get_fd(QIOChannelSocket *sioc);
+int qio_channel_socket_get_fd(struct QIOChannelSocket *sioc);
 
 /**
  * A socket channel without a socket: connect, listen or dgram gives it one.
  *
  * Returns: (transfer full): the channel.
  */
-QIOChannelSocket *qio_channel_socket_new(void);
+struct QIOChannelSocket *qio_channel_socket_new(void);
 
 /**
  * A channel that takes over the socket @fd.
@@ -1030,15 +1508,15 @@ QIOChannelSocket *qio_channel_socket_new(void);
  * Returns: (transfer full) (nullable): the channel, or NULL with @error set (@fd then
  * stays the caller's).
  */
-QIOChannelSocket *qio_channel_socket_new_fd(int fd, GError **error);
+struct QIOChannelSocket *qio_channel_socket_new_fd(int fd, GError **error);
 
 /**
  * Connects @ioc to @addr, trying each address a name resolves to.
  *
  * Returns: 0, or -1 with @error set.
  */
-int qio_channel_socket_connect_sync(QIOChannelSocket *ioc,
-                                    const QIOSocketAddress *addr,
+int qio_channel_socket_connect_sync(struct QIOChannelSocket *ioc,
+                                    const struct QIOSocketAddress *addr,
                                     GError **error);
 
 /**
@@ -1047,8 +1525,8 @@ int qio_channel_socket_connect_sync(QIOChannelSocket *ioc,
  *
  * Returns: 0, or -1 with @error set.
  */
-int qio_channel_socket_listen_sync(QIOChannelSocket *ioc,
-                                   const QIOSocketAddress *addr,
+int qio_channel_socket_listen_sync(struct QIOChannelSocket *ioc,
+                                   const struct QIOSocketAddress *addr,
                                    int num,
                                    GError **error);
 
@@ -1058,17 +1536,17 @@ int qio_channel_socket_listen_sync(QIOChannelSocket *ioc,
  *
  * Returns: 0, or -1 with @error set.
  */
-int qio_channel_socket_dgram_sync(QIOChannelSocket *ioc,
-                                  const QIOSocketAddress *local_addr,
-                                  const QIOSocketAddress *remote_addr,
+int qio_channel_socket_dgram_sync(struct QIOChannelSocket *ioc,
+                                  const struct QIOSocketAddress *local_addr,
+                                  const struct QIOSocketAddress *remote_addr,
                                   GError **error);
 
 /**
  * qio_channel_socket_connect_sync() in a worker thread; @callback then runs with a
  * task (source: @ioc) in the thread iterating @context (NULL: the default context).
  */
-void qio_channel_socket_connect_async(QIOChannelSocket *ioc,
-                                      const QIOSocketAddress *addr,
+void qio_channel_socket_connect_async(struct QIOChannelSocket *ioc,
+                                      const struct QIOSocketAddress *addr,
                                       QIOTaskFunc callback,
                                       gpointer opaque,
                                       GDestroyNotify destroy,
@@ -1078,8 +1556,8 @@ void qio_channel_socket_connect_async(QIOChannelSocket *ioc,
  * qio_channel_socket_listen_sync() in a worker thread, reported as
  * qio_channel_socket_connect_async() does.
  */
-void qio_channel_socket_listen_async(QIOChannelSocket *ioc,
-                                     const QIOSocketAddress *addr,
+void qio_channel_socket_listen_async(struct QIOChannelSocket *ioc,
+                                     const struct QIOSocketAddress *addr,
                                      int num,
                                      QIOTaskFunc callback,
                                      gpointer opaque,
@@ -1090,9 +1568,9 @@ void qio_channel_socket_listen_async(QIOChannelSocket *ioc,
  * qio_channel_socket_dgram_sync() in a worker thread, reported as
  * qio_channel_socket_connect_async() does.
  */
-void qio_channel_socket_dgram_async(QIOChannelSocket *ioc,
-                                    const QIOSocketAddress *local_addr,
-                                    const QIOSocketAddress *remote_addr,
+void qio_channel_socket_dgram_async(struct QIOChannelSocket *ioc,
+                                    const struct QIOSocketAddress *local_addr,
+                                    const struct QIOSocketAddress *remote_addr,
                                     QIOTaskFunc callback,
                                     gpointer opaque,
                                     GDestroyNotify destroy,
@@ -1104,25 +1582,27 @@ void qio_channel_socket_dgram_async(QIOChannelSocket *ioc,
  * Returns: (transfer full) (nullable): the client's channel, or NULL with @error set
  * (also when a non-blocking listener has no client waiting).
  */
-QIOChannelSocket *qio_channel_socket_accept(QIOChannelSocket *ioc, GError **error);
+struct QIOChannelSocket *qio_channel_socket_accept(struct QIOChannelSocket *ioc, GError **error);
 
 /**
  * Returns: (transfer full) (nullable): the socket's local address, or NULL with @error
  * set; free with qio_socket_address_free().
  */
-QIOSocketAddress *qio_channel_socket_get_local_address(QIOChannelSocket *ioc, GError **error);
+struct QIOSocketAddress *qio_channel_socket_get_local_address(struct QIOChannelSocket *ioc,
+                                                              GError **error);
 
 /**
  * Returns: (transfer full) (nullable): the peer's address, or NULL with @error set.
  */
-QIOSocketAddress *qio_channel_socket_get_remote_address(QIOChannelSocket *ioc, GError **error);
+struct QIOSocketAddress *qio_channel_socket_get_remote_address(struct QIOChannelSocket *ioc,
+                                                               GError **error);
 
 /**
  * Sets the socket's send buffer size (SO_SNDBUF).
  *
  * Returns: 0, or -1 with @error set.
  */
-int qio_channel_socket_set_send_buffer(QIOChannelSocket *ioc, size_t size, GError **error);
+int qio_channel_socket_set_send_buffer(struct QIOChannelSocket *ioc, size_t size, GError **error);
 
 /**
  * The server end of TLS over @master with server @creds. With x509 credentials that
@@ -1132,10 +1612,10 @@ int qio_channel_socket_set_send_buffer(QIOChannelSocket *ioc, size_t size, GErro
  * Returns: (transfer full) (nullable): the channel, holding a reference on @master,
  * or NULL with @error set.
  */
-QIOChannelTLS *qio_channel_tls_new_server(QIOChannel *master,
-                                          QCryptoTLSCreds *creds,
-                                          QAuthZ *authz,
-                                          GError **error);
+struct QIOChannelTLS *qio_channel_tls_new_server(struct QIOChannel *master,
+                                                 struct QCryptoTLSCreds *creds,
+                                                 struct QAuthZ *authz,
+                                                 GError **error);
 
 /**
  * The client end of TLS over @master with client @creds. With x509 credentials that
@@ -1145,10 +1625,10 @@ QIOChannelTLS *qio_channel_tls_new_server(QIOChannel *master,
  * Returns: (transfer full) (nullable): the channel, holding a reference on @master,
  * or NULL with @error set.
  */
-QIOChannelTLS *qio_channel_tls_new_client(QIOChannel *master,
-                                          QCryptoTLSCreds *creds,
-                                          const char *hostname,
-                                          GError **error);
+struct QIOChannelTLS *qio_channel_tls_new_client(struct QIOChannel *master,
+                                                 struct QCryptoTLSCreds *creds,
+                                                 const char *hostname,
+                                                 GError **error);
 
 /**
  * Runs the TLS handshake from the thread iterating @context (NULL: the default
@@ -1157,7 +1637,7 @@ QIOChannelTLS *qio_channel_tls_new_client(QIOChannel *master,
  * @opaque). @func runs exactly once, possibly before this returns, unless @ioc is
  * closed first; the task holds a reference on @ioc until then.
  */
-void qio_channel_tls_handshake(QIOChannelTLS *ioc,
+void qio_channel_tls_handshake(struct QIOChannelTLS *ioc,
                                QIOTaskFunc func,
                                gpointer opaque,
                                GDestroyNotify destroy,
@@ -1170,20 +1650,20 @@ void qio_channel_tls_handshake(QIOChannelTLS *ioc,
  * QEMU, waits for the peer indefinitely. (Whatever the timeout, the handshake never
  * blocks the main loop, even over a blocking master.)
  */
-void qio_channel_tls_set_handshake_timeout(QIOChannelTLS *ioc, unsigned int timeout_ms);
+void qio_channel_tls_set_handshake_timeout(struct QIOChannelTLS *ioc, unsigned int timeout_ms);
 
 /**
  * Sends the TLS closure alert, waiting on the master channel while it would block;
  * nothing before the handshake completed. (QEMU may fill @error from a later
  * callback; qio completes here.)
  */
-void qio_channel_tls_bye(QIOChannelTLS *ioc, GError **error);
+void qio_channel_tls_bye(struct QIOChannelTLS *ioc, GError **error);
 
 /**
  * Returns: (transfer none): the channel's TLS session, valid while @ioc is; not to
  * be freed.
  */
-QCryptoTLSSession *qio_channel_tls_get_session(QIOChannelTLS *ioc);
+struct QCryptoTLSSession *qio_channel_tls_get_session(struct QIOChannelTLS *ioc);
 
 /**
  * Wraps @fd, which it takes over: a #QIOChannelSocket if it is a socket, else a
@@ -1192,7 +1672,7 @@ QCryptoTLSSession *qio_channel_tls_get_session(QIOChannelTLS *ioc);
  * Returns: (transfer full) (nullable): the channel, or NULL with @error set (@fd then
  * stays the caller's).
  */
-QIOChannel *qio_channel_new_fd(int fd, GError **error);
+struct QIOChannel *qio_channel_new_fd(int fd, GError **error);
 
 /**
  * The server end of a websocket over @master: it reads a client's upgrade request
@@ -1204,7 +1684,7 @@ QIOChannel *qio_channel_new_fd(int fd, GError **error);
  *
  * Returns: (transfer full): the channel, holding a reference on @master.
  */
-QIOChannelWebsock *qio_channel_websock_new_server(QIOChannel *master);
+struct QIOChannelWebsock *qio_channel_websock_new_server(struct QIOChannel *master);
 
 /**
  * The client end of a websocket over @master: qio_channel_websock_handshake() asks
@@ -1215,11 +1695,11 @@ QIOChannelWebsock *qio_channel_websock_new_server(QIOChannel *master);
  * Returns: (transfer full) (nullable): the channel, holding a reference on @master,
  * or NULL with @error set when a name could not go in a request as it is.
  */
-QIOChannelWebsock *qio_channel_websock_new_client(QIOChannel *master,
-                                                  const char *host,
-                                                  const char *path,
-                                                  const char *const *protocols,
-                                                  GError **error);
+struct QIOChannelWebsock *qio_channel_websock_new_client(struct QIOChannel *master,
+                                                         const char *host,
+                                                         const char *path,
+                                                         const char *const *protocols,
+                                                         GError **error);
 
 /**
  * Limits how long the next qio_channel_websock_handshake() may take, counted from its
@@ -1229,7 +1709,8 @@ QIOChannelWebsock *qio_channel_websock_new_client(QIOChannel *master,
  * indefinitely. (Whatever the timeout, the handshake never blocks the main loop, even
  * over a blocking master.)
  */
-void qio_channel_websock_set_handshake_timeout(QIOChannelWebsock *ioc, unsigned int timeout_ms);
+void qio_channel_websock_set_handshake_timeout(struct QIOChannelWebsock *ioc,
+                                               unsigned int timeout_ms);
 
 /**
  * Runs the opening handshake from the default main context, then calls @func with a
@@ -1238,7 +1719,7 @@ void qio_channel_websock_set_handshake_timeout(QIOChannelWebsock *ioc, unsigned 
  * runs exactly once, possibly before this returns, unless @ioc is closed first; the
  * task holds a reference on @ioc until then.
  */
-void qio_channel_websock_handshake(QIOChannelWebsock *ioc,
+void qio_channel_websock_handshake(struct QIOChannelWebsock *ioc,
                                    QIOTaskFunc func,
                                    gpointer opaque,
                                    GDestroyNotify destroy);
@@ -1248,7 +1729,7 @@ void qio_channel_websock_handshake(QIOChannelWebsock *ioc,
  * (a server's is "binary" when the client asked for it), or NULL for none; free with
  * g_free().
  */
-char *qio_channel_websock_get_protocol(QIOChannelWebsock *ioc);
+char *qio_channel_websock_get_protocol(struct QIOChannelWebsock *ioc);
 
 /**
  * Whether some backend of this build implements @alg in @mode.
@@ -1296,11 +1777,11 @@ size_t qcrypto_cipher_get_iv_len(QCryptoCipherAlgo alg, QCryptoCipherMode mode);
  * Returns: (transfer full) (nullable): a new cipher to free with
  * qcrypto_cipher_free(), or NULL with @error set.
  */
-QCryptoCipher *qcrypto_cipher_new(QCryptoCipherAlgo alg,
-                                  QCryptoCipherMode mode,
-                                  const uint8_t *key,
-                                  size_t nkey,
-                                  GError **error);
+struct QCryptoCipher *qcrypto_cipher_new(QCryptoCipherAlgo alg,
+                                         QCryptoCipherMode mode,
+                                         const uint8_t *key,
+                                         size_t nkey,
+                                         GError **error);
 
 /**
  * As qcrypto_cipher_new(), on @backend (%QCRYPTO_BACKEND_AUTO: the default).
@@ -1309,12 +1790,12 @@ QCryptoCipher *qcrypto_cipher_new(QCryptoCipherAlgo alg,
  * qcrypto_cipher_free(), or NULL with @error set (for instance when @backend lacks
  * the pair).
  */
-QCryptoCipher *qcrypto_cipher_new_with_backend(QCryptoCipherAlgo alg,
-                                               QCryptoCipherMode mode,
-                                               const uint8_t *key,
-                                               size_t nkey,
-                                               QCryptoBackend backend,
-                                               GError **error);
+struct QCryptoCipher *qcrypto_cipher_new_with_backend(QCryptoCipherAlgo alg,
+                                                      QCryptoCipherMode mode,
+                                                      const uint8_t *key,
+                                                      size_t nkey,
+                                                      QCryptoBackend backend,
+                                                      GError **error);
 
 /**
  * The backend running @cipher (never %QCRYPTO_BACKEND_AUTO).
@@ -1322,7 +1803,7 @@ QCryptoCipher *qcrypto_cipher_new_with_backend(QCryptoCipherAlgo alg,
  * Returns: the backend; %QCRYPTO_BACKEND_AUTO (and a critical) if @cipher is not a
  * cipher.
  */
-QCryptoBackend qcrypto_cipher_get_backend(QCryptoCipher *cipher);
+QCryptoBackend qcrypto_cipher_get_backend(struct QCryptoCipher *cipher);
 
 /**
  * The algorithm @cipher was created with (QEMU code reads `cipher->alg`).
@@ -1330,7 +1811,7 @@ QCryptoBackend qcrypto_cipher_get_backend(QCryptoCipher *cipher);
  * Returns: the algorithm; %QCRYPTO_CIPHER_ALGO__MAX (and a critical) if @cipher is not
  * a cipher.
  */
-QCryptoCipherAlgo qcrypto_cipher_get_algo(QCryptoCipher *cipher);
+QCryptoCipherAlgo qcrypto_cipher_get_algo(struct QCryptoCipher *cipher);
 
 /**
  * The mode @cipher was created with (QEMU code reads `cipher->mode`).
@@ -1338,12 +1819,12 @@ QCryptoCipherAlgo qcrypto_cipher_get_algo(QCryptoCipher *cipher);
  * Returns: the mode; %QCRYPTO_CIPHER_MODE__MAX (and a critical) if @cipher is not a
  * cipher.
  */
-QCryptoCipherMode qcrypto_cipher_get_mode(QCryptoCipher *cipher);
+QCryptoCipherMode qcrypto_cipher_get_mode(struct QCryptoCipher *cipher);
 
 /**
  * Frees @cipher (transfer full), wiping its key schedule; NULL is ignored.
  */
-void qcrypto_cipher_free(QCryptoCipher *cipher);
+void qcrypto_cipher_free(struct QCryptoCipher *cipher);
 
 /**
  * Encrypts @len bytes (a multiple of the block length) from @input into @output, which
@@ -1352,7 +1833,7 @@ void qcrypto_cipher_free(QCryptoCipher *cipher);
  *
  * Returns: 0 on success, -1 with @error set on failure.
  */
-int qcrypto_cipher_encrypt(QCryptoCipher *cipher,
+int qcrypto_cipher_encrypt(struct QCryptoCipher *cipher,
                            const void *input,
                            void *output,
                            size_t len,
@@ -1364,7 +1845,7 @@ int qcrypto_cipher_encrypt(QCryptoCipher *cipher,
  *
  * Returns: 0 on success, -1 with @error set on failure.
  */
-int qcrypto_cipher_decrypt(QCryptoCipher *cipher,
+int qcrypto_cipher_decrypt(struct QCryptoCipher *cipher,
                            const void *input,
                            void *output,
                            size_t len,
@@ -1376,12 +1857,15 @@ int qcrypto_cipher_decrypt(QCryptoCipher *cipher,
  *
  * Returns: 0 on success, -1 with @error set on failure.
  */
-int qcrypto_cipher_setiv(QCryptoCipher *cipher, const uint8_t *iv, size_t niv, GError **error);
+int qcrypto_cipher_setiv(struct QCryptoCipher *cipher,
+                         const uint8_t *iv,
+                         size_t niv,
+                         GError **error);
 
 /**
  * Returns: (transfer none): the resolver.
  */
-QIODNSResolver *qio_dns_resolver_get_instance(void);
+struct QIODNSResolver *qio_dns_resolver_get_instance(void);
 
 /**
  * Resolves @addr: an inet address gives one numeric address per result, with its
@@ -1390,10 +1874,10 @@ QIODNSResolver *qio_dns_resolver_get_instance(void);
  *
  * Returns: 0, or -1 with @error set.
  */
-int qio_dns_resolver_lookup_sync(QIODNSResolver *resolver,
-                                 const QIOSocketAddress *addr,
+int qio_dns_resolver_lookup_sync(struct QIODNSResolver *resolver,
+                                 const struct QIOSocketAddress *addr,
                                  size_t *naddrs,
-                                 QIOSocketAddress ***addrs,
+                                 struct QIOSocketAddress ***addrs,
                                  GError **error);
 
 /**
@@ -1401,8 +1885,8 @@ int qio_dns_resolver_lookup_sync(QIODNSResolver *resolver,
  * resolver) in the default main context; the callback reads the addresses with
  * qio_dns_resolver_lookup_result() after checking qio_task_propagate_error().
  */
-void qio_dns_resolver_lookup_async(QIODNSResolver *resolver,
-                                   const QIOSocketAddress *addr,
+void qio_dns_resolver_lookup_async(struct QIODNSResolver *resolver,
+                                   const struct QIOSocketAddress *addr,
                                    QIOTaskFunc func,
                                    gpointer opaque,
                                    GDestroyNotify notify);
@@ -1411,10 +1895,10 @@ void qio_dns_resolver_lookup_async(QIODNSResolver *resolver,
  * Copies the addresses an asynchronous lookup found (see
  * qio_dns_resolver_lookup_sync() for the array); none when it failed.
  */
-void qio_dns_resolver_lookup_result(QIODNSResolver *resolver,
-                                    QIOTask *task,
+void qio_dns_resolver_lookup_result(struct QIODNSResolver *resolver,
+                                    struct QIOTask *task,
                                     size_t *naddrs,
-                                    QIOSocketAddress ***addrs);
+                                    struct QIOSocketAddress ***addrs);
 
 /**
  * The error domain of every GError qio sets (`QIO_ERROR`).
@@ -1524,7 +2008,7 @@ int qcrypto_hash_base64(QCryptoHashAlgo alg,
  * Returns: (transfer full) (nullable): a new hash to free with qcrypto_hash_free(),
  * or NULL with @error set.
  */
-QCryptoHash *qcrypto_hash_new(QCryptoHashAlgo alg, GError **error);
+struct QCryptoHash *qcrypto_hash_new(QCryptoHashAlgo alg, GError **error);
 
 /**
  * Starts an incremental hash with @alg on @backend (%QCRYPTO_BACKEND_AUTO: the default).
@@ -1532,16 +2016,16 @@ QCryptoHash *qcrypto_hash_new(QCryptoHashAlgo alg, GError **error);
  * Returns: (transfer full) (nullable): a new hash to free with qcrypto_hash_free(),
  * or NULL with @error set (for instance when @backend lacks @alg).
  */
-QCryptoHash *qcrypto_hash_new_with_backend(QCryptoHashAlgo alg,
-                                           QCryptoBackend backend,
-                                           GError **error);
+struct QCryptoHash *qcrypto_hash_new_with_backend(QCryptoHashAlgo alg,
+                                                  QCryptoBackend backend,
+                                                  GError **error);
 
 /**
  * The backend computing @hash (never %QCRYPTO_BACKEND_AUTO).
  *
  * Returns: the backend; %QCRYPTO_BACKEND_AUTO (and a critical) if @hash is not a hash.
  */
-QCryptoBackend qcrypto_hash_get_backend(QCryptoHash *hash);
+QCryptoBackend qcrypto_hash_get_backend(struct QCryptoHash *hash);
 
 /**
  * The algorithm of @hash (QEMU code reads `hash->alg`).
@@ -1549,26 +2033,29 @@ QCryptoBackend qcrypto_hash_get_backend(QCryptoHash *hash);
  * Returns: the algorithm; %QCRYPTO_HASH_ALGO__MAX (and a critical) if @hash is not a
  * hash.
  */
-QCryptoHashAlgo qcrypto_hash_get_algo(QCryptoHash *hash);
+QCryptoHashAlgo qcrypto_hash_get_algo(struct QCryptoHash *hash);
 
 /**
  * Frees @hash (transfer full); NULL is ignored.
  */
-void qcrypto_hash_free(QCryptoHash *hash);
+void qcrypto_hash_free(struct QCryptoHash *hash);
 
 /**
  * Adds the @niov buffers of @iov to @hash.
  *
  * Returns: 0 on success, -1 with @error set on failure.
  */
-int qcrypto_hash_updatev(QCryptoHash *hash, const struct iovec *iov, size_t niov, GError **error);
+int qcrypto_hash_updatev(struct QCryptoHash *hash,
+                         const struct iovec *iov,
+                         size_t niov,
+                         GError **error);
 
 /**
  * Adds @len bytes of @buf to @hash.
  *
  * Returns: 0 on success, -1 with @error set on failure.
  */
-int qcrypto_hash_update(QCryptoHash *hash, const void *buf, size_t len, GError **error);
+int qcrypto_hash_update(struct QCryptoHash *hash, const void *buf, size_t len, GError **error);
 
 /**
  * Finishes @hash into `*result` as qcrypto_hash_bytesv() does, then resets @hash so
@@ -1576,7 +2063,7 @@ int qcrypto_hash_update(QCryptoHash *hash, const void *buf, size_t len, GError *
  *
  * Returns: 0 on success, -1 with @error set on failure (@hash is then unchanged).
  */
-int qcrypto_hash_finalize_bytes(QCryptoHash *hash,
+int qcrypto_hash_finalize_bytes(struct QCryptoHash *hash,
                                 uint8_t **result,
                                 size_t *resultlen,
                                 GError **error);
@@ -1587,7 +2074,7 @@ int qcrypto_hash_finalize_bytes(QCryptoHash *hash,
  *
  * Returns: 0 on success, -1 with @error set on failure.
  */
-int qcrypto_hash_finalize_digest(QCryptoHash *hash, char **digest, GError **error);
+int qcrypto_hash_finalize_digest(struct QCryptoHash *hash, char **digest, GError **error);
 
 /**
  * Finishes @hash into a base64 string in `*base64` (transfer full, free with
@@ -1595,7 +2082,7 @@ int qcrypto_hash_finalize_digest(QCryptoHash *hash, char **digest, GError **erro
  *
  * Returns: 0 on success, -1 with @error set on failure.
  */
-int qcrypto_hash_finalize_base64(QCryptoHash *hash, char **base64, GError **error);
+int qcrypto_hash_finalize_base64(struct QCryptoHash *hash, char **base64, GError **error);
 
 /**
  * Whether some backend of this build implements HMAC over @alg.
@@ -1619,7 +2106,10 @@ gboolean qcrypto_backend_supports_hmac(QCryptoBackend backend, QCryptoHashAlgo a
  * Returns: (transfer full) (nullable): a new HMAC to free with qcrypto_hmac_free(),
  * or NULL with @error set.
  */
-QCryptoHmac *qcrypto_hmac_new(QCryptoHashAlgo alg, const uint8_t *key, size_t nkey, GError **error);
+struct QCryptoHmac *qcrypto_hmac_new(QCryptoHashAlgo alg,
+                                     const uint8_t *key,
+                                     size_t nkey,
+                                     GError **error);
 
 /**
  * Creates an HMAC over @alg keyed with @key on @backend (%QCRYPTO_BACKEND_AUTO: the
@@ -1628,18 +2118,18 @@ QCryptoHmac *qcrypto_hmac_new(QCryptoHashAlgo alg, const uint8_t *key, size_t nk
  * Returns: (transfer full) (nullable): a new HMAC to free with qcrypto_hmac_free(),
  * or NULL with @error set (for instance when @backend lacks @alg).
  */
-QCryptoHmac *qcrypto_hmac_new_with_backend(QCryptoHashAlgo alg,
-                                           QCryptoBackend backend,
-                                           const uint8_t *key,
-                                           size_t nkey,
-                                           GError **error);
+struct QCryptoHmac *qcrypto_hmac_new_with_backend(QCryptoHashAlgo alg,
+                                                  QCryptoBackend backend,
+                                                  const uint8_t *key,
+                                                  size_t nkey,
+                                                  GError **error);
 
 /**
  * The backend computing @hmac (never %QCRYPTO_BACKEND_AUTO).
  *
  * Returns: the backend; %QCRYPTO_BACKEND_AUTO (and a critical) if @hmac is not an HMAC.
  */
-QCryptoBackend qcrypto_hmac_get_backend(QCryptoHmac *hmac);
+QCryptoBackend qcrypto_hmac_get_backend(struct QCryptoHmac *hmac);
 
 /**
  * The hash algorithm of @hmac (QEMU code reads `hmac->alg`).
@@ -1647,12 +2137,12 @@ QCryptoBackend qcrypto_hmac_get_backend(QCryptoHmac *hmac);
  * Returns: the algorithm; %QCRYPTO_HASH_ALGO__MAX (and a critical) if @hmac is not an
  * HMAC.
  */
-QCryptoHashAlgo qcrypto_hmac_get_algo(QCryptoHmac *hmac);
+QCryptoHashAlgo qcrypto_hmac_get_algo(struct QCryptoHmac *hmac);
 
 /**
  * Frees @hmac (transfer full) and wipes its key material; NULL is ignored.
  */
-void qcrypto_hmac_free(QCryptoHmac *hmac);
+void qcrypto_hmac_free(struct QCryptoHmac *hmac);
 
 /**
  * Computes the HMAC of the concatenation of the @niov buffers of @iov. The result
@@ -1662,7 +2152,7 @@ void qcrypto_hmac_free(QCryptoHmac *hmac);
  *
  * Returns: 0 on success, -1 with @error set on failure.
  */
-int qcrypto_hmac_bytesv(QCryptoHmac *hmac,
+int qcrypto_hmac_bytesv(struct QCryptoHmac *hmac,
                         const struct iovec *iov,
                         size_t niov,
                         uint8_t **result,
@@ -1674,7 +2164,7 @@ int qcrypto_hmac_bytesv(QCryptoHmac *hmac,
  *
  * Returns: 0 on success, -1 with @error set on failure.
  */
-int qcrypto_hmac_bytes(QCryptoHmac *hmac,
+int qcrypto_hmac_bytes(struct QCryptoHmac *hmac,
                        const void *buf,
                        size_t len,
                        uint8_t **result,
@@ -1687,7 +2177,7 @@ int qcrypto_hmac_bytes(QCryptoHmac *hmac,
  *
  * Returns: 0 on success, -1 with @error set on failure.
  */
-int qcrypto_hmac_digestv(QCryptoHmac *hmac,
+int qcrypto_hmac_digestv(struct QCryptoHmac *hmac,
                          const struct iovec *iov,
                          size_t niov,
                          char **digest,
@@ -1698,7 +2188,7 @@ int qcrypto_hmac_digestv(QCryptoHmac *hmac,
  *
  * Returns: 0 on success, -1 with @error set on failure.
  */
-int qcrypto_hmac_digest(QCryptoHmac *hmac,
+int qcrypto_hmac_digest(struct QCryptoHmac *hmac,
                         const void *buf,
                         size_t len,
                         char **digest,
@@ -1721,12 +2211,12 @@ int qcrypto_init(GError **error);
  * Returns: (transfer full) (nullable): a new generator to free with
  * qcrypto_ivgen_free(), or NULL with @error set.
  */
-QCryptoIVGen *qcrypto_ivgen_new(QCryptoIVGenAlgo alg,
-                                QCryptoCipherAlgo cipheralg,
-                                QCryptoHashAlgo hash,
-                                const uint8_t *key,
-                                size_t nkey,
-                                GError **error);
+struct QCryptoIVGen *qcrypto_ivgen_new(QCryptoIVGenAlgo alg,
+                                       QCryptoCipherAlgo cipheralg,
+                                       QCryptoHashAlgo hash,
+                                       const uint8_t *key,
+                                       size_t nkey,
+                                       GError **error);
 
 /**
  * Writes the IV of @sector into the @niv bytes at @iv: the generator's output
@@ -1734,7 +2224,7 @@ QCryptoIVGen *qcrypto_ivgen_new(QCryptoIVGenAlgo alg,
  *
  * Returns: 0 on success, -1 with @error set on failure.
  */
-int qcrypto_ivgen_calculate(QCryptoIVGen *ivgen,
+int qcrypto_ivgen_calculate(struct QCryptoIVGen *ivgen,
                             uint64_t sector,
                             uint8_t *iv,
                             size_t niv,
@@ -1746,7 +2236,7 @@ int qcrypto_ivgen_calculate(QCryptoIVGen *ivgen,
  * Returns: the algorithm; %QCRYPTO_IV_GEN_ALGO__MAX (and a critical) if @ivgen is not
  * an IV generator.
  */
-QCryptoIVGenAlgo qcrypto_ivgen_get_algorithm(QCryptoIVGen *ivgen);
+QCryptoIVGenAlgo qcrypto_ivgen_get_algorithm(struct QCryptoIVGen *ivgen);
 
 /**
  * The cipher algorithm @ivgen was created with.
@@ -1754,7 +2244,7 @@ QCryptoIVGenAlgo qcrypto_ivgen_get_algorithm(QCryptoIVGen *ivgen);
  * Returns: the algorithm; %QCRYPTO_CIPHER_ALGO__MAX (and a critical) if @ivgen is not
  * an IV generator.
  */
-QCryptoCipherAlgo qcrypto_ivgen_get_cipher(QCryptoIVGen *ivgen);
+QCryptoCipherAlgo qcrypto_ivgen_get_cipher(struct QCryptoIVGen *ivgen);
 
 /**
  * The hash algorithm @ivgen was created with.
@@ -1762,37 +2252,37 @@ QCryptoCipherAlgo qcrypto_ivgen_get_cipher(QCryptoIVGen *ivgen);
  * Returns: the algorithm; %QCRYPTO_HASH_ALGO__MAX (and a critical) if @ivgen is not an
  * IV generator.
  */
-QCryptoHashAlgo qcrypto_ivgen_get_hash(QCryptoIVGen *ivgen);
+QCryptoHashAlgo qcrypto_ivgen_get_hash(struct QCryptoIVGen *ivgen);
 
 /**
  * Frees @ivgen (transfer full), wiping the ESSIV key; NULL is ignored.
  */
-void qcrypto_ivgen_free(QCryptoIVGen *ivgen);
+void qcrypto_ivgen_free(struct QCryptoIVGen *ivgen);
 
 /**
  * A listener without sockets.
  *
  * Returns: (transfer full): the listener.
  */
-QIONetListener *qio_net_listener_new(void);
+struct QIONetListener *qio_net_listener_new(void);
 
 /**
  * Adds a reference to @listener.
  *
  * Returns: (transfer full): @listener.
  */
-QIONetListener *qio_net_listener_ref(QIONetListener *listener);
+struct QIONetListener *qio_net_listener_ref(struct QIONetListener *listener);
 
 /**
  * Drops a reference to @listener; the last one removes its watches and closes its
  * sockets. NULL is ignored.
  */
-void qio_net_listener_unref(QIONetListener *listener);
+void qio_net_listener_unref(struct QIONetListener *listener);
 
 /**
  * Names the sockets added from now on "@name-listen".
  */
-void qio_net_listener_set_name(QIONetListener *listener, const char *name);
+void qio_net_listener_set_name(struct QIONetListener *listener, const char *name);
 
 /**
  * Listens on every address @addr resolves to, with a backlog of @num.
@@ -1800,15 +2290,15 @@ void qio_net_listener_set_name(QIONetListener *listener, const char *name);
  * Returns: 0 if any address could be listened on, else -1 with @error set to the
  * first failure.
  */
-int qio_net_listener_open_sync(QIONetListener *listener,
-                               const QIOSocketAddress *addr,
+int qio_net_listener_open_sync(struct QIONetListener *listener,
+                               const struct QIOSocketAddress *addr,
                                int num,
                                GError **error);
 
 /**
  * Adds the listening socket @sioc (the listener takes its own reference).
  */
-void qio_net_listener_add(QIONetListener *listener, QIOChannelSocket *sioc);
+void qio_net_listener_add(struct QIONetListener *listener, struct QIOChannelSocket *sioc);
 
 /**
  * Calls @func(@listener, client, @data) for each accepted client in the thread
@@ -1816,7 +2306,7 @@ void qio_net_listener_add(QIONetListener *listener, QIOChannelSocket *sioc);
  * previous function's @notify runs when it is replaced, and @notify runs on @data
  * when this one is.
  */
-void qio_net_listener_set_client_func_full(QIONetListener *listener,
+void qio_net_listener_set_client_func_full(struct QIONetListener *listener,
                                            QIONetListenerClientFunc func,
                                            gpointer data,
                                            GDestroyNotify notify,
@@ -1825,7 +2315,7 @@ void qio_net_listener_set_client_func_full(QIONetListener *listener,
 /**
  * qio_net_listener_set_client_func_full() on the default context.
  */
-void qio_net_listener_set_client_func(QIONetListener *listener,
+void qio_net_listener_set_client_func(struct QIONetListener *listener,
                                       QIONetListenerClientFunc func,
                                       gpointer data,
                                       GDestroyNotify notify);
@@ -1835,35 +2325,35 @@ void qio_net_listener_set_client_func(QIONetListener *listener,
  *
  * Returns: (transfer full) (nullable): the client, NULL if there is no socket.
  */
-QIOChannelSocket *qio_net_listener_wait_client(QIONetListener *listener);
+struct QIOChannelSocket *qio_net_listener_wait_client(struct QIONetListener *listener);
 
 /**
  * Stops listening: removes the watches and closes the sockets.
  */
-void qio_net_listener_disconnect(QIONetListener *listener);
+void qio_net_listener_disconnect(struct QIONetListener *listener);
 
 /**
  * Returns: whether @listener has sockets and was not disconnected.
  */
-gboolean qio_net_listener_is_connected(QIONetListener *listener);
+gboolean qio_net_listener_is_connected(struct QIONetListener *listener);
 
 /**
  * Returns: the number of listening sockets.
  */
-size_t qio_net_listener_nsioc(QIONetListener *listener);
+size_t qio_net_listener_nsioc(struct QIONetListener *listener);
 
 /**
  * Returns: (transfer none) (nullable): listening socket @n, NULL past the end.
  */
-QIOChannelSocket *qio_net_listener_sioc(QIONetListener *listener, size_t n);
+struct QIOChannelSocket *qio_net_listener_sioc(struct QIONetListener *listener, size_t n);
 
 /**
  * Returns: (transfer full) (nullable): the local address of listening socket @n, or
  * NULL with @error set.
  */
-QIOSocketAddress *qio_net_listener_get_local_address(QIONetListener *listener,
-                                                     size_t n,
-                                                     GError **error);
+struct QIOSocketAddress *qio_net_listener_get_local_address(struct QIONetListener *listener,
+                                                            size_t n,
+                                                            GError **error);
 
 /**
  * Limits the clients open at once to @max_clients (0: no limit, the default as in
@@ -1872,22 +2362,22 @@ QIOSocketAddress *qio_net_listener_get_local_address(QIONetListener *listener,
  * qio_net_listener_get_num_refused(); the client function never sees it. A client
  * counts from when it is handed out until it is closed or its last reference dropped.
  */
-void qio_net_listener_set_max_clients(QIONetListener *listener, unsigned int max_clients);
+void qio_net_listener_set_max_clients(struct QIONetListener *listener, unsigned int max_clients);
 
 /**
  * Returns: the limit set by qio_net_listener_set_max_clients(), 0 for none.
  */
-unsigned int qio_net_listener_get_max_clients(QIONetListener *listener);
+unsigned int qio_net_listener_get_max_clients(struct QIONetListener *listener);
 
 /**
  * Returns: how many of the clients handed out are neither closed nor dropped.
  */
-unsigned int qio_net_listener_get_num_clients(QIONetListener *listener);
+unsigned int qio_net_listener_get_num_clients(struct QIONetListener *listener);
 
 /**
  * Returns: how many connections the client limit has turned away.
  */
-uint64_t qio_net_listener_get_num_refused(QIONetListener *listener);
+uint64_t qio_net_listener_get_num_refused(struct QIONetListener *listener);
 
 /**
  * Whether some backend of this build derives keys with PBKDF2-HMAC-@hash.
@@ -1970,12 +2460,12 @@ int qcrypto_random_bytes(void *buf, size_t buflen, GError **error);
  * Returns: (transfer full) (nullable): a new secret holding one reference, to drop
  * with qcrypto_secret_unref(), or NULL with @error set.
  */
-QCryptoSecret *qcrypto_secret_new(const char *data,
-                                  const char *file,
-                                  QCryptoSecretFormat format,
-                                  const QCryptoSecret *keysecret,
-                                  const char *iv,
-                                  GError **error);
+struct QCryptoSecret *qcrypto_secret_new(const char *data,
+                                         const char *file,
+                                         QCryptoSecretFormat format,
+                                         const struct QCryptoSecret *keysecret,
+                                         const char *iv,
+                                         GError **error);
 
 /**
  * Loads a secret from the payload of the key numbered @serial in the Linux kernel
@@ -1986,24 +2476,24 @@ QCryptoSecret *qcrypto_secret_new(const char *data,
  * with qcrypto_secret_unref(), or NULL with @error set ("Unable to read serial key
  * 0badcafe: Required key not available", QEMU's messages).
  */
-QCryptoSecret *qcrypto_secret_keyring_new(int32_t serial,
-                                          QCryptoSecretFormat format,
-                                          const QCryptoSecret *keysecret,
-                                          const char *iv,
-                                          GError **error);
+struct QCryptoSecret *qcrypto_secret_keyring_new(int32_t serial,
+                                                 QCryptoSecretFormat format,
+                                                 const struct QCryptoSecret *keysecret,
+                                                 const char *iv,
+                                                 GError **error);
 
 /**
  * Adds a reference to @secret.
  *
  * Returns: (transfer full): @secret; NULL (and a critical) if it is not a secret.
  */
-QCryptoSecret *qcrypto_secret_ref(QCryptoSecret *secret);
+struct QCryptoSecret *qcrypto_secret_ref(struct QCryptoSecret *secret);
 
 /**
  * Drops a reference to @secret (transfer full); the last one wipes the secret's
  * bytes. NULL is ignored.
  */
-void qcrypto_secret_unref(QCryptoSecret *secret);
+void qcrypto_secret_unref(struct QCryptoSecret *secret);
 
 /**
  * Copies the secret's bytes into `*data` (transfer full: a NUL-terminated buffer to
@@ -2011,7 +2501,7 @@ void qcrypto_secret_unref(QCryptoSecret *secret);
  *
  * Returns: 0 on success, -1 (and a critical) on misuse.
  */
-int qcrypto_secret_get_bytes(QCryptoSecret *secret,
+int qcrypto_secret_get_bytes(struct QCryptoSecret *secret,
                              uint8_t **data,
                              size_t *datalen,
                              GError **error);
@@ -2022,7 +2512,7 @@ int qcrypto_secret_get_bytes(QCryptoSecret *secret,
  * Returns: (transfer full) (nullable): a NUL-terminated copy to wipe and g_free(),
  * or NULL with @error set when the bytes are not valid UTF-8.
  */
-char *qcrypto_secret_get_utf8(QCryptoSecret *secret, GError **error);
+char *qcrypto_secret_get_utf8(struct QCryptoSecret *secret, GError **error);
 
 /**
  * The secret in base64 (QEMU's qcrypto_secret_lookup_as_base64()).
@@ -2030,7 +2520,7 @@ char *qcrypto_secret_get_utf8(QCryptoSecret *secret, GError **error);
  * Returns: (transfer full): a NUL-terminated string to g_free(); NULL (and a
  * critical) on misuse.
  */
-char *qcrypto_secret_get_base64(QCryptoSecret *secret, GError **error);
+char *qcrypto_secret_get_base64(struct QCryptoSecret *secret, GError **error);
 
 /**
  * Parses @text as QEMU's `socket_parse()` does, with its error messages:
@@ -2040,7 +2530,7 @@ char *qcrypto_secret_get_base64(QCryptoSecret *secret, GError **error);
  *
  * Returns: (transfer full) (nullable): the address, or NULL with @error set.
  */
-QIOSocketAddress *qio_socket_address_parse(const char *text, GError **error);
+struct QIOSocketAddress *qio_socket_address_parse(const char *text, GError **error);
 
 /**
  * A TCP address for @host (a name or numeric address; "" for any) and @port (a
@@ -2048,28 +2538,28 @@ QIOSocketAddress *qio_socket_address_parse(const char *text, GError **error);
  *
  * Returns: (transfer full): the address.
  */
-QIOSocketAddress *qio_socket_address_new_inet(const char *host, const char *port);
+struct QIOSocketAddress *qio_socket_address_new_inet(const char *host, const char *port);
 
 /**
  * A UNIX socket address at @path.
  *
  * Returns: (transfer full): the address.
  */
-QIOSocketAddress *qio_socket_address_new_unix(const char *path);
+struct QIOSocketAddress *qio_socket_address_new_unix(const char *path);
 
 /**
  * A UNIX socket address named @name in Linux's abstract namespace.
  *
  * Returns: (transfer full): the address.
  */
-QIOSocketAddress *qio_socket_address_new_unix_abstract(const char *name);
+struct QIOSocketAddress *qio_socket_address_new_unix_abstract(const char *name);
 
 /**
  * A vsock address.
  *
  * Returns: (transfer full): the address.
  */
-QIOSocketAddress *qio_socket_address_new_vsock(uint32_t cid, uint32_t port);
+struct QIOSocketAddress *qio_socket_address_new_vsock(uint32_t cid, uint32_t port);
 
 /**
  * An address naming an already open socket descriptor by number (@name, e.g. "3");
@@ -2077,43 +2567,43 @@ QIOSocketAddress *qio_socket_address_new_vsock(uint32_t cid, uint32_t port);
  *
  * Returns: (transfer full): the address.
  */
-QIOSocketAddress *qio_socket_address_new_fd(const char *name);
+struct QIOSocketAddress *qio_socket_address_new_fd(const char *name);
 
 /**
  * Returns: (transfer full): @addr in the text form qio_socket_address_parse() reads.
  */
-char *qio_socket_address_to_string(const QIOSocketAddress *addr);
+char *qio_socket_address_to_string(const struct QIOSocketAddress *addr);
 
 /**
  * Returns: (transfer full): a copy of @addr.
  */
-QIOSocketAddress *qio_socket_address_copy(const QIOSocketAddress *addr);
+struct QIOSocketAddress *qio_socket_address_copy(const struct QIOSocketAddress *addr);
 
 /**
  * Frees @addr; NULL is ignored.
  */
-void qio_socket_address_free(QIOSocketAddress *addr);
+void qio_socket_address_free(struct QIOSocketAddress *addr);
 
 /**
  * Returns: the kind of @addr (%QIO_SOCKET_ADDRESS_TYPE_INET on misuse).
  */
-QIOSocketAddressType qio_socket_address_get_type(const QIOSocketAddress *addr);
+enum QIOSocketAddressType qio_socket_address_get_type(const struct QIOSocketAddress *addr);
 
 /**
  * Returns: (transfer none) (nullable): the host of an inet address, else NULL.
  */
-const char *qio_socket_address_get_host(const QIOSocketAddress *addr);
+const char *qio_socket_address_get_host(const struct QIOSocketAddress *addr);
 
 /**
  * Returns: (transfer none) (nullable): the port of an inet address, else NULL.
  */
-const char *qio_socket_address_get_port(const QIOSocketAddress *addr);
+const char *qio_socket_address_get_port(const struct QIOSocketAddress *addr);
 
 /**
  * Returns: (transfer none) (nullable): the path (or abstract name) of a UNIX
  * address, else NULL.
  */
-const char *qio_socket_address_get_path(const QIOSocketAddress *addr);
+const char *qio_socket_address_get_path(const struct QIOSocketAddress *addr);
 
 /**
  * A new task reporting on @source (NULL, or any shared qio object: a channel, a
@@ -2124,54 +2614,57 @@ const char *qio_socket_address_get_path(const QIOSocketAddress *addr);
  * Returns: (transfer full): the task, to free with qio_task_free() unless it is run
  * with qio_task_run_in_thread().
  */
-QIOTask *qio_task_new(gpointer source, QIOTaskFunc func, gpointer opaque, GDestroyNotify destroy);
+struct QIOTask *qio_task_new(gpointer source,
+                             QIOTaskFunc func,
+                             gpointer opaque,
+                             GDestroyNotify destroy);
 
 /**
  * Runs the task's callback (it may be run once; the task is not freed).
  */
-void qio_task_complete(QIOTask *task);
+void qio_task_complete(struct QIOTask *task);
 
 /**
  * Frees @task: runs the destroy notifies of its opaque data, worker data and result,
  * frees any error and drops its reference on the source. NULL is ignored.
  */
-void qio_task_free(QIOTask *task);
+void qio_task_free(struct QIOTask *task);
 
 /**
  * Records @err (transfer full) as the task's failure, unless one is recorded already
  * (then @err is freed). NULL is ignored.
  */
-void qio_task_set_error(QIOTask *task, GError *err);
+void qio_task_set_error(struct QIOTask *task, GError *err);
 
 /**
  * Moves the task's error, if any, into @error.
  *
  * Returns: TRUE if the task had failed (@error set), FALSE otherwise.
  */
-gboolean qio_task_propagate_error(QIOTask *task, GError **error);
+gboolean qio_task_propagate_error(struct QIOTask *task, GError **error);
 
 /**
  * Sets the task's result, freed with @destroy (which also runs on a result replaced
  * by a later call).
  */
-void qio_task_set_result_pointer(QIOTask *task, gpointer result, GDestroyNotify destroy);
+void qio_task_set_result_pointer(struct QIOTask *task, gpointer result, GDestroyNotify destroy);
 
 /**
  * Returns: (transfer none) (nullable): the task's result.
  */
-gpointer qio_task_get_result_pointer(QIOTask *task);
+gpointer qio_task_get_result_pointer(struct QIOTask *task);
 
 /**
  * Returns: (transfer none) (nullable): the object the task reports on.
  */
-gpointer qio_task_get_source(QIOTask *task);
+gpointer qio_task_get_source(struct QIOTask *task);
 
 /**
  * Runs @worker(@task, @opaque) in a new thread, then @task's callback in the thread
  * iterating @context (NULL: the default context), then frees @task; @destroy runs on
  * @opaque when the task is freed.
  */
-void qio_task_run_in_thread(QIOTask *task,
+void qio_task_run_in_thread(struct QIOTask *task,
                             QIOTaskWorker worker,
                             gpointer opaque,
                             GDestroyNotify destroy,
@@ -2182,7 +2675,7 @@ void qio_task_run_in_thread(QIOTask *task,
  * already did) and frees the task. Call it from the thread that would otherwise run
  * the callback.
  */
-void qio_task_wait_thread(QIOTask *task);
+void qio_task_wait_thread(struct QIOTask *task);
 
 /**
  * Anonymous credentials: encryption without authentication (a server may use
@@ -2193,10 +2686,10 @@ void qio_task_wait_thread(QIOTask *task);
  * Returns: (transfer full) (nullable): the credentials, to drop with
  * qcrypto_tls_creds_unref(), or NULL with @error set.
  */
-QCryptoTLSCreds *qcrypto_tls_creds_anon_new(QCryptoTLSCredsEndpoint endpoint,
-                                            const char *dir,
-                                            const char *priority,
-                                            GError **error);
+struct QCryptoTLSCreds *qcrypto_tls_creds_anon_new(QCryptoTLSCredsEndpoint endpoint,
+                                                   const char *dir,
+                                                   const char *priority,
+                                                   GError **error);
 
 /**
  * Pre-shared key credentials from @dir/keys.psk (`username:hexkey` lines, as psktool
@@ -2207,11 +2700,11 @@ QCryptoTLSCreds *qcrypto_tls_creds_anon_new(QCryptoTLSCredsEndpoint endpoint,
  * Returns: (transfer full) (nullable): the credentials, to drop with
  * qcrypto_tls_creds_unref(), or NULL with @error set.
  */
-QCryptoTLSCreds *qcrypto_tls_creds_psk_new(QCryptoTLSCredsEndpoint endpoint,
-                                           const char *dir,
-                                           const char *username,
-                                           const char *priority,
-                                           GError **error);
+struct QCryptoTLSCreds *qcrypto_tls_creds_psk_new(QCryptoTLSCredsEndpoint endpoint,
+                                                  const char *dir,
+                                                  const char *username,
+                                                  const char *priority,
+                                                  GError **error);
 
 /**
  * x509 credentials from @dir (QEMU's layout): ca-cert.pem, one or more CA
@@ -2225,13 +2718,13 @@ QCryptoTLSCreds *qcrypto_tls_creds_psk_new(QCryptoTLSCredsEndpoint endpoint,
  * Returns: (transfer full) (nullable): the credentials, to drop with
  * qcrypto_tls_creds_unref(), or NULL with @error set.
  */
-QCryptoTLSCreds *qcrypto_tls_creds_x509_new(QCryptoTLSCredsEndpoint endpoint,
-                                            const char *dir,
-                                            gboolean verify_peer,
-                                            const char *priority,
-                                            gboolean sanity_check,
-                                            const QCryptoSecret *key_password,
-                                            GError **error);
+struct QCryptoTLSCreds *qcrypto_tls_creds_x509_new(QCryptoTLSCredsEndpoint endpoint,
+                                                   const char *dir,
+                                                   gboolean verify_peer,
+                                                   const char *priority,
+                                                   gboolean sanity_check,
+                                                   const struct QCryptoSecret *key_password,
+                                                   GError **error);
 
 /**
  * Checks that @creds are for @endpoint.
@@ -2239,7 +2732,7 @@ QCryptoTLSCreds *qcrypto_tls_creds_x509_new(QCryptoTLSCredsEndpoint endpoint,
  * Returns: TRUE, or FALSE with @error set ("Expected TLS credentials for a server
  * endpoint").
  */
-gboolean qcrypto_tls_creds_check_endpoint(QCryptoTLSCreds *creds,
+gboolean qcrypto_tls_creds_check_endpoint(struct QCryptoTLSCreds *creds,
                                           QCryptoTLSCredsEndpoint endpoint,
                                           GError **error);
 
@@ -2248,7 +2741,7 @@ gboolean qcrypto_tls_creds_check_endpoint(QCryptoTLSCreds *creds,
  *
  * Returns: (transfer full): a string to g_free(); NULL (and a critical) on misuse.
  */
-char *qcrypto_tls_creds_get_priority(QCryptoTLSCreds *creds);
+char *qcrypto_tls_creds_get_priority(struct QCryptoTLSCreds *creds);
 
 /**
  * Loads the credentials' files again (with the sanity check if they were made with
@@ -2256,20 +2749,20 @@ char *qcrypto_tls_creds_get_priority(QCryptoTLSCreds *creds);
  *
  * Returns: TRUE, or FALSE with @error set.
  */
-gboolean qcrypto_tls_creds_reload(QCryptoTLSCreds *creds, GError **error);
+gboolean qcrypto_tls_creds_reload(struct QCryptoTLSCreds *creds, GError **error);
 
 /**
  * Adds a reference to @creds.
  *
  * Returns: (transfer full): @creds.
  */
-QCryptoTLSCreds *qcrypto_tls_creds_ref(QCryptoTLSCreds *creds);
+struct QCryptoTLSCreds *qcrypto_tls_creds_ref(struct QCryptoTLSCreds *creds);
 
 /**
  * Drops a reference to @creds; sessions made with them keep what they use. NULL is
  * ignored.
  */
-void qcrypto_tls_creds_unref(QCryptoTLSCreds *creds);
+void qcrypto_tls_creds_unref(struct QCryptoTLSCreds *creds);
 
 /**
  * A session for @endpoint with @creds, which must be for that endpoint. With x509
@@ -2280,21 +2773,21 @@ void qcrypto_tls_creds_unref(QCryptoTLSCreds *creds);
  * Returns: (transfer full) (nullable): the session, to free with
  * qcrypto_tls_session_free(), or NULL with @error set.
  */
-QCryptoTLSSession *qcrypto_tls_session_new(QCryptoTLSCreds *creds,
-                                           const char *hostname,
-                                           QAuthZ *authz,
-                                           QCryptoTLSCredsEndpoint endpoint,
-                                           GError **error);
+struct QCryptoTLSSession *qcrypto_tls_session_new(struct QCryptoTLSCreds *creds,
+                                                  const char *hostname,
+                                                  struct QAuthZ *authz,
+                                                  QCryptoTLSCredsEndpoint endpoint,
+                                                  GError **error);
 
 /**
  * Frees a session made by qcrypto_tls_session_new(); NULL is ignored.
  */
-void qcrypto_tls_session_free(QCryptoTLSSession *session);
+void qcrypto_tls_session_free(struct QCryptoTLSSession *session);
 
 /**
  * Makes @write_func and @read_func, with @opaque, the session's I/O.
  */
-void qcrypto_tls_session_set_callbacks(QCryptoTLSSession *session,
+void qcrypto_tls_session_set_callbacks(struct QCryptoTLSSession *session,
                                        QCryptoTLSSessionWriteFunc write_func,
                                        QCryptoTLSSessionReadFunc read_func,
                                        gpointer opaque);
@@ -2304,14 +2797,14 @@ void qcrypto_tls_session_set_callbacks(QCryptoTLSSession *session,
  *
  * Returns: a #QCryptoTLSSessionHandshakeStatus, or -1 with @error set.
  */
-int qcrypto_tls_session_handshake(QCryptoTLSSession *session, GError **error);
+int qcrypto_tls_session_handshake(struct QCryptoTLSSession *session, GError **error);
 
 /**
  * Sends the closure alert as far as the I/O allows; nothing before the handshake.
  *
  * Returns: a #QCryptoTLSSessionByeStatus, or -1 with @error set.
  */
-int qcrypto_tls_session_bye(QCryptoTLSSession *session, GError **error);
+int qcrypto_tls_session_bye(struct QCryptoTLSSession *session, GError **error);
 
 /**
  * Checks the peer after the handshake: for x509 credentials that verify the peer, its
@@ -2320,14 +2813,14 @@ int qcrypto_tls_session_bye(QCryptoTLSSession *session, GError **error);
  *
  * Returns: 0, or -1 with @error set.
  */
-int qcrypto_tls_session_check_credentials(QCryptoTLSSession *session, GError **error);
+int qcrypto_tls_session_check_credentials(struct QCryptoTLSSession *session, GError **error);
 
 /**
  * Encrypts and sends up to @len bytes of @buf.
  *
  * Returns: the count sent, %QCRYPTO_TLS_SESSION_ERR_BLOCK, or -1 with @error set.
  */
-ssize_t qcrypto_tls_session_write(QCryptoTLSSession *session,
+ssize_t qcrypto_tls_session_write(struct QCryptoTLSSession *session,
                                   const char *buf,
                                   size_t len,
                                   GError **error);
@@ -2338,43 +2831,46 @@ ssize_t qcrypto_tls_session_write(QCryptoTLSSession *session,
  * Returns: the count (0 at the peer's orderly close), %QCRYPTO_TLS_SESSION_ERR_BLOCK,
  * %QCRYPTO_TLS_SESSION_PREMATURE_TERMINATION, or -1 with @error set.
  */
-ssize_t qcrypto_tls_session_read(QCryptoTLSSession *session, char *buf, size_t len, GError **error);
+ssize_t qcrypto_tls_session_read(struct QCryptoTLSSession *session,
+                                 char *buf,
+                                 size_t len,
+                                 GError **error);
 
 /**
  * Returns: the bytes gnutls has decrypted and not handed out yet.
  */
-size_t qcrypto_tls_session_check_pending(QCryptoTLSSession *session);
+size_t qcrypto_tls_session_check_pending(struct QCryptoTLSSession *session);
 
 /**
  * Returns: the negotiated cipher's key size in bytes, or -1 with @error set.
  */
-int qcrypto_tls_session_get_key_size(QCryptoTLSSession *session, GError **error);
+int qcrypto_tls_session_get_key_size(struct QCryptoTLSSession *session, GError **error);
 
 /**
  * Returns: (transfer full) (nullable): the peer certificate's DN in certificate order
  * (`C=UK,CN=qemu`) once the credentials were checked, to g_free(); else NULL.
  */
-char *qcrypto_tls_session_get_peer_name(QCryptoTLSSession *session);
+char *qcrypto_tls_session_get_peer_name(struct QCryptoTLSSession *session);
 
 /**
  * Returns: (transfer full) (nullable): the negotiated protocol version's name
  * (`TLS1.3`) to g_free(), or NULL with @error set before the handshake completed.
  * qio's addition, for logs and status displays.
  */
-char *qcrypto_tls_session_get_protocol_name(QCryptoTLSSession *session, GError **error);
+char *qcrypto_tls_session_get_protocol_name(struct QCryptoTLSSession *session, GError **error);
 
 /**
  * Returns: (transfer full) (nullable): the negotiated record cipher's name
  * (`AES-256-GCM`) to g_free(), or NULL with @error set before the handshake completed.
  * qio's addition, for logs and status displays.
  */
-char *qcrypto_tls_session_get_cipher_name(QCryptoTLSSession *session, GError **error);
+char *qcrypto_tls_session_get_cipher_name(struct QCryptoTLSSession *session, GError **error);
 
 /**
  * Serializes record I/O where gnutls needs it (TLS 1.3 with AES, gnutls bug 1717),
  * for sessions read and written from two threads at once; call before the handshake.
  */
-void qcrypto_tls_session_require_thread_safety(QCryptoTLSSession *session);
+void qcrypto_tls_session_require_thread_safety(struct QCryptoTLSSession *session);
 
 /**
  * Stores in @result the @alg fingerprint of the PEM certificate in the @size bytes at
@@ -2391,6 +2887,8 @@ int qcrypto_get_x509_cert_fingerprint(const uint8_t *cert,
                                       size_t *resultlen,
                                       GError **error);
 
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoBlock, qcrypto_block_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoBlockInfo, qcrypto_block_info_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoCipher, qcrypto_cipher_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoHash, qcrypto_hash_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoHmac, qcrypto_hmac_free)

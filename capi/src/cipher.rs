@@ -9,7 +9,8 @@ use qio::crypto::{Cipher, CipherAlgo, CipherMode};
 use crate::backend::BackendArg;
 use crate::boundary::{ffi_guard, require, Fail};
 use crate::ffi::{
-    bytes, decode, enum_arg, free_handle, handle_mut, in_out, Castable, EnumArg, Owned, Tag,
+    bytes, decode, enum_arg, free_handle, handle_mut, in_out, Castable, EnumArg, Lendable, Owned,
+    Tag,
 };
 
 /// Cipher algorithms, with QEMU's values.
@@ -72,9 +73,13 @@ pub struct QCryptoCipher {
 
 impl Castable for QCryptoCipher {
     type Ownership = Owned;
-    type Rust = Cipher;
+    type Rust = Lendable<Cipher>;
     const NAME: &'static str = "QCryptoCipher";
     const TAG: Tag = Tag::new(b"QCph");
+
+    fn lent_by(value: &Lendable<Cipher>) -> Option<&'static str> {
+        value.owner()
+    }
 }
 
 /// Whether some backend of this build implements @alg in @mode.
@@ -183,7 +188,7 @@ fn new(
     backend: BackendArg,
 ) -> Result<*mut QCryptoCipher, Fail> {
     let cipher = Cipher::with_backend(decode!(alg), decode!(mode), key, decode!(backend))?;
-    Ok(crate::ffi::new(cipher))
+    Ok(crate::ffi::new(Lendable::owned(cipher)))
 }
 
 /// The backend running @cipher (never %QCRYPTO_BACKEND_AUTO).

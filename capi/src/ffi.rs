@@ -15,15 +15,16 @@ mod args;
 mod enums;
 mod handles;
 
-pub(crate) use args::{adopt_fd, g_array_copy, g_bytes, g_string, to_utf8};
+pub(crate) use args::{adopt_fd, g_array_copy, g_bytes, g_new, g_string, to_utf8};
 pub(crate) use enums::{decode, enum_arg, EnumArg};
 pub(crate) use handles::{
-    new, AnyRef, Castable, HandleRef, Owned, OwnedHandle, Shared, Static, Tag, Tagged,
+    new, AnyRef, Castable, HandleRef, Lendable, Owned, OwnedHandle, Shared, Static, Tag, Tagged,
 };
 
 #[doc(hidden)]
 pub(crate) use args::{
-    c_str_at, c_strings, in_out_bufs, iov_read, iov_slices, iov_write, out_param, slice, slice_mut,
+    c_str_at, c_strings, in_out_bufs, in_param, iov_read, iov_slices, iov_write, out_param, slice,
+    slice_mut,
 };
 #[doc(hidden)]
 pub(crate) use handles::{add_ref, borrow, borrow_mut, free, unref};
@@ -229,6 +230,16 @@ macro_rules! in_out {
     };
 }
 pub(crate) use in_out;
+
+/// The struct a required input pointer argument points at; NULL is a critical.
+macro_rules! input {
+    ($p:ident) => {
+        // SAFETY: an input struct argument is NULL or points at an initialized struct
+        // for the call (the C contract).
+        unsafe { $crate::ffi::in_param($p, concat!(stringify!($p), " != NULL"))? }
+    };
+}
+pub(crate) use input;
 
 /// The target of a required out-parameter; NULL is a critical.
 macro_rules! out {

@@ -8,7 +8,7 @@ use qio::crypto::{IvGen, IvGenAlgo};
 use crate::boundary::ffi_guard;
 use crate::cipher::CipherAlgoArg;
 use crate::ffi::{
-    bytes, bytes_mut, decode, enum_arg, free_handle, handle_mut, Castable, Owned, Tag,
+    bytes, bytes_mut, decode, enum_arg, free_handle, handle_mut, Castable, Lendable, Owned, Tag,
 };
 use crate::hash::HashAlgoArg;
 
@@ -37,9 +37,13 @@ pub struct QCryptoIVGen {
 
 impl Castable for QCryptoIVGen {
     type Ownership = Owned;
-    type Rust = IvGen;
+    type Rust = Lendable<IvGen>;
     const NAME: &'static str = "QCryptoIVGen";
     const TAG: Tag = Tag::new(b"QIvG");
+
+    fn lent_by(value: &Lendable<IvGen>) -> Option<&'static str> {
+        value.owner()
+    }
 }
 
 /// Creates an IV generator of @alg. @cipheralg and @hash are recorded for every
@@ -60,7 +64,7 @@ pub unsafe extern "C" fn qcrypto_ivgen_new(
     ffi_guard!(std::ptr::null_mut(), error, {
         let key = bytes!(key, nkey);
         let ivgen = IvGen::new(decode!(alg), decode!(cipheralg), decode!(hash), key)?;
-        Ok(crate::ffi::new(ivgen))
+        Ok(crate::ffi::new(Lendable::owned(ivgen)))
     })
 }
 

@@ -17,6 +17,8 @@ mod ffi;
 pub mod afsplit;
 pub mod authz;
 pub mod backend;
+pub mod block;
+pub mod block_qapi;
 pub mod channel;
 pub mod channel_buffer;
 pub mod channel_command;

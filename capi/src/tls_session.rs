@@ -11,7 +11,7 @@ use qio::crypto::tls::{Progress, Received, Session, Transport};
 use qio::io::{Channel, Tls};
 
 use crate::authz::QAuthZ;
-use crate::boundary::{ffi_guard, Fail};
+use crate::boundary::ffi_guard;
 use crate::callback::UserData;
 use crate::ffi::{
     bytes, bytes_mut, call_c, callback, decode, free_handle, handle, opt_handle, opt_utf8,
@@ -92,6 +92,10 @@ impl Castable for QCryptoTLSSession {
     type Rust = SessionHandle;
     const NAME: &'static str = "QCryptoTLSSession";
     const TAG: Tag = Tag::new(b"QTSs");
+
+    fn lent_by(value: &SessionHandle) -> Option<&'static str> {
+        matches!(value, SessionHandle::Channel(_)).then_some("TLS channel")
+    }
 }
 
 /// A session for @endpoint with @creds, which must be for that endpoint. With x509
@@ -120,14 +124,7 @@ pub unsafe extern "C" fn qcrypto_tls_session_new(
 /// Frees a session made by qcrypto_tls_session_new(); NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn qcrypto_tls_session_free(session: *mut QCryptoTLSSession) {
-    ffi_guard!((), {
-        if let Some(SessionHandle::Channel(_)) = opt_handle!(session) {
-            return Err(Fail::Precondition(
-                "session is not owned by a TLS channel".into(),
-            ));
-        }
-        free_handle!(session)
-    })
+    ffi_guard!((), { free_handle!(session) })
 }
 
 /// The session's I/O through C callbacks.

@@ -183,6 +183,18 @@ pub(crate) unsafe fn out_param<'a, T>(
     unsafe { out.as_mut() }.ok_or_else(|| unmet(expression))
 }
 
+/// The struct a required input pointer points at.
+///
+/// # Safety
+/// A non-NULL `input` points at an initialized value, readable during the call.
+pub(crate) unsafe fn in_param<'a, T>(
+    input: *const T,
+    expression: &'static str,
+) -> Result<&'a T, Fail> {
+    // SAFETY: the caller's contract.
+    unsafe { input.as_ref() }.ok_or_else(|| unmet(expression))
+}
+
 /// Runs a constructor that takes over the descriptor `fd`; on failure the descriptor
 /// goes back to the C caller, as QEMU leaves it.
 pub(crate) fn adopt_fd<T>(
@@ -206,6 +218,17 @@ pub(crate) fn g_bytes(data: &[u8]) -> *mut u8 {
         let out = glib_sys::g_malloc(data.len() + 1) as *mut u8;
         std::ptr::copy_nonoverlapping(data.as_ptr(), out, data.len());
         *out.add(data.len()) = 0;
+        out
+    }
+}
+
+/// `value` moved into `g_malloc`ed memory for C to free with `g_free`.
+pub(crate) fn g_new<T>(value: T) -> *mut T {
+    // SAFETY: g_malloc never returns NULL for a non-zero size and aligns for any type;
+    // the value is moved in.
+    unsafe {
+        let out = glib_sys::g_malloc(std::mem::size_of::<T>()) as *mut T;
+        out.write(value);
         out
     }
 }

@@ -126,6 +126,54 @@ pub(crate) trait Castable {
     /// The GLib-style check macro a wrong handle's critical names
     /// (`QIO_IS_CHANNEL_SOCKET (ioc)`); without one it says `ioc is a valid NAME`.
     const CHECK: Option<&'static str> = None;
+
+    /// The type of the handle that owns `value` and lends it to C, which may use but
+    /// not free it (a TLS channel's session, a block's cipher); `None` for a handle C
+    /// owns.
+    fn lent_by(_value: &Self::Rust) -> Option<&'static str> {
+        None
+    }
+}
+
+/// The value of a single-owner handle that C may own, or that another handle owns and
+/// lends (see [`Castable::lent_by`]).
+pub(crate) struct Lendable<T> {
+    value: T,
+    owner: Option<&'static str>,
+}
+
+impl<T> Lendable<T> {
+    /// A value for a handle C owns.
+    pub(crate) fn owned(value: T) -> Lendable<T> {
+        Lendable { value, owner: None }
+    }
+
+    /// A value for a handle `owner` (a C type name) owns and lends.
+    pub(crate) fn lent(value: T, owner: &'static str) -> Lendable<T> {
+        Lendable {
+            value,
+            owner: Some(owner),
+        }
+    }
+
+    /// The owner's type, for [`Castable::lent_by`].
+    pub(crate) fn owner(&self) -> Option<&'static str> {
+        self.owner
+    }
+}
+
+impl<T> std::ops::Deref for Lendable<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T> std::ops::DerefMut for Lendable<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.value
+    }
 }
 
 /// How a reference on a shared handle is added and dropped without knowing its type.
@@ -237,7 +285,8 @@ pub(crate) unsafe fn borrow_mut<'a, C: Castable<Ownership = Owned>>(
     unsafe { check(handle, param).map(|t| &mut (*t).value) }
 }
 
-/// Frees a single-owner handle (`_free`); NULL is a no-op.
+/// Frees a single-owner handle (`_free`); NULL is a no-op, and a handle another
+/// handle lends is refused.
 ///
 /// # Safety
 /// As for [`borrow_mut`]; the handle is invalid afterwards.
@@ -248,8 +297,16 @@ pub(crate) unsafe fn free<C: Castable<Ownership = Owned>>(
     if handle.is_null() {
         return Ok(());
     }
-    // SAFETY: the caller's contract; a live owned handle came from Box::into_raw.
-    unsafe { drop(Box::from_raw(check(handle, param)?)) };
+    // SAFETY: the caller's contract.
+    let tagged = unsafe { check(handle, param)? };
+    // SAFETY: `check` validated the tag.
+    if let Some(owner) = C::lent_by(unsafe { &(*tagged).value }) {
+        return Err(Fail::Precondition(Cow::Owned(format!(
+            "{param} is not owned by a {owner}"
+        ))));
+    }
+    // SAFETY: as above; a live owned handle came from Box::into_raw.
+    unsafe { drop(Box::from_raw(tagged)) };
     Ok(())
 }
 
