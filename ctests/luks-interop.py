@@ -1,0 +1,297 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""LUKS interop: images made by QEMU (qemu-img, qemu-io) and cryptsetup open and
+decrypt in qio-luks, and qio-luks's images open in them, with the volume key
+cryptsetup reports checked against the payload by pyca/cryptography.
+
+Usage: luks-interop.py QIO_LUKS QCOW2_LUKS_READ
+"""
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from interop_tap import check, run_cases
+
+QIO_LUKS, QCOW2_LUKS_READ = sys.argv[1:3]
+WORK = tempfile.mkdtemp(prefix="qio-luks-interop-")
+PASSPHRASE = "interop passphrase"
+MIB = 1 << 20
+
+
+def path(name):
+    return os.path.join(WORK, name)
+
+
+def run(*argv, ok=True, stdin=None):
+    """ARGV's (returncode, stdout bytes, stderr text); with OK, a failure raises."""
+    proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=120)
+    if ok and proc.returncode != 0:
+        raise AssertionError("%s exited %d: %s" % (" ".join(argv), proc.returncode,
+                                                   proc.stderr.decode(errors="replace")))
+    return proc.returncode, proc.stdout, proc.stderr.decode(errors="replace")
+
+
+def qio(*argv, ok=True):
+    return run(QIO_LUKS, "--secret", "data=" + PASSPHRASE, *argv, ok=ok)
+
+
+def key_file():
+    name = path("key")
+    with open(name, "w") as f:
+        f.write(PASSPHRASE)
+    return name
+
+
+def qemu_object(secret=PASSPHRASE, name="sec0"):
+    return "secret,id=%s,data=%s" % (name, secret)
+
+
+def luks_opts(image, secret_id="sec0"):
+    return "driver=luks,key-secret=%s,file.filename=%s" % (secret_id, image)
+
+
+def qemu_io(image, command, secret=PASSPHRASE):
+    """Runs one qemu-io command on IMAGE through the luks driver; returns its output."""
+    _, out, _ = run("qemu-io", "--object", qemu_object(secret), "--image-opts",
+                    luks_opts(image), "-c", command)
+    text = out.decode()
+    check("Pattern verification failed" not in text and "failed" not in text.lower(),
+          "qemu-io %r: %s" % (command, text))
+    return text
+
+
+def pattern_file(name, size, byte):
+    with open(path(name), "wb") as f:
+        f.write(bytes([byte]) * size)
+    return path(name)
+
+
+def random_file(name, size):
+    with open(path(name), "wb") as f:
+        f.write(os.urandom(size))
+    return path(name)
+
+
+# (qemu-img create options, qio-luks --cipher, --key-size, --hash) of each cipher set.
+VARIANTS = {
+    "defaults": ("", "aes-xts-plain64", 512, "sha256"),
+    "aes-128-cbc-essiv-sha1": ("cipher-alg=aes-128,cipher-mode=cbc,ivgen-alg=essiv,"
+                               "ivgen-hash-alg=sha256,hash-alg=sha1",
+                               "aes-cbc-essiv:sha256", 128, "sha1"),
+    "aes-256-cbc-plain64-sha512": ("cipher-alg=aes-256,cipher-mode=cbc,ivgen-alg=plain64,"
+                                   "hash-alg=sha512", "aes-cbc-plain64", 256, "sha512"),
+    "aes-192-xts-plain-sha384": ("cipher-alg=aes-192,cipher-mode=xts,ivgen-alg=plain,"
+                                 "hash-alg=sha384", "aes-xts-plain", 384, "sha384"),
+    "serpent-256-xts": ("cipher-alg=serpent-256,cipher-mode=xts", "serpent-xts-plain64", 512,
+                        "sha256"),
+    "twofish-128-cbc-essiv": ("cipher-alg=twofish-128,cipher-mode=cbc,ivgen-alg=essiv",
+                              "twofish-cbc-essiv:sha256", 128, "sha256"),
+}
+
+
+def qemu_writes_qio_reads(variant):
+    options, _, _, _ = VARIANTS[variant]
+    image = path("qemu-%s.luks" % variant)
+    create_opts = "key-secret=sec0,iter-time=10" + ("," + options if options else "")
+    run("qemu-img", "create", "--object", qemu_object(), "-f", "luks", "-o", create_opts,
+        image, "4M")
+    qemu_io(image, "write -P 0x5a 0 1M")
+    qemu_io(image, "write -P 0xa5 1M 64k")
+    _, out, _ = qio("read", image, "0", str(MIB))
+    check(out == b"\x5a" * MIB, "the first MiB qemu-io wrote does not read back in qio")
+    _, out, _ = qio("read", image, str(MIB), "65536")
+    check(out == b"\xa5" * 65536, "the second pattern does not read back in qio")
+    _, out, _ = qio("read", image, str(MIB - 100), "200")
+    check(out == b"\x5a" * 100 + b"\xa5" * 100, "a read across sectors is wrong")
+
+
+def qio_writes_qemu_reads(variant):
+    _, cipher, bits, hash_alg = VARIANTS[variant]
+    raw = pattern_file("plain-%s.raw" % variant, 2 * MIB, 0x3C)
+    image = path("qio-%s.luks" % variant)
+    qio("--cipher", cipher, "--key-size", str(bits), "--hash", hash_alg, "--iter-time", "10",
+        "encrypt", raw, image)
+    qemu_io(image, "read -P 0x3c 0 2M")
+    run("qemu-img", "compare", "--object", qemu_object(), "--image-opts",
+        "driver=raw,file.filename=" + raw, luks_opts(image))
+
+
+def qemu_amend_adds_key():
+    image = path("amend-qemu.luks")
+    run("qemu-img", "create", "--object", qemu_object(), "-f", "luks", "-o",
+        "key-secret=sec0,iter-time=10", image, "1M")
+    run("qemu-img", "amend", "--object", qemu_object(), "--object",
+        qemu_object("second", "sec1"), "--image-opts", luks_opts(image), "-o",
+        "state=active,new-secret=sec1,iter-time=10")
+    rc, _, err = run(QIO_LUKS, "--secret", "data=second", "test-passphrase", image, ok=False)
+    check(rc == 0, "qio does not open with the key slot qemu-img added: " + err)
+    _, out, _ = qio("dump", image)
+    check(out.decode().count("ENABLED") == 2, "dump does not show two key slots")
+
+
+def qio_adds_key_qemu_opens():
+    image = path("amend-qio.luks")
+    raw = pattern_file("amend.raw", MIB, 0x77)
+    qio("--iter-time", "10", "encrypt", raw, image)
+    qio("--new-secret", "data=another", "--iter-time", "10", "add-key", image)
+    qemu_io(image, "read -P 0x77 0 1M", secret="another")
+    run(QIO_LUKS, "--secret", "data=another", "remove-key", image)
+    rc, _, _ = run(QIO_LUKS, "--secret", "data=another", "test-passphrase", image, ok=False)
+    check(rc == 1, "the removed passphrase still opens the image")
+    qemu_io(image, "read -P 0x77 0 1M")
+
+
+def volume_key(image, header=None):
+    """The volume key `cryptsetup luksDump --dump-volume-key` prints."""
+    argv = ["cryptsetup", "luksDump", "--dump-volume-key", "--batch-mode", "--key-file",
+            key_file(), image]
+    if header:
+        argv[2:2] = ["--header", header]
+    _, out, _ = run(*argv)
+    text = out.decode()
+    match = re.search(r"(?:MK|Volume key) dump:\s*((?:[0-9a-f]{2}\s+)+)", text)
+    check(match, "no volume key in luksDump's output:\n" + text)
+    return bytes.fromhex("".join(match.group(1).split()))
+
+
+def payload_offset(image, header=None):
+    """The payload offset in bytes `cryptsetup luksDump` reports."""
+    argv = ["cryptsetup", "luksDump", header or image]
+    _, out, _ = run(*argv)
+    text = out.decode()
+    match = re.search(r"Payload offset:\s*(\d+)", text)
+    if match:
+        return int(match.group(1)) * 512
+    match = re.search(r"offset:\s*(\d+) \[bytes\]", text.split("Data segments:")[1])
+    return int(match.group(1))
+
+
+def decrypt(key, cipher, data, sector_size=512, first_sector=0):
+    """DATA decrypted as dm-crypt does: aes-xts-plain64 or aes-cbc-essiv:sha256, IVs
+    counting 512-byte sectors."""
+    out = bytearray()
+    for i in range(0, len(data), sector_size):
+        sector = first_sector + i // 512
+        if cipher == "aes-xts-plain64":
+            mode = modes.XTS(sector.to_bytes(16, "little"))
+        else:
+            essiv_key = hashlib.sha256(key).digest()
+            enc = Cipher(algorithms.AES(essiv_key), modes.ECB()).encryptor()
+            mode = modes.CBC(enc.update(sector.to_bytes(16, "little")))
+        dec = Cipher(algorithms.AES(key), mode).decryptor()
+        out += dec.update(data[i:i + sector_size]) + dec.finalize()
+    return bytes(out)
+
+
+def cryptsetup_format(image, *extra, header=None, size=8 * MIB):
+    random_file(os.path.basename(image), size)
+    argv = ["cryptsetup", "luksFormat", "--batch-mode", "--key-file", key_file()]
+    if header:
+        argv += ["--header", header]
+        with open(header, "wb") as f:
+            f.truncate(4 * MIB)  # cryptsetup writes into a header file, never grows it
+    run(*(argv + list(extra) + [image]))
+
+
+def cryptsetup_images_open_in_qio(name, cipher, *extra):
+    image = path("cs-%s.img" % name)
+    cryptsetup_format(image, "--cipher", cipher, *extra)
+    rc, _, err = run(QIO_LUKS, "-d", key_file(), "test-passphrase", image, ok=False)
+    check(rc == 0, "qio does not unlock the cryptsetup image: " + err)
+    out_path = path("cs-%s.out" % name)
+    run(QIO_LUKS, "-d", key_file(), "decrypt", image, out_path)
+    offset = payload_offset(image)
+    with open(image, "rb") as f:
+        f.seek(offset)
+        encrypted = f.read()
+    with open(out_path, "rb") as f:
+        decrypted = f.read()
+    check(decrypted == decrypt(volume_key(image), cipher, encrypted),
+          "qio's plaintext differs from the volume key's")
+
+
+def qio_images_open_in_cryptsetup():
+    raw = random_file("to-cs.raw", MIB)
+    image = path("to-cs.luks")
+    qio("--iter-time", "10", "encrypt", raw, image)
+    _, out, _ = run("cryptsetup", "luksDump", image)
+    check("Version:       \t1" in out.decode(), "luksDump does not see LUKS1:\n" + out.decode())
+    run("cryptsetup", "open", "--test-passphrase", "--key-file", key_file(), image)
+    with open(image, "rb") as f:
+        f.seek(payload_offset(image))
+        encrypted = f.read()
+    with open(raw, "rb") as f:
+        check(decrypt(volume_key(image), "aes-xts-plain64", encrypted) == f.read(),
+              "the volume key cryptsetup recovers does not decrypt qio's payload")
+
+
+def detached_cryptsetup_to_qio():
+    image, header = path("detached-cs.img"), path("detached-cs.hdr")
+    cryptsetup_format(image, "--type", "luks1", header=header, size=MIB)
+    out_path = path("detached-cs.out")
+    run(QIO_LUKS, "-d", key_file(), "--header", header, "decrypt", image, out_path)
+    with open(image, "rb") as f:
+        encrypted = f.read()
+    with open(out_path, "rb") as f:
+        check(f.read() == decrypt(volume_key(image, header), "aes-xts-plain64", encrypted),
+              "qio's plaintext of the detached image differs from the volume key's")
+
+
+def detached_qio_to_cryptsetup():
+    raw = random_file("detached.raw", MIB)
+    image, header = path("detached-qio.img"), path("detached-qio.hdr")
+    qio("--iter-time", "10", "--header", header, "encrypt", raw, image)
+    check(os.path.getsize(image) == MIB, "the detached payload is not the raw file's size")
+    run("cryptsetup", "open", "--test-passphrase", "--key-file", key_file(), "--header",
+        header, image)
+    with open(image, "rb") as f:
+        encrypted = f.read()
+    with open(raw, "rb") as f:
+        check(decrypt(volume_key(image, header), "aes-xts-plain64", encrypted) == f.read(),
+              "cryptsetup's volume key does not decrypt qio's detached payload")
+
+
+def qcow2_with_luks_inside():
+    image = path("inside.qcow2")
+    run("qemu-img", "create", "--object", qemu_object(), "-f", "qcow2", "-o",
+        "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10", image, "4M")
+    run("qemu-io", "--object", qemu_object(), "--image-opts",
+        "driver=qcow2,encrypt.key-secret=sec0,file.filename=" + image,
+        "-c", "write -P 0x6b 65536 65536")
+    _, out, _ = run(QCOW2_LUKS_READ, image, PASSPHRASE, "65536", "65536")
+    check(out == b"\x6b" * 65536, "the cluster qemu-io wrote does not decrypt")
+
+
+CASES = [("qemu-img/qemu-io %s image read by qio" % v,
+           lambda v=v: qemu_writes_qio_reads(v)) for v in VARIANTS]
+CASES += [("qio %s image read by qemu-io and qemu-img compare" % v,
+           lambda v=v: qio_writes_qemu_reads(v)) for v in VARIANTS]
+CASES += [
+    ("qemu-img amend adds a key slot that qio opens", qemu_amend_adds_key),
+    ("qio add-key adds a key slot that qemu-io opens; remove-key erases it",
+     qio_adds_key_qemu_opens),
+    ("cryptsetup luks1 aes-xts-plain64 image decrypted by qio",
+     lambda: cryptsetup_images_open_in_qio("luks1-xts", "aes-xts-plain64", "--type", "luks1",
+                                           "--pbkdf-force-iterations", "1000")),
+    ("cryptsetup luks1 aes-cbc-essiv:sha256 image decrypted by qio",
+     lambda: cryptsetup_images_open_in_qio("luks1-essiv", "aes-cbc-essiv:sha256",
+                                           "--type", "luks1", "--key-size", "256",
+                                           "--pbkdf-force-iterations", "1000")),
+    ("qio's LUKS1 image passes luksDump, --test-passphrase, --dump-volume-key",
+     qio_images_open_in_cryptsetup),
+    ("cryptsetup --header detached image decrypted by qio", detached_cryptsetup_to_qio),
+    ("qio --header detached image opened by cryptsetup", detached_qio_to_cryptsetup),
+    ("qcow2 with a LUKS header inside, opened through read callbacks", qcow2_with_luks_inside),
+]
+
+try:
+    status = run_cases(CASES)
+finally:
+    shutil.rmtree(WORK)
+sys.exit(status)
