@@ -4,6 +4,50 @@
 //! the caller's functions, as QEMU's do; [`Block::encrypt`] and [`Block::decrypt`]
 //! then work on payload sectors in place, from any number of threads at once: each
 //! takes a cipher of its own from a pool, so throughput scales with threads.
+//!
+//! ```
+//! use qio::crypto::block::{
+//!     Block, BlockFormat, CreateOptions, HeaderIo, LuksCreateOptions, OpenFlags, OpenOptions,
+//! };
+//! use qio::crypto::secret::{Secret, SecretFormat, SecretSource};
+//!
+//! /// A header kept in memory; an image file would read and write at these offsets.
+//! struct Memory(Vec<u8>);
+//!
+//! impl HeaderIo for Memory {
+//!     fn read(&mut self, offset: u64, buf: &mut [u8]) -> qio::Result<()> {
+//!         let start = offset as usize;
+//!         buf.copy_from_slice(&self.0[start..start + buf.len()]);
+//!         Ok(())
+//!     }
+//!     fn init(&mut self, len: u64) -> qio::Result<()> {
+//!         self.0.resize(len as usize, 0);
+//!         Ok(())
+//!     }
+//!     fn write(&mut self, offset: u64, buf: &[u8]) -> qio::Result<()> {
+//!         let start = offset as usize;
+//!         self.0[start..start + buf.len()].copy_from_slice(buf);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let secret = Secret::new(SecretSource::Data(b"s3cret"), SecretFormat::Raw, None)?;
+//! let mut header = Memory(Vec::new());
+//! let options = CreateOptions::Luks(LuksCreateOptions {
+//!     key_secret: Some(&secret),
+//!     iter_time: Some(10), // milliseconds of PBKDF2 per unlock; QEMU's default is 2000
+//!     ..Default::default()
+//! });
+//! let volume = Block::create(&options, None, &mut header, false)?;
+//! let mut sector = [7u8; 512];
+//! volume.encrypt(0, &mut sector)?;
+//!
+//! let unlock = OpenOptions { key_secret: Some(&secret) };
+//! let reopened = Block::open(BlockFormat::Luks, &unlock, None, &mut header, OpenFlags::default())?;
+//! reopened.decrypt(0, &mut sector)?;
+//! assert_eq!(sector, [7u8; 512]);
+//! # Ok::<(), qio::Error>(())
+//! ```
 
 pub mod luks;
 pub mod luks_header;
