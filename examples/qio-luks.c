@@ -537,10 +537,17 @@ static int cmd_dump(char **args, QCryptoSecret *secret)
     if (!block) {
         return fail(err, args[0]);
     }
-    image_close(&image);
     g_autoptr(QCryptoBlockInfo) info = qcrypto_block_get_info(block, &err);
     if (!info) {
+        image_close(&image);
         return fail(err, args[0]);
+    }
+    /* The version is not part of QEMU's description: it follows the magic. */
+    guint8 magic[8];
+    gboolean ok = read_at(image.header_fd, 0, magic, sizeof(magic), header_path(&image), &err);
+    image_close(&image);
+    if (!ok) {
+        return fail(err, NULL);
     }
     const QCryptoBlockInfoLUKS *luks = &info->u.luks;
     g_autofree char *mode = g_strdup_printf(
@@ -551,6 +558,7 @@ static int cmd_dump(char **args, QCryptoSecret *secret)
             ? name_of(luks->ivgen_hash_alg, hash_names, QCRYPTO_HASH_ALGO__MAX) : "");
 
     g_print("LUKS header information for %s\n\n", opts.header ? opts.header : args[0]);
+    g_print("Version:       \t%u\n", (unsigned)magic[6] << 8 | magic[7]);
     g_print("Cipher:        \t%s\n", name_of(luks->cipher_alg, cipher_names,
                                               QCRYPTO_CIPHER_ALGO__MAX));
     g_print("Cipher mode:   \t%s\n", mode);
