@@ -268,7 +268,43 @@ def qcow2_with_luks_inside():
     check(out == b"\x6b" * 65536, "the cluster qemu-io wrote does not decrypt")
 
 
-CASES = [("qemu-img/qemu-io %s image read by qio" % v,
+def command_line_errors():
+    """Usage errors exit 2 with a message, failures 1, each saying what went wrong."""
+    rc, out, _ = run(QIO_LUKS, "--help")
+    for command in ("create", "dump", "test-passphrase", "add-key", "remove-key", "encrypt",
+                    "decrypt", "read"):
+        check(command in out.decode(), "--help does not describe " + command)
+    image = path("cli.luks")
+    for argv, status, message in [
+        ([], 2, "no command given"),
+        (["frobnicate", image], 2, "unknown command 'frobnicate'"),
+        (["create", image], 2, "create takes 2 arguments"),
+        (["create", image, "12Q"], 2, "SIZE is a number of bytes"),
+        (["create", image, "1M"], 1, "A new volume needs a passphrase"),
+        (["--secret", "colour=blue", "create", image, "1M"], 1, "Unknown secret property"),
+        (["--secret", "data=x", "--cipher", "aes-ofb-plain64", "create", image, "1M"], 1,
+         "Unknown mode in cipher 'aes-ofb-plain64'"),
+        (["read", image, "0", "1"], 2, "read needs --passphrase-file or --secret"),
+        (["--secret", "data=x", "dump", path("missing")], 1, "No such file or directory"),
+    ]:
+        rc, _, err = run(QIO_LUKS, *argv, ok=False)
+        check(rc == status and message in err,
+              "%s: exit %d, %r (expected %d, %r)" % (argv, rc, err, status, message))
+    qio("--iter-time", "10", "create", image, "1M")
+    for argv, message in [
+        (["--secret", "data=wrong", "test-passphrase", image],
+         "Invalid password, cannot unlock any keyslot"),
+        (["--secret", "data=" + PASSPHRASE, "read", image, str(MIB - 10), "11"],
+         "go past the payload"),
+        (["--secret", "data=" + PASSPHRASE, "remove-key", image],
+         "refusing operation"),
+    ]:
+        rc, _, err = run(QIO_LUKS, *argv, ok=False)
+        check(rc == 1 and message in err, "%s: exit %d, %r" % (argv, rc, err))
+
+
+CASES = [("qio-luks command-line errors", command_line_errors)]
+CASES += [("qemu-img/qemu-io %s image read by qio" % v,
            lambda v=v: qemu_writes_qio_reads(v)) for v in VARIANTS]
 CASES += [("qio %s image read by qemu-io and qemu-img compare" % v,
            lambda v=v: qio_writes_qemu_reads(v)) for v in VARIANTS]
