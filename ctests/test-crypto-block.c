@@ -431,6 +431,59 @@ static void test_wrong_passphrase(void)
     header_clear(&header);
 }
 
+typedef struct {
+    QCryptoCipherAlgo cipher_alg;
+    QCryptoCipherMode cipher_mode;
+    QCryptoIVGenAlgo ivgen_alg;
+    QCryptoHashAlgo ivgen_hash_alg;
+    const char *message;
+} RefusedCase;
+
+/* Combinations QEMU's LUKS refuses, with its messages, from the payload offset
+ * calculation and from creation alike. */
+static void test_refused(void)
+{
+    static const RefusedCase cases[] = {
+        { QCRYPTO_CIPHER_ALGO_DES, QCRYPTO_CIPHER_MODE_CBC, QCRYPTO_IV_GEN_ALGO_PLAIN64, 0,
+          "Algorithm 'des' not supported" },
+        { QCRYPTO_CIPHER_ALGO_3DES, QCRYPTO_CIPHER_MODE_CBC, QCRYPTO_IV_GEN_ALGO_PLAIN64, 0,
+          "Algorithm '3des' not supported" },
+        { QCRYPTO_CIPHER_ALGO_CAST5_128, QCRYPTO_CIPHER_MODE_CBC, QCRYPTO_IV_GEN_ALGO_ESSIV,
+          QCRYPTO_HASH_ALGO_SHA256, "Cipher cast5-128 not supported with essiv" },
+        { QCRYPTO_CIPHER_ALGO_AES_256, QCRYPTO_CIPHER_MODE_CBC, QCRYPTO_IV_GEN_ALGO_ESSIV,
+          QCRYPTO_HASH_ALGO_SHA1, "No AES cipher with key size 20 available" },
+        { QCRYPTO_CIPHER_ALGO_TWOFISH_128, QCRYPTO_CIPHER_MODE_CBC, QCRYPTO_IV_GEN_ALGO_ESSIV,
+          QCRYPTO_HASH_ALGO_SHA512, "No Twofish cipher with key size 64 available" },
+    };
+    g_autoptr(QCryptoSecret) secret = test_secret("123456");
+
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const RefusedCase *c = &cases[i];
+        QCryptoBlockCreateOptions options = luks_fast(secret);
+        QCryptoBlockCreateOptionsLUKS *luks = &options.u.luks;
+        GError *err = NULL;
+        Header header = { 0 };
+        size_t len;
+
+        luks->has_cipher_alg = luks->has_cipher_mode = luks->has_ivgen_alg = true;
+        luks->cipher_alg = c->cipher_alg;
+        luks->cipher_mode = c->cipher_mode;
+        luks->ivgen_alg = c->ivgen_alg;
+        luks->has_ivgen_hash_alg = c->ivgen_hash_alg != 0;
+        luks->ivgen_hash_alg = c->ivgen_hash_alg;
+        g_assert_false(qcrypto_block_calculate_payload_offset(&options, NULL, &len, &err));
+        g_assert_nonnull(err);
+        g_assert_cmpstr(err->message, ==, c->message);
+        g_clear_error(&err);
+        g_assert_null(qcrypto_block_create(&options, NULL, header_init, header_write, &header,
+                                           0, &err));
+        g_assert_nonnull(err);
+        g_assert_cmpstr(err->message, ==, c->message);
+        g_clear_error(&err);
+        g_assert_cmpuint(header.capacity, ==, 0);
+    }
+}
+
 static void test_has_format(void)
 {
     Header header = fast_header_copy();
@@ -797,6 +850,7 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/crypto/block/luks/wrong-passphrase", test_wrong_passphrase);
     g_test_add_func("/crypto/block/has-format", test_has_format);
+    g_test_add_func("/crypto/block/luks/refused", test_refused);
     g_test_add_func("/crypto/block/luks/info", test_info);
     g_test_add_func("/crypto/block/payload-offset", test_payload_offset);
     g_test_add_func("/crypto/block/luks/detached", test_detached);

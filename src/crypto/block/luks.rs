@@ -222,6 +222,8 @@ fn plan<'a>(
         key_slots: std::array::from_fn(|i| KeySlot::disabled(HEADER_SECTORS + i as u32 * split)),
     };
     let spec = header.spec()?;
+    // The backend's refusals (a mode a cipher lacks), as creation meets them.
+    keys(&spec, Zeroizing::new(vec![0; master_key_len]))?;
     Ok(Plan {
         header,
         spec,
