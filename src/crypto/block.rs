@@ -6,6 +6,11 @@
 //! takes a cipher of its own from a pool, so throughput scales with threads.
 
 pub mod luks;
+pub mod luks2_header;
+pub mod luks2_keyslot;
+pub mod luks2_metadata;
+#[cfg(test)]
+mod luks2_writer;
 pub mod luks_header;
 pub mod luks_keyslot;
 mod qcow;

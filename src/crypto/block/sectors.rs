@@ -90,8 +90,7 @@ impl SectorCipher {
         let iv = &mut iv[..self.niv];
         for (sector, data) in (first_sector..).zip(buf.chunks_mut(sector_size)) {
             if !iv.is_empty() {
-                self.ivgen
-                    .calculate(self.numbering.iv_number(sector), iv)?;
+                self.ivgen.calculate(self.numbering.iv_number(sector), iv)?;
                 self.cipher.set_iv(iv)?;
             }
             op(&mut self.cipher, data)?;

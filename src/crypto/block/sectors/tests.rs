@@ -72,7 +72,9 @@ fn numbered_ivs_count_512_byte_units_from_the_offset() {
     let mut plain_sc = sector_cipher(CipherMode::Xts, IvGenAlgo::Plain64, &key);
     for (i, sector) in data.chunks(4096).enumerate() {
         let mut expected = plain[i * 4096..(i + 1) * 4096].to_vec();
-        plain_sc.encrypt(5 + 8 * (3 + i as u64), 4096, &mut expected).unwrap();
+        plain_sc
+            .encrypt(5 + 8 * (3 + i as u64), 4096, &mut expected)
+            .unwrap();
         assert_eq!(sector, &expected[..], "sector {i}");
     }
     sc.decrypt(3, 4096, &mut data).unwrap();
