@@ -8,6 +8,7 @@ pub mod config_file;
 pub mod crypto;
 mod error;
 pub mod io;
+mod json;
 mod qapi;
 
 pub use error::{Error, ErrorKind, Result};

@@ -471,7 +471,7 @@ pub unsafe extern "C" fn qcrypto_block_get_info(
 ) -> *mut QCryptoBlockInfo {
     ffi_guard!(std::ptr::null_mut(), errp, {
         let block = &handle!(block).block;
-        let luks = block.luks().map(|luks| luks_info(&luks.info()));
+        let luks = block.luks_info().map(|info| luks_info(&info));
         Ok(crate::ffi::g_new(QCryptoBlockInfo {
             format: block.format().into(),
             u: QCryptoBlockInfoU {

@@ -50,6 +50,12 @@
 //! ```
 
 pub mod luks;
+pub mod luks2;
+pub mod luks2_header;
+pub mod luks2_keyslot;
+pub mod luks2_metadata;
+#[cfg(test)]
+mod luks2_writer;
 pub mod luks_header;
 pub mod luks_keyslot;
 mod qcow;
@@ -65,14 +71,15 @@ use crate::crypto::ivgen::{IvGen, IvGenAlgo};
 use crate::crypto::secret::Secret;
 use crate::qapi::qapi_enum;
 use crate::{Error, ErrorKind, Result};
-use sectors::SectorCipher;
+use sectors::{IvNumbering, SectorCipher};
 
 qapi_enum! {
     /// An encryption format (QEMU's `QCryptoBlockFormat`).
     pub enum BlockFormat, error = "Unknown block format {}" {
         /// QCow's legacy AES-128-CBC, keyed with the passphrase itself.
         Qcow = 0 => "qcow",
-        /// LUKS1 (cryptsetup's format).
+        /// LUKS (cryptsetup's format): LUKS1, which qio also creates, and LUKS2, which
+        /// it opens.
         Luks = 1 => "luks",
     }
 }
@@ -148,6 +155,7 @@ struct Keys {
     ivgen_cipher: CipherAlgo,
     ivgen_hash: HashAlgo,
     master_key: Zeroizing<Vec<u8>>,
+    iv_numbering: IvNumbering,
     /// Ciphers not in use; one more is made whenever all are.
     pool: Mutex<Vec<SectorCipher>>,
 }
@@ -158,6 +166,7 @@ impl Keys {
         (cipher, mode): (CipherAlgo, CipherMode),
         (ivgen, ivgen_cipher, ivgen_hash): (IvGenAlgo, CipherAlgo, HashAlgo),
         master_key: Zeroizing<Vec<u8>>,
+        iv_numbering: IvNumbering,
     ) -> Result<Keys> {
         let keys = Keys {
             cipher,
@@ -166,6 +175,7 @@ impl Keys {
             ivgen_cipher,
             ivgen_hash,
             master_key,
+            iv_numbering,
             pool: Mutex::new(Vec::new()),
         };
         let first = keys.make()?;
@@ -175,7 +185,7 @@ impl Keys {
 
     fn make(&self) -> Result<SectorCipher> {
         let (cipher, ivgen) = self.parts()?;
-        Ok(SectorCipher::new(cipher, ivgen))
+        Ok(SectorCipher::new(cipher, ivgen).with_iv_numbering(self.iv_numbering))
     }
 
     fn parts(&self) -> Result<(Cipher, IvGen)> {
@@ -206,16 +216,22 @@ impl Keys {
     }
 }
 
+/// What a volume keeps of its header, for information and amendment.
+enum FormatHeader {
+    /// QCow's encryption has no header.
+    Qcow,
+    Luks(Box<luks::Luks>),
+    Luks2(Box<luks2::Luks2>),
+}
+
 /// An open volume (QEMU's `QCryptoBlock`).
 pub struct Block {
-    format: BlockFormat,
+    header: FormatHeader,
     /// `None` when opened with [`OpenFlags::no_io`].
     keys: Option<Keys>,
     kdf_hash: HashAlgo,
     sector_size: u32,
     payload_offset: u64,
-    /// What only a LUKS volume has: its header, for information and amendment.
-    luks: Option<luks::Luks>,
 }
 
 impl Block {
@@ -273,7 +289,10 @@ impl Block {
 
     /// The volume's format.
     pub fn format(&self) -> BlockFormat {
-        self.format
+        match self.header {
+            FormatHeader::Qcow => BlockFormat::Qcow,
+            FormatHeader::Luks(_) | FormatHeader::Luks2(_) => BlockFormat::Luks,
+        }
     }
 
     /// The hash that derives keys from passphrases (MD5, QEMU's 0, for qcow).
@@ -286,7 +305,9 @@ impl Block {
         self.sector_size
     }
 
-    /// Where the payload starts, in bytes from the header's start (0 when detached).
+    /// Where the payload starts, in bytes: from the header's start, or for a
+    /// detached header from the payload file's start (as the header records it:
+    /// usually 0).
     pub fn payload_offset(&self) -> u64 {
         self.payload_offset
     }
@@ -311,9 +332,21 @@ impl Block {
         self.keys.as_ref().map(Keys::parts)
     }
 
-    /// The LUKS header's details, for a LUKS volume.
+    /// The LUKS1 header's details, for a LUKS1 volume.
     pub fn luks(&self) -> Option<&luks::Luks> {
-        self.luks.as_ref()
+        match &self.header {
+            FormatHeader::Luks(luks) => Some(luks),
+            _ => None,
+        }
+    }
+
+    /// What QEMU's `qcrypto_block_get_info` reports of a LUKS1 or LUKS2 volume.
+    pub fn luks_info(&self) -> Option<luks::LuksInfo> {
+        match &self.header {
+            FormatHeader::Qcow => None,
+            FormatHeader::Luks(luks) => Some(luks.info()),
+            FormatHeader::Luks2(luks2) => Some(luks2.info()),
+        }
     }
 
     /// Changes the volume's key slots as `options` say (QEMU's
@@ -325,9 +358,13 @@ impl Block {
         force: bool,
     ) -> Result<()> {
         let AmendOptions::Luks(luks_options) = options;
-        match self.luks.as_mut() {
-            Some(luks) => luks::amend(luks, io, luks_options, force),
-            None => Err(Error::new(
+        match &mut self.header {
+            FormatHeader::Luks(luks) => luks::amend(luks, io, luks_options, force),
+            FormatHeader::Luks2(_) => Err(Error::new(
+                ErrorKind::NotSupported,
+                "Amending LUKS2 volumes is not supported",
+            )),
+            FormatHeader::Qcow => Err(Error::new(
                 ErrorKind::InvalidArgument,
                 "Cannot amend encryption format",
             )),
@@ -335,7 +372,7 @@ impl Block {
     }
 
     /// Encrypts payload sectors in place: `offset` (from the payload's start) and
-    /// `buf`'s length are whole sectors.
+    /// `buf`'s length are whole sectors of [`Block::sector_size`].
     pub fn encrypt(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         self.with_cipher(offset, buf, SectorCipher::encrypt)
     }

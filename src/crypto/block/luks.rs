@@ -1,7 +1,7 @@
 //! LUKS1 volumes as QEMU's `crypto/block-luks.c` opens and creates them: the header
 //! read and checked, each active key slot tried with the passphrase; on creation,
 //! QEMU's defaults, PBKDF2 iterations calibrated to the asked time, cryptsetup's
-//! layout, and slot 0 holding the passphrase.
+//! layout, and slot 0 holding the passphrase. A LUKS2 header goes to [`super::luks2`].
 
 use zeroize::Zeroizing;
 
@@ -11,8 +11,9 @@ use super::luks_header::{
     SLOT_DISABLED, STRIPES, UUID_LEN,
 };
 use super::luks_keyslot::{self, master_key_digest, material_len};
-use super::OpenOptions;
-use super::{passphrase, Block, BlockFormat, HeaderIo, Keys, LuksCreateOptions, OpenFlags};
+use super::sectors::IvNumbering;
+use super::{luks2, OpenOptions};
+use super::{passphrase, Block, FormatHeader, HeaderIo, Keys, LuksCreateOptions, OpenFlags};
 use crate::crypto::cipher::{CipherAlgo, CipherMode};
 use crate::crypto::hash::HashAlgo;
 use crate::crypto::ivgen::IvGenAlgo;
@@ -55,6 +56,7 @@ impl Luks {
         let h = &self.header;
         let uuid_end = h.uuid.iter().position(|&b| b == 0).unwrap_or(UUID_LEN);
         LuksInfo {
+            version: 1,
             cipher_alg: self.spec.cipher,
             cipher_mode: self.spec.mode,
             ivgen_alg: self.spec.ivgen,
@@ -78,21 +80,28 @@ impl Luks {
     }
 }
 
-/// A LUKS volume's description (QEMU's `QCryptoBlockInfoLUKS`).
+/// A LUKS volume's description (QEMU's `QCryptoBlockInfoLUKS`, and what a LUKS2
+/// header has of it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LuksInfo {
+    /// The header's version: 1 or 2.
+    pub version: u32,
     pub cipher_alg: CipherAlgo,
     pub cipher_mode: CipherMode,
     pub ivgen_alg: IvGenAlgo,
     /// ESSIV's hash; `None` for other IV generators, even if the header names one.
     pub ivgen_hash_alg: Option<HashAlgo>,
+    /// The master-key digest's hash (LUKS1's also derives slot keys and splits).
     pub hash_alg: HashAlgo,
+    /// LUKS1: whether the payload offset is 0; LUKS2: whether it was opened detached.
     pub detached_header: bool,
     /// Where the payload starts, in bytes.
     pub payload_offset: u64,
+    /// PBKDF2 iterations of the master-key digest.
     pub master_key_iters: u32,
     pub uuid: String,
-    /// The eight key slots, in order.
+    /// The key slots by number: LUKS1's eight; LUKS2's from 0 to the highest in the
+    /// header, those missing inactive.
     pub slots: Vec<LuksSlotInfo>,
 }
 
@@ -100,11 +109,11 @@ pub struct LuksInfo {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LuksSlotInfo {
     pub active: bool,
-    /// PBKDF2 iterations, for an active slot.
+    /// PBKDF2 iterations (Argon2's time cost), for an active slot.
     pub iters: Option<u32>,
     /// Anti-forensic stripes, for an active slot.
     pub stripes: Option<u32>,
-    /// Where its key material starts, in bytes.
+    /// Where its key material starts, in bytes (0 for a missing LUKS2 slot).
     pub key_offset: u64,
 }
 
@@ -135,9 +144,9 @@ pub struct LuksAmendOptions<'a> {
     pub secret: Option<&'a Secret>,
 }
 
-/// Whether `buf` starts with a LUKS1 header's magic and version.
+/// Whether `buf` starts with a LUKS1 or LUKS2 header's magic and version.
 pub(super) fn has_format(buf: &[u8]) -> bool {
-    buf.len() >= 8 && buf[..6] == MAGIC && buf[6..8] == 1u16.to_be_bytes()
+    buf.len() >= 8 && buf[..6] == MAGIC && matches!(u16::from_be_bytes([buf[6], buf[7]]), 1 | 2)
 }
 
 pub(super) fn open(
@@ -153,13 +162,17 @@ pub(super) fn open(
     let mut bytes = [0u8; HEADER_LEN];
     io.read(0, &mut bytes)?;
     let header = Header::from_bytes(&bytes);
+    // LUKS2, or a first header too damaged to tell, which a LUKS2 copy may replace.
+    if header.magic != MAGIC || header.version != 1 {
+        return luks2::open(passphrase, io, flags);
+    }
     header.check(flags.detached)?;
     let spec = header.spec()?;
     let keys = match passphrase {
         None => None,
         Some(passphrase) => {
             let master_key = find_key(&header, &spec, passphrase.as_bytes(), io)?;
-            Some(keys(&spec, master_key)?)
+            Some(keys(&spec, master_key, IvNumbering::default())?)
         }
     };
     let kept = options
@@ -223,7 +236,11 @@ fn plan<'a>(
     };
     let spec = header.spec()?;
     // The backend's refusals (a mode a cipher lacks), as creation meets them.
-    keys(&spec, Zeroizing::new(vec![0; master_key_len]))?;
+    keys(
+        &spec,
+        Zeroizing::new(vec![0; master_key_len]),
+        IvNumbering::default(),
+    )?;
     Ok(Plan {
         header,
         spec,
@@ -257,7 +274,7 @@ pub(super) fn create(
     random::fill(&mut header.master_key_salt)?;
     let mut master_key = Zeroizing::new(vec![0u8; header.master_key_len as usize]);
     random::fill(&mut master_key)?;
-    let keys = keys(&spec, master_key.clone())?;
+    let keys = keys(&spec, master_key.clone(), IvNumbering::default())?;
     header.master_key_iterations = iterations(
         spec.hash,
         &master_key,
@@ -589,13 +606,18 @@ fn uuid_v4() -> Result<[u8; UUID_LEN]> {
     Ok(field)
 }
 
-/// The volume's keys: the cipher and IV generator the header names, keyed with
-/// `master_key`.
-fn keys(spec: &Spec, master_key: Zeroizing<Vec<u8>>) -> Result<Keys> {
+/// The volume's keys: the cipher and IV generator `spec` names, keyed with
+/// `master_key`, IVs numbered as `iv_numbering` says.
+pub(super) fn keys(
+    spec: &Spec,
+    master_key: Zeroizing<Vec<u8>>,
+    iv_numbering: IvNumbering,
+) -> Result<Keys> {
     Keys::new(
         (spec.cipher, spec.mode),
         (spec.ivgen, spec.ivgen_cipher, spec.ivgen_hash),
         master_key,
+        iv_numbering,
     )
 }
 
@@ -606,7 +628,6 @@ fn block(
     passphrase: Option<Zeroizing<String>>,
 ) -> Block {
     Block {
-        format: BlockFormat::Luks,
         kdf_hash: if keys.is_some() {
             spec.hash
         } else {
@@ -615,10 +636,10 @@ fn block(
         keys,
         sector_size: SECTOR_SIZE,
         payload_offset: sector_offset(header.payload_offset_sector),
-        luks: Some(Luks {
+        header: FormatHeader::Luks(Box::new(Luks {
             header,
             spec,
             passphrase,
-        }),
+        })),
     }
 }

@@ -270,48 +270,68 @@ impl Header {
         Ok(())
     }
 
-    /// The algorithms the text fields name, parsed in QEMU's order: the IV generator's
-    /// hash, the cipher mode, the cipher name with the key length, the hash, the IV
-    /// generator, then ESSIV's cipher. Expects a header [`Header::check`] accepted.
+    /// The algorithms the text fields name, parsed in QEMU's order (see
+    /// [`parse_spec`]). Expects a header [`Header::check`] accepted.
     pub fn spec(&self) -> Result<Spec> {
-        let whole = text(&self.cipher_mode);
-        let Some((mode_name, ivgen_part)) = whole.split_once('-') else {
-            return Err(invalid(format!(
-                "Unexpected cipher mode string format '{whole}'"
-            )));
+        let hash = || {
+            lookup(
+                "Hash algorithm",
+                &text(&self.hash_spec),
+                HashAlgo::from_name,
+            )
         };
-        let (ivgen_name, ivgen_hash) = match ivgen_part.split_once(':') {
-            Some((name, hash)) => (
-                name,
-                Some(lookup("Hash algorithm", hash, HashAlgo::from_name)?),
-            ),
-            None => (ivgen_part, None),
-        };
-        let mode = lookup("Cipher mode", mode_name, CipherMode::from_name)?;
-        let cipher = cipher_by_name(&text(&self.cipher_name), mode, self.master_key_len)?;
-        let hash = lookup(
-            "Hash algorithm",
-            &text(&self.hash_spec),
-            HashAlgo::from_name,
-        )?;
-        let ivgen = lookup("IV generator", ivgen_name, IvGenAlgo::from_name)?;
-        let ivgen_cipher = match (ivgen, ivgen_hash) {
-            (IvGenAlgo::Essiv, None) => {
-                return Err(invalid("Missing IV generator hash specification".into()))
-            }
-            (IvGenAlgo::Essiv, Some(hash)) => essiv_cipher(cipher, hash)?,
-            _ => cipher,
-        };
-        Ok(Spec {
-            cipher,
-            mode,
-            ivgen,
-            ivgen_hash: ivgen_hash.unwrap_or(HashAlgo::Md5),
-            has_ivgen_hash: ivgen_hash.is_some(),
-            ivgen_cipher,
+        parse_spec(
+            &text(&self.cipher_name),
+            &text(&self.cipher_mode),
+            self.master_key_len,
             hash,
-        })
+        )
     }
+}
+
+/// The algorithms a cipher name and a `mode-ivgen[:hash]` mode name, with a key of
+/// `key_len` bytes, call for, parsed in QEMU's order: the IV generator's hash, the
+/// cipher mode, the cipher name with the key length, `hash` (the hash of the key
+/// derivation and the splitter, found by the caller), the IV generator, then ESSIV's
+/// cipher. LUKS1 names them in two header fields, LUKS2 in one string.
+pub(super) fn parse_spec(
+    cipher_name: &str,
+    cipher_mode: &str,
+    key_len: u32,
+    hash: impl FnOnce() -> Result<HashAlgo>,
+) -> Result<Spec> {
+    let Some((mode_name, ivgen_part)) = cipher_mode.split_once('-') else {
+        return Err(invalid(format!(
+            "Unexpected cipher mode string format '{cipher_mode}'"
+        )));
+    };
+    let (ivgen_name, ivgen_hash) = match ivgen_part.split_once(':') {
+        Some((name, hash)) => (
+            name,
+            Some(lookup("Hash algorithm", hash, HashAlgo::from_name)?),
+        ),
+        None => (ivgen_part, None),
+    };
+    let mode = lookup("Cipher mode", mode_name, CipherMode::from_name)?;
+    let cipher = cipher_by_name(cipher_name, mode, key_len)?;
+    let hash = hash()?;
+    let ivgen = lookup("IV generator", ivgen_name, IvGenAlgo::from_name)?;
+    let ivgen_cipher = match (ivgen, ivgen_hash) {
+        (IvGenAlgo::Essiv, None) => {
+            return Err(invalid("Missing IV generator hash specification".into()))
+        }
+        (IvGenAlgo::Essiv, Some(hash)) => essiv_cipher(cipher, hash)?,
+        _ => cipher,
+    };
+    Ok(Spec {
+        cipher,
+        mode,
+        ivgen,
+        ivgen_hash: ivgen_hash.unwrap_or(HashAlgo::Md5),
+        has_ivgen_hash: ivgen_hash.is_some(),
+        ivgen_cipher,
+        hash,
+    })
 }
 
 /// Sectors of key material a slot takes for a master key of `master_key_len` bytes
@@ -386,7 +406,7 @@ pub fn essiv_cipher(cipher: CipherAlgo, hash: HashAlgo) -> Result<CipherAlgo> {
 
 /// The text of a NUL-terminated field (lossy where it is not UTF-8, as it is
 /// only compared with ASCII names and quoted in messages).
-fn text(field: &[u8]) -> String {
+pub(super) fn text(field: &[u8]) -> String {
     let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
     String::from_utf8_lossy(&field[..end]).into_owned()
 }

@@ -28,11 +28,27 @@ pub fn unlock(
     material: &mut [u8],
 ) -> Result<Option<Zeroizing<Vec<u8>>>> {
     let slot_key = derive(header, spec, slot, passphrase)?;
-    sector_cipher(spec, &slot_key)?.decrypt(0, SECTOR_SIZE as usize, material)?;
-    let mut master_key = Zeroizing::new(vec![0u8; header.master_key_len as usize]);
-    afsplit::decode(spec.hash, slot.stripes, material, &mut master_key)?;
-    material.fill(0);
+    let key_len = header.master_key_len as usize;
+    let master_key = merge(spec, &slot_key, slot.stripes, material, key_len)?;
     Ok(digest_matches(header, spec, &master_key)?.then_some(master_key))
+}
+
+/// The key of `key_len` bytes that key `material` (`stripes` of it, read from the
+/// disk) holds under `slot_key`: the material decrypted in place with `spec`'s cipher
+/// and IV generator in 512-byte sectors numbered from 0, then merged with `spec`'s
+/// hash. The material is wiped. LUKS1 and LUKS2 key slots share it.
+pub(super) fn merge(
+    spec: &Spec,
+    slot_key: &[u8],
+    stripes: u32,
+    material: &mut [u8],
+    key_len: usize,
+) -> Result<Zeroizing<Vec<u8>>> {
+    sector_cipher(spec, slot_key)?.decrypt(0, SECTOR_SIZE as usize, material)?;
+    let mut key = Zeroizing::new(vec![0u8; key_len]);
+    let merged = afsplit::decode(spec.hash, stripes, material, &mut key);
+    material.fill(0);
+    merged.map(|()| key)
 }
 
 /// Key material holding `master_key` for `slot` (whose salt and iterations are set),
@@ -99,10 +115,11 @@ fn sector_cipher(spec: &Spec, key: &[u8]) -> Result<SectorCipher> {
     Ok(SectorCipher::new(cipher, ivgen))
 }
 
-/// Whether `a` equals `b`, taking the same time whatever their bytes.
-fn constant_time_eq(a: &[u8; DIGEST_LEN], b: &[u8; DIGEST_LEN]) -> bool {
+/// Whether `a` equals `b`, taking the same time whatever their bytes (their lengths
+/// are not secret).
+pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
+    a.len() == b.len() && std::hint::black_box(diff) == 0
 }
 
 #[cfg(test)]

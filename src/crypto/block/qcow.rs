@@ -4,7 +4,7 @@
 
 use zeroize::Zeroizing;
 
-use super::{passphrase, Block, BlockFormat, Keys, OpenFlags, OpenOptions};
+use super::{passphrase, Block, FormatHeader, Keys, OpenFlags, OpenOptions};
 use crate::crypto::cipher::{CipherAlgo, CipherMode};
 use crate::crypto::hash::HashAlgo;
 use crate::crypto::ivgen::IvGenAlgo;
@@ -38,16 +38,16 @@ fn keys(secret: Option<&Secret>, optprefix: Option<&str>) -> Result<Keys> {
         (CipherAlgo::Aes128, CipherMode::Cbc),
         (IvGenAlgo::Plain64, CipherAlgo::Aes128, HashAlgo::Md5),
         key,
+        Default::default(),
     )
 }
 
 fn block(keys: Option<Keys>) -> Block {
     Block {
-        format: BlockFormat::Qcow,
+        header: FormatHeader::Qcow,
         keys,
         kdf_hash: HashAlgo::Md5,
         sector_size: SECTOR_SIZE,
         payload_offset: 0,
-        luks: None,
     }
 }

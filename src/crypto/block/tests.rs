@@ -503,6 +503,8 @@ fn luks_info_describes_the_header() {
     let pw = secret("pw");
     let (block, _) = small_luks(&pw);
     let info = block.luks().unwrap().info();
+    assert_eq!(block.luks_info().as_ref(), Some(&info));
+    assert_eq!(info.version, 1);
     assert_eq!(
         (
             info.cipher_alg,
