@@ -484,6 +484,23 @@ static void test_refused(void)
     }
 }
 
+/* Headers that are not LUKS1 or LUKS2 get QEMU's messages. */
+static void test_not_luks(void)
+{
+    GError *err = NULL;
+    Header header = fast_header_copy();
+    g_autoptr(QCryptoSecret) secret = test_secret("123456");
+
+    header.data[0] = 'X';
+    g_assert_null(open_block(&header, QCRYPTO_BLOCK_FORMAT_LUKS, secret, 0, &err));
+    qio_test_assert_error(err, QIO_ERROR_INVALID_ARGUMENT, "Volume is not in LUKS format");
+    header.data[0] = 'L';
+    header.data[7] = 3;
+    g_assert_null(open_block(&header, QCRYPTO_BLOCK_FORMAT_LUKS, secret, 0, &err));
+    qio_test_assert_error(err, QIO_ERROR_INVALID_ARGUMENT, "LUKS version 3 is not supported");
+    header_clear(&header);
+}
+
 static void test_has_format(void)
 {
     Header header = fast_header_copy();
@@ -851,6 +868,7 @@ int main(int argc, char **argv)
     g_test_add_func("/crypto/block/luks/wrong-passphrase", test_wrong_passphrase);
     g_test_add_func("/crypto/block/has-format", test_has_format);
     g_test_add_func("/crypto/block/luks/refused", test_refused);
+    g_test_add_func("/crypto/block/luks/not-luks", test_not_luks);
     g_test_add_func("/crypto/block/luks/info", test_info);
     g_test_add_func("/crypto/block/payload-offset", test_payload_offset);
     g_test_add_func("/crypto/block/luks/detached", test_detached);

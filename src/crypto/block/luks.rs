@@ -162,8 +162,9 @@ pub(super) fn open(
     let mut bytes = [0u8; HEADER_LEN];
     io.read(0, &mut bytes)?;
     let header = Header::from_bytes(&bytes);
-    // LUKS2, or a first header too damaged to tell, which a LUKS2 copy may replace.
-    if header.magic != MAGIC || header.version != 1 {
+    // LUKS2 (whose second copy replaces a damaged first one). Without the magic this
+    // is no LUKS volume: QEMU's message, and no read beyond the 592 bytes QEMU reads.
+    if header.magic == MAGIC && header.version == 2 {
         return luks2::open(passphrase, io, flags);
     }
     header.check(flags.detached)?;

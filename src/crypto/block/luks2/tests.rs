@@ -232,12 +232,26 @@ fn keyslots_are_tried_in_cryptsetups_order() {
 #[test]
 fn a_damaged_first_header_gives_way_to_the_second() {
     let good = volume(&key(32), "aes-xts-plain64", pbkdf2(), |_| {}).bytes;
-    for damage in [0, 6, 4096 + 100] {
+    // The sequence number, the UUID, the JSON: each breaks the first copy's checksum.
+    for damage in [16, 170, 4096 + 100] {
         let mut bytes = good.clone();
         bytes[damage] ^= 0x11;
         let mut disk = Disk::new(bytes);
         let block = open(&mut disk, Some("pw"), OpenFlags::default()).unwrap();
         assert_eq!(block.luks_info().unwrap().version, 2);
+    }
+    // Without the first copy's magic or version, this is no LUKS2 volume (QEMU's
+    // messages for what it cannot read as LUKS).
+    for (damage, message) in [
+        (0, "Volume is not in LUKS format"),
+        (7, "LUKS version 0 is not supported"),
+    ] {
+        let mut bytes = good.clone();
+        bytes[damage] ^= if damage == 7 { 0x02 } else { 0x11 };
+        assert_eq!(
+            refusal(&mut Disk::new(bytes), Some("pw"), OpenFlags::default()),
+            message
+        );
     }
     let mut bytes = good;
     bytes[4096 + 100] ^= 0x11;
