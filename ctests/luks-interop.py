@@ -160,16 +160,17 @@ def volume_key(image, header=None):
     return bytes.fromhex("".join(match.group(1).split()))
 
 
-def payload_offset(image, header=None):
-    """The payload offset in bytes `cryptsetup luksDump` reports."""
-    argv = ["cryptsetup", "luksDump", header or image]
-    _, out, _ = run(*argv)
+def payload_layout(image, header=None):
+    """The payload offset and sector size in bytes `cryptsetup luksDump` reports."""
+    _, out, _ = run("cryptsetup", "luksDump", header or image)
     text = out.decode()
     match = re.search(r"Payload offset:\s*(\d+)", text)
     if match:
-        return int(match.group(1)) * 512
-    match = re.search(r"offset:\s*(\d+) \[bytes\]", text.split("Data segments:")[1])
-    return int(match.group(1))
+        return int(match.group(1)) * 512, 512
+    segment = text.split("Data segments:")[1]
+    offset = re.search(r"offset:\s*(\d+) \[bytes\]", segment)
+    sector = re.search(r"sector:\s*(\d+) \[bytes\]", segment)
+    return int(offset.group(1)), int(sector.group(1))
 
 
 def decrypt(key, cipher, data, sector_size=512, first_sector=0):
@@ -195,25 +196,34 @@ def cryptsetup_format(image, *extra, header=None, size=8 * MIB):
     if header:
         argv += ["--header", header]
         with open(header, "wb") as f:
-            f.truncate(4 * MIB)  # cryptsetup writes into a header file, never grows it
+            f.truncate(20 * MIB)  # cryptsetup writes into a header file, never grows it
     run(*(argv + list(extra) + [image]))
 
 
 def cryptsetup_images_open_in_qio(name, cipher, *extra):
     image = path("cs-%s.img" % name)
-    cryptsetup_format(image, "--cipher", cipher, *extra)
+    # LUKS2's metadata and key slots take 16 MiB by default; 4 MiB of payload follow.
+    cryptsetup_format(image, "--cipher", cipher, *extra, size=20 * MIB)
     rc, _, err = run(QIO_LUKS, "-d", key_file(), "test-passphrase", image, ok=False)
     check(rc == 0, "qio does not unlock the cryptsetup image: " + err)
     out_path = path("cs-%s.out" % name)
     run(QIO_LUKS, "-d", key_file(), "decrypt", image, out_path)
-    offset = payload_offset(image)
+    offset, sector_size = payload_layout(image)
     with open(image, "rb") as f:
         f.seek(offset)
         encrypted = f.read()
     with open(out_path, "rb") as f:
         decrypted = f.read()
-    check(decrypted == decrypt(volume_key(image), cipher, encrypted),
+    check(decrypted == decrypt(volume_key(image), cipher, encrypted, sector_size),
           "qio's plaintext differs from the volume key's")
+
+
+def luks2_dump_says_version_2():
+    image = path("cs-luks2-dump.img")
+    cryptsetup_format(image, "--type", "luks2", *ARGON2, size=20 * MIB)
+    _, out, _ = run(QIO_LUKS, "dump", image)
+    check("Version:       \t2" in out.decode(), "qio-luks dump does not see LUKS2:\n"
+          + out.decode())
 
 
 def qio_images_open_in_cryptsetup():
@@ -224,22 +234,25 @@ def qio_images_open_in_cryptsetup():
     check("Version:       \t1" in out.decode(), "luksDump does not see LUKS1:\n" + out.decode())
     run("cryptsetup", "open", "--test-passphrase", "--key-file", key_file(), image)
     with open(image, "rb") as f:
-        f.seek(payload_offset(image))
+        f.seek(payload_layout(image)[0])
         encrypted = f.read()
     with open(raw, "rb") as f:
         check(decrypt(volume_key(image), "aes-xts-plain64", encrypted) == f.read(),
               "the volume key cryptsetup recovers does not decrypt qio's payload")
 
 
-def detached_cryptsetup_to_qio():
-    image, header = path("detached-cs.img"), path("detached-cs.hdr")
-    cryptsetup_format(image, "--type", "luks1", header=header, size=MIB)
+def detached_cryptsetup_to_qio(luks_type, *extra):
+    image = path("detached-cs-%s.img" % luks_type)
+    header = path("detached-cs-%s.hdr" % luks_type)
+    cryptsetup_format(image, "--type", luks_type, *extra, header=header, size=MIB)
     out_path = path("detached-cs.out")
     run(QIO_LUKS, "-d", key_file(), "--header", header, "decrypt", image, out_path)
     with open(image, "rb") as f:
         encrypted = f.read()
+    sector_size = payload_layout(image, header)[1]
     with open(out_path, "rb") as f:
-        check(f.read() == decrypt(volume_key(image, header), "aes-xts-plain64", encrypted),
+        check(f.read() == decrypt(volume_key(image, header), "aes-xts-plain64", encrypted,
+                                  sector_size),
               "qio's plaintext of the detached image differs from the volume key's")
 
 
@@ -303,6 +316,20 @@ def command_line_errors():
         check(rc == 1 and message in err, "%s: exit %d, %r" % (argv, rc, err))
 
 
+# Argon2 at a cost a test can pay: 32 MiB, 4 passes.
+ARGON2 = ("--pbkdf-memory", "32768", "--pbkdf-force-iterations", "4")
+# (name, cipher, cryptsetup options) of each LUKS2 image.
+LUKS2 = [
+    ("luks2-pbkdf2-xts-512", "aes-xts-plain64",
+     ("--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--sector-size", "512")),
+    ("luks2-argon2i-xts-4096", "aes-xts-plain64",
+     ("--pbkdf", "argon2i", "--sector-size", "4096") + ARGON2),
+    ("luks2-argon2id-essiv-512", "aes-cbc-essiv:sha256",
+     ("--pbkdf", "argon2id", "--key-size", "256", "--sector-size", "512") + ARGON2),
+    ("luks2-argon2id-xts-4096", "aes-xts-plain64",
+     ("--pbkdf", "argon2id", "--sector-size", "4096") + ARGON2),
+]
+
 CASES = [("qio-luks command-line errors", command_line_errors)]
 CASES += [("qemu-img/qemu-io %s image read by qio" % v,
            lambda v=v: qemu_writes_qio_reads(v)) for v in VARIANTS]
@@ -319,9 +346,19 @@ CASES += [
      lambda: cryptsetup_images_open_in_qio("luks1-essiv", "aes-cbc-essiv:sha256",
                                            "--type", "luks1", "--key-size", "256",
                                            "--pbkdf-force-iterations", "1000")),
+] + [
+    ("cryptsetup %s image decrypted by qio" % name,
+     lambda name=name, cipher=cipher, extra=extra: cryptsetup_images_open_in_qio(
+         name, cipher, "--type", "luks2", *extra))
+    for name, cipher, extra in LUKS2
+] + [
+    ("qio-luks dump on a LUKS2 image", luks2_dump_says_version_2),
     ("qio's LUKS1 image passes luksDump, --test-passphrase, --dump-volume-key",
      qio_images_open_in_cryptsetup),
-    ("cryptsetup --header detached image decrypted by qio", detached_cryptsetup_to_qio),
+    ("cryptsetup --header detached LUKS1 image decrypted by qio",
+     lambda: detached_cryptsetup_to_qio("luks1")),
+    ("cryptsetup --header detached LUKS2 image decrypted by qio",
+     lambda: detached_cryptsetup_to_qio("luks2", "--pbkdf", "argon2id", *ARGON2)),
     ("qio --header detached image opened by cryptsetup", detached_qio_to_cryptsetup),
     ("qcow2 with a LUKS header inside, opened through read callbacks", qcow2_with_luks_inside),
 ]
