@@ -1,7 +1,9 @@
 #!/bin/sh
 # fuzz.sh TARGET SECONDS [TARGET_DIR]: builds the libFuzzer target
 # fuzz/fuzz_targets/TARGET.rs with coverage instrumentation on stable Rust and runs it
-# for SECONDS from an empty corpus, or until FUZZ_RUNS executions if that is set. Fails on any panic, crash, leak or timeout, leaving
+# for SECONDS from the seed inputs in fuzz/seeds/TARGET (if any; a target whose inputs
+# need structure to get past a checksum has some), or until FUZZ_RUNS executions if
+# that is set. Fails on any panic, crash, leak or timeout, leaving
 # the input in TARGET_DIR/fuzz-artifacts. TARGET_DIR (cargo's target directory) defaults
 # to target/ in the source tree; meson passes its own, so the source may be read-only.
 set -eu
@@ -18,6 +20,9 @@ RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 mkdir -p "$target_dir/fuzz-artifacts"
+if [ -d "$src/fuzz/seeds/$target" ]; then
+    cp "$src/fuzz/seeds/$target"/* "$corpus"/
+fi
 "$target_dir/$triple/release/$target" -max_total_time="$seconds" -runs="${FUZZ_RUNS:--1}" \
     -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$target_dir/fuzz-artifacts/" "$corpus"

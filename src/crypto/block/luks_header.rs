@@ -271,7 +271,7 @@ impl Header {
     }
 
     /// The algorithms the text fields name, parsed in QEMU's order (see
-    /// [`parse_spec`]). Expects a header [`Header::check`] accepted.
+    /// `parse_spec`). Expects a header [`Header::check`] accepted.
     pub fn spec(&self) -> Result<Spec> {
         let hash = || {
             lookup(
