@@ -489,7 +489,7 @@ int main(int argc, char **argv)
 {
     gint rounds = 3;
     gint64 mib = 1024;
-    const char *dir_option = NULL;
+    g_autofree char *dir_option = NULL;
     gboolean convert_only = FALSE, no_create = FALSE, write_only = FALSE;
     const GOptionEntry entries[] = {
         { "rounds", 'r', 0, G_OPTION_ARG_INT, &rounds, "Best (unlock: median) of this many rounds",
