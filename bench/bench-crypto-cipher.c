@@ -125,7 +125,7 @@ int main(int argc, char **argv)
                     CipherJob job = { .buf = buf, .size = size, .encrypt = encrypt };
                     for (int r = 0; r < rounds; r++) {
                         reference = MAX(reference, bench_openssl_speed(evp, !encrypt,
-                                                                       sectors ? SECTOR : size));
+                                                                       sectors ? SECTOR : size, 1));
                         for (int b = 0; b < 4; b++) {
                             speed[b] = MAX(speed[b], qio_speed(algs[a], mode, sectors, b, &job,
                                                                seconds, &used[b]));
