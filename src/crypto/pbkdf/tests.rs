@@ -88,12 +88,15 @@ fn fake_count(ns: u64) -> Result<u64> {
 }
 
 #[test]
-fn count_iters_follows_qemus_scaling() {
-    // 1 µs per iteration: 2^15 → 32 ms (×10) → 327 ms (rescale to 327680 * 1000 / 327
-    // = 1002079 iterations) → 1002 ms: stop, at 1002079 * 1000 / 1002.
-    assert_eq!(fake_count(1000), Ok(1_002_079 * 1000 / 1002));
-    // 20 µs per iteration: 2^15 → 655 ms, already over 500 ms.
-    assert_eq!(fake_count(20_000), Ok((1 << 15) * 1000 / 655));
+fn count_iters_scales_to_a_tenth_of_a_second() {
+    // 1 µs per iteration: 2^15 → 32.768 ms (rescaled to 100 ms: 100000 iterations) →
+    // 100 ms: a million a second.
+    assert_eq!(fake_count(1000), Ok(1_000_000));
+    // 20 µs per iteration: 2^15 → 655.36 ms, already enough.
+    assert_eq!(fake_count(20_000), Ok(50_000));
+    // 1 ns per iteration: 32.768 µs, 327.68 µs, 3.2768 ms (×10 each), 32.768 ms
+    // (rescaled), then 100 ms.
+    assert_eq!(fake_count(1), Ok(1_000_000_000));
     // No CPU time at all: an error once 2^15 was scaled up five times.
     assert_eq!(
         fake_count(0).unwrap_err().message(),
