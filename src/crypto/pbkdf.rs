@@ -136,8 +136,8 @@ fn thread_cpu_time() -> Result<Duration> {
 
 /// How many PBKDF2 iterations a second this thread runs for `hash` and an `nout`-byte
 /// output: 2^15 iterations timed in CPU time, ten times as many while a run takes
-/// under [`SCALE_FROM`], then as many as [`AIM`] should take, and the rate of the first
-/// run over [`ENOUGH`]. That is QEMU's method with a shorter last run (QEMU's ends with
+/// under 5 ms, then as many as 100 ms should take, and the rate of the first run over
+/// 50 ms. That is QEMU's method with a shorter last run (QEMU's ends with
 /// one over half a second, about 1.5 s in all, which every LUKS creation pays twice):
 /// the CPU clock counts microseconds, so a tenth of a second measures to 0.1 %. The
 /// measurement runs in a fresh thread, whose CPU accounting the kernel keeps accurate
