@@ -179,25 +179,22 @@ impl Callbacks {
     }
 
     /// A callback's return value and GError as a result; the first GError is kept.
-    fn result(&mut self, ret: c_int, gerror: *mut GError, what: &str) -> qio::Result<()> {
-        let message = match gerror.is_null() {
-            true => format!("The block {what} callback failed"),
-            // SAFETY: a GError the callback set.
-            false => unsafe { std::ffi::CStr::from_ptr((*gerror).message) }
-                .to_string_lossy()
-                .into_owned(),
-        };
-        if ret >= 0 || !self.failure.is_null() {
-            // SAFETY: a GError the callback set (freed if it reports no failure: GLib
-            // callbacks set one only when failing), or NULL.
-            unsafe { glib_sys::g_clear_error(&mut { gerror }) };
-        } else {
+    fn result(&mut self, ret: c_int, mut gerror: *mut GError, what: &str) -> qio::Result<()> {
+        if ret >= 0 {
+            // SAFETY: NULL or a GError the callback set though it did not fail (GLib
+            // callbacks set one only when failing): dropped.
+            unsafe { glib_sys::g_clear_error(&mut gerror) };
+            return Ok(());
+        }
+        let message =
+            crate::error::message_or(gerror, || format!("The block {what} callback failed"));
+        if self.failure.is_null() {
             self.failure = gerror;
+        } else {
+            // SAFETY: NULL or a GError the callback set; the first one is kept.
+            unsafe { glib_sys::g_clear_error(&mut gerror) };
         }
-        match ret >= 0 {
-            true => Ok(()),
-            false => Err(qio::Error::new(qio::ErrorKind::Failed, message)),
-        }
+        Err(qio::Error::new(qio::ErrorKind::Failed, message))
     }
 
     /// The end of a call into the core: a callback's GError reaches `error` unchanged

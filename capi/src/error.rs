@@ -46,6 +46,17 @@ pub(crate) fn set(error: *mut *mut GError, e: &qio::Error) {
     };
 }
 
+/// The message of a GError a C callback set, or `fallback()` when it set none.
+pub(crate) fn message_or(gerror: *const GError, fallback: impl FnOnce() -> String) -> String {
+    match gerror.is_null() {
+        true => fallback(),
+        // SAFETY: a live GError, whose message is a NUL-terminated string.
+        false => unsafe { std::ffi::CStr::from_ptr((*gerror).message) }
+            .to_string_lossy()
+            .into_owned(),
+    }
+}
+
 /// `text` as a C string, with any NUL replaced so the message survives.
 pub(crate) fn c_text(text: &str) -> CString {
     CString::new(text.replace('\0', "\\0")).unwrap_or_default()

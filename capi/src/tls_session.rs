@@ -142,17 +142,9 @@ fn callback_result(ret: ssize_t, gerror: *mut GError) -> qio::Result<usize> {
     if ret == QCRYPTO_TLS_SESSION_ERR_BLOCK {
         return Err(qio::Error::would_block_error());
     }
-    let message = match gerror.is_null() {
-        true => "TLS session I/O callback failed".to_owned(),
-        // SAFETY: the callback's GError, which we free.
-        false => unsafe {
-            let text = std::ffi::CStr::from_ptr((*gerror).message)
-                .to_string_lossy()
-                .into_owned();
-            glib_sys::g_error_free(gerror);
-            text
-        },
-    };
+    let message = crate::error::message_or(gerror, || "TLS session I/O callback failed".into());
+    // SAFETY: NULL or the callback's GError, which we free.
+    unsafe { glib_sys::g_clear_error(&mut { gerror }) };
     Err(qio::Error::new(qio::ErrorKind::Failed, message))
 }
 
