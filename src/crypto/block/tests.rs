@@ -64,6 +64,19 @@ fn open_without_secret(format: BlockFormat, header: &mut Memory) -> Block {
     blind
 }
 
+/// `passphrase` opens no key slot of the LUKS volume in `header`.
+fn assert_locked_out(passphrase: &Secret, header: &mut Memory) {
+    let e = open(
+        BlockFormat::Luks,
+        Some(passphrase),
+        header,
+        OpenFlags::default(),
+    )
+    .err()
+    .unwrap();
+    assert_eq!(e.message(), "Invalid password, cannot unlock any keyslot");
+}
+
 /// What QEMU's test_block_assert_setup checks.
 fn assert_setup(
     block: &Block,
@@ -169,15 +182,7 @@ fn luks_round_trip() {
     assert_eq!(blind.payload_offset(), created.payload_offset());
 
     let wrong = secret("654321");
-    let e = open(
-        BlockFormat::Luks,
-        Some(&wrong),
-        &mut header,
-        OpenFlags::default(),
-    )
-    .err()
-    .unwrap();
-    assert_eq!(e.message(), "Invalid password, cannot unlock any keyslot");
+    assert_locked_out(&wrong, &mut header);
     let opened = open(
         BlockFormat::Luks,
         Some(&sec),
@@ -415,15 +420,7 @@ fn luks_key_slots_are_added_with_qemus_rules() {
         OpenFlags::default(),
     )
     .unwrap();
-    let e = open(
-        BlockFormat::Luks,
-        Some(&pw1),
-        &mut header,
-        OpenFlags::default(),
-    )
-    .err()
-    .unwrap();
-    assert_eq!(e.message(), "Invalid password, cannot unlock any keyslot");
+    assert_locked_out(&pw1, &mut header);
 }
 
 #[test]
@@ -474,15 +471,7 @@ fn luks_key_slots_are_erased_with_qemus_rules() {
         (slot.is_active(), slot.iterations, slot.salt),
         (false, 0, [0; 32])
     );
-    let e = open(
-        BlockFormat::Luks,
-        Some(&pw1),
-        &mut header,
-        OpenFlags::default(),
-    )
-    .err()
-    .unwrap();
-    assert_eq!(e.message(), "Invalid password, cannot unlock any keyslot");
+    assert_locked_out(&pw1, &mut header);
 
     assert_eq!(
         amend(&mut block, &mut header, erase(Some(0), None), false).unwrap_err(),
