@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Writes the nbd_server fuzz target's seeds into fuzz/seeds/nbd_server (or the
+directory given): well-formed client byte streams, each after the mode byte that
+fuzz/c/nbd_server.c reads first, so that the fuzzer starts past the magic numbers."""
+
+import os
+import struct
+import sys
+
+# nbd_server.c's MODE_* bits.
+TLS, READONLY, LUKS, EMPTY_NAME, DESCRIPTION = 0x01, 0x02, 0x04, 0x08, 0x10
+CHUNK_1 = 1 << 5  # written a byte at a time
+
+# nbd-proto.h.
+OPTS_MAGIC = 0x49484156454F5054
+REQUEST_MAGIC = 0x25609513
+EXPORT_NAME, ABORT, LIST, STARTTLS, INFO, GO, STRUCTURED_REPLY = 1, 2, 3, 5, 6, 7, 8
+INFO_EXPORT, INFO_NAME, INFO_DESCRIPTION, INFO_BLOCK_SIZE = 0, 1, 2, 3
+READ, WRITE, DISC, FLUSH, TRIM, WRITE_ZEROES = 0, 1, 2, 3, 4, 6
+FLAG_FUA, FLAG_NO_HOLE, FLAG_DF = 1, 2, 4
+FIXED_NEWSTYLE, NO_ZEROES = 1, 2
+
+SIZE = (1 << 20) + 123  # nbd_server.c's PLAIN_SIZE
+
+
+def option(opt, data=b""):
+    return struct.pack(">QII", OPTS_MAGIC, opt, len(data)) + data
+
+
+def name_info(name=b"disk", infos=()):
+    """The data of NBD_OPT_INFO and NBD_OPT_GO."""
+    return (struct.pack(">I", len(name)) + name + struct.pack(">H", len(infos))
+            + b"".join(struct.pack(">H", i) for i in infos))
+
+
+def request(cmd, offset=0, length=0, flags=0, cookie=1, data=b""):
+    return struct.pack(">IHHQQI", REQUEST_MAGIC, flags, cmd, cookie, offset, length) + data
+
+
+def every_request():
+    return (request(READ, 0, 4096, cookie=1)
+            + request(WRITE, 1000, 100, cookie=2, data=bytes(range(100)))
+            + request(WRITE, SIZE - 10, 10, FLAG_FUA, cookie=3, data=b"\xaa" * 10)
+            + request(READ, SIZE - 700, 700, cookie=4)
+            + request(FLUSH, cookie=5)
+            + request(TRIM, 4096, 8192, cookie=6)
+            + request(WRITE_ZEROES, 512, 1000, cookie=7)
+            + request(WRITE_ZEROES, 65536, 65536, FLAG_NO_HOLE, cookie=8)
+            + request(READ, SIZE, 1, cookie=9)  # past the end: EINVAL
+            + request(DISC, cookie=10))
+
+
+def seeds():
+    flags = struct.pack(">I", FIXED_NEWSTYLE | NO_ZEROES)
+    go = option(GO, name_info())
+    yield "go-requests", 0, flags + go + every_request()
+    yield "go-requests-bytewise", CHUNK_1, flags + go + every_request()
+    yield "go-readonly-write", READONLY, flags + go + every_request()
+    yield "go-luks", LUKS, flags + go + every_request()
+    yield "go-empty-name", EMPTY_NAME, flags + option(GO, name_info(b"")) + every_request()
+    yield "list", 0, flags + option(LIST) + option(ABORT)
+    yield "info", DESCRIPTION, (flags
+                               + option(INFO, name_info(infos=(INFO_NAME, INFO_DESCRIPTION,
+                                                               INFO_BLOCK_SIZE)))
+                               + option(INFO, name_info(b"other"))
+                               + option(ABORT))
+    yield "structured-reply", 0, (flags + option(STRUCTURED_REPLY) + go
+                                  + request(READ, 0, 4096, cookie=1)
+                                  + request(READ, 100, 100, FLAG_DF, cookie=2)
+                                  + request(READ, SIZE - 1, 2, cookie=3)
+                                  + request(DISC, cookie=4))
+    yield "export-name", 0, (struct.pack(">I", FIXED_NEWSTYLE) + option(EXPORT_NAME, b"disk")
+                             + request(READ, 0, 512) + request(WRITE, 0, 3, data=b"abc")
+                             + request(DISC))
+    yield "starttls", TLS, flags + option(STARTTLS) + b"\x16\x03\x01\x00\x05hello"
+    yield "tls-required", TLS, flags + go + option(LIST) + option(ABORT)
+    yield "starttls-plaintext", 0, flags + option(STARTTLS) + option(ABORT)
+    yield "abort", 0, flags + option(ABORT)
+    yield "unknown-option", 0, flags + option(42, b"xyz") + option(ABORT)
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "seeds", "nbd_server")
+    os.makedirs(out, exist_ok=True)
+    for name, mode, stream in seeds():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(bytes([mode]) + stream)
+
+
+if __name__ == "__main__":
+    main()
