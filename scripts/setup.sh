@@ -6,7 +6,7 @@ set -eu
 packages="
   build-essential pkg-config meson ninja-build
   libglib2.0-dev libgnutls28-dev nettle-dev libgmp-dev libssl-dev
-  clang libclang-dev
+  clang libclang-dev libclang-rt-14-dev
   valgrind openssl gnutls-bin python3 python3-cryptography python3-websockets
   chromium qemu-utils cryptsetup-bin nbdkit libnbd-bin
 "
