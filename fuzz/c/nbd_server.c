@@ -2,33 +2,40 @@
 /* libFuzzer target for qio-nbd's server side: one NbdConn (examples/nbd/nbd-conn.c)
  * serving an NbdExport (nbd-export.c) over a socketpair. The first input byte picks
  * the configuration (MODE_* below); the rest is what the client sends, from its flags
- * through the options to the requests, written in chunks of the size the mode picks
- * while everything the server replies is read and dropped; then the client's end is
- * shut for writing and the connection runs until it closes. fuzz/c/nbd_server_seeds.py
- * writes the seeds.
+ * through the options to the requests (or, with MODE_HANDSHAKE, the options after a
+ * STARTTLS and TLS handshake that the harness does), written in chunks of the size the
+ * mode picks while everything the server replies is read and dropped. Then the client
+ * either shuts its end for writing, after which the server must close by itself, or
+ * goes silent, and the server is closed once nothing moves.
+ * fuzz/c/nbd_server_seeds.py writes the seeds.
  * fuzz.sh sources: examples/nbd/nbd-conn.c examples/nbd/nbd-export.c */
 
 #define _GNU_SOURCE /* memfd_create, pwrite, ftruncate under -std=c11 */
 
 #include "nbd-conn.h"
+#include "nbd-proto.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MODE_TLS 0x01         /* STARTTLS required, anonymous server credentials */
-#define MODE_READONLY 0x02    /* a read-only export */
-#define MODE_LUKS 0x04        /* the LUKS volume instead of the plain file */
-#define MODE_EMPTY_NAME 0x08  /* the export is called "" instead of "disk" */
-#define MODE_DESCRIPTION 0x10 /* the export has a description */
-#define MODE_CHUNK_SHIFT 5    /* 0: whole input at once; n: 4^(n-1) bytes per write */
+#define MODE_TLS 0x01        /* STARTTLS required, PSK credentials */
+#define MODE_READONLY 0x02   /* a read-only export */
+#define MODE_LUKS 0x04       /* the LUKS volume instead of the plain file */
+#define MODE_OTHER_NAME 0x08 /* the export is called "" and has a description */
+#define MODE_HANDSHAKE 0x10  /* with MODE_TLS: the harness does STARTTLS and the handshake */
+#define MODE_SILENT 0x20     /* the client ends by going silent instead of shutting down */
+#define MODE_CHUNK_SHIFT 6   /* two bits: how many bytes each write takes */
+static const size_t chunk_sizes[] = { SIZE_MAX, 1, 7, 100 };
 
 /* Odd, so that the last sector is partial. */
 #define PLAIN_SIZE ((1u << 20) + 123)
 /* Loop bounds: every round writes, reads or dispatches something, except the idle
- * ones in a row before the connection is closed by force. */
+ * ones in a row that mean the connection waits for the client. */
 #define MAX_ROUNDS 100000
 #define MAX_IDLE_ROUNDS 16
 
@@ -36,8 +43,33 @@
  * nothing is left behind however the process ends. */
 static int plain_fd;
 static char *plain_path;
-static QCryptoTLSCreds *tls_creds;
+/* PSK credentials (with ECDHE, a handshake costs an eighth of anonymous credentials'
+ * finite-field DH) from a keys.psk that gnutls reads at each handshake, in a directory removed at
+ * exit (a crash leaves it). */
+static char *psk_dir, *psk_file;
+static QCryptoTLSCreds *server_creds, *client_creds;
 static NbdExport *luks_exports[2]; /* read-write, read-only */
+
+/* A critical is qio or the server misusing an API: a finding. abort(), because GLib's
+ * fatal criticals raise SIGTRAP, which kills libFuzzer without a report or artifact. */
+static void log_handler(const char *domain, GLogLevelFlags level, const char *message, gpointer data)
+{
+    g_log_default_handler(domain, level, message, data);
+    if (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR)) {
+        abort();
+    }
+}
+
+static void remove_psk_dir(void)
+{
+    g_unlink(psk_file);
+    g_rmdir(psk_dir);
+}
+
+static void discard_message(const char *message)
+{
+    (void)message;
+}
 
 /* A new memory file and the path that opens it. */
 static int memory_file(const char *name, char **path)
@@ -91,21 +123,25 @@ static void make_luks(void)
     qcrypto_secret_unref(secret);
 }
 
-static void discard_message(const char *message)
-{
-    (void)message;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
     g_autoptr(GError) err = NULL;
-    /* A critical is qio or the server misusing an API: a finding. */
-    g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+    g_log_set_default_handler(log_handler, NULL);
     /* The server says why it drops each client: not worth the fuzzer's time. */
     g_set_printerr_handler(discard_message);
+    /* Writes to a peer that has gone fail with EPIPE instead. */
+    signal(SIGPIPE, SIG_IGN);
     plain_fd = memory_file("plain", &plain_path);
-    tls_creds = qcrypto_tls_creds_anon_new(QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, NULL, NULL, &err);
+    psk_dir = g_dir_make_tmp("qio-nbd-fuzz-XXXXXX", &err);
+    g_assert_no_error(err);
+    psk_file = g_build_filename(psk_dir, "keys.psk", NULL);
+    atexit(remove_psk_dir);
+    g_file_set_contents(psk_file, "qemu:000102030405060708090a0b0c0d0e0f\n", -1, &err);
+    g_assert_no_error(err);
+    server_creds = qcrypto_tls_creds_psk_new(QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, psk_dir, NULL, NULL, &err);
+    g_assert_no_error(err);
+    client_creds = qcrypto_tls_creds_psk_new(QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, psk_dir, NULL, NULL, &err);
     g_assert_no_error(err);
     make_luks();
     return 0;
@@ -118,47 +154,94 @@ static void on_closed(NbdConn *conn, gpointer opaque)
 }
 
 /* Reads and drops what the server has sent; TRUE if there was anything. */
-static gboolean drain(int fd)
+static gboolean drain(QIOChannel *ioc)
 {
-    static uint8_t buf[65536];
+    static char buf[65536];
     gboolean any = FALSE;
-    while (recv(fd, buf, sizeof(buf), 0) > 0) {
+    while (qio_channel_read(ioc, buf, sizeof(buf), NULL) > 0) {
         any = TRUE;
     }
     return any;
 }
 
-static void serve(const NbdServerConfig *config, const uint8_t *data, size_t size, size_t chunk)
+static void handshaken(QIOTask *task, gpointer opaque)
+{
+    g_autoptr(GError) err = NULL;
+    qio_task_propagate_error(task, &err);
+    g_assert_no_error(err);
+    *(gboolean *)opaque = TRUE;
+}
+
+/* Does what a client does before its options go through TLS: the flags, STARTTLS,
+ * waiting for the greeting and the ACK, the handshake. Returns the TLS channel. */
+static QIOChannelTLS *client_starttls(QIOChannel *socket)
+{
+    g_autoptr(GError) err = NULL;
+    uint8_t starttls[20];
+    nbd_put32(starttls, NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES);
+    nbd_put64(starttls + 4, NBD_OPTS_MAGIC);
+    nbd_put32(starttls + 12, NBD_OPT_STARTTLS);
+    nbd_put32(starttls + 16, 0);
+    /* An empty socket takes it at once. */
+    ssize_t n = qio_channel_write(socket, (const char *)starttls, sizeof(starttls), &err);
+    g_assert_no_error(err);
+    g_assert(n == sizeof(starttls));
+    uint8_t replies[18 + 20]; /* the greeting, the ACK */
+    size_t have = 0;
+    for (unsigned round = 0; have < sizeof(replies) && round < MAX_ROUNDS; round++) {
+        g_main_context_iteration(NULL, FALSE);
+        n = qio_channel_read(socket, (char *)replies + have, sizeof(replies) - have, NULL);
+        have += n > 0 ? (size_t)n : 0;
+    }
+    g_assert(have == sizeof(replies) && nbd_get32(replies + 18 + 12) == NBD_REP_ACK);
+
+    QIOChannelTLS *tls = qio_channel_tls_new_client(socket, client_creds, NULL, &err);
+    g_assert_no_error(err);
+    gboolean done = FALSE;
+    qio_channel_tls_handshake(tls, handshaken, &done, NULL, NULL);
+    for (unsigned round = 0; !done && round < MAX_ROUNDS; round++) {
+        g_main_context_iteration(NULL, FALSE);
+    }
+    g_assert(done);
+    return tls;
+}
+
+static void serve(const NbdServerConfig *config, uint8_t mode, const uint8_t *data, size_t size)
 {
     g_autoptr(GError) err = NULL;
     int sv[2];
     int rc = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
     g_assert(rc == 0);
-    int client = sv[1];
-    rc = fcntl(client, F_SETFL, O_NONBLOCK);
-    g_assert(rc == 0);
-    QIOChannelSocket *sioc = qio_channel_socket_new_fd(sv[0], &err);
+    QIOChannelSocket *server_socket = qio_channel_socket_new_fd(sv[0], &err);
+    g_assert_no_error(err);
+    QIOChannelSocket *client_socket = qio_channel_socket_new_fd(sv[1], &err);
+    g_assert_no_error(err);
+    QIOChannel *socket = QIO_CHANNEL(client_socket);
+    qio_channel_set_blocking(socket, FALSE, &err);
     g_assert_no_error(err);
     gboolean closed = FALSE;
-    NbdConn *conn = nbd_conn_new(config, QIO_CHANNEL(sioc), "fuzz", on_closed, &closed);
-    qio_channel_unref(QIO_CHANNEL(sioc));
+    NbdConn *conn = nbd_conn_new(config, QIO_CHANNEL(server_socket), "fuzz", on_closed, &closed);
+    qio_channel_unref(QIO_CHANNEL(server_socket));
+    QIOChannelTLS *tls = (mode & MODE_TLS) && (mode & MODE_HANDSHAKE) ? client_starttls(socket) : NULL;
+    QIOChannel *client = tls ? QIO_CHANNEL(tls) : socket;
 
+    size_t chunk = chunk_sizes[mode >> MODE_CHUNK_SHIFT];
     size_t sent = 0;
     gboolean shut = FALSE;
     unsigned idle = 0;
     for (unsigned round = 0; !closed && round < MAX_ROUNDS && idle < MAX_IDLE_ROUNDS; round++) {
         gboolean progress = FALSE;
         if (sent < size) {
-            ssize_t n = send(client, data + sent, MIN(chunk, size - sent), MSG_NOSIGNAL);
+            ssize_t n = qio_channel_write(client, (const char *)data + sent, MIN(chunk, size - sent), NULL);
             if (n > 0) {
                 sent += (size_t)n;
                 progress = TRUE;
-            } else if (errno != EAGAIN) {
+            } else if (n != QIO_CHANNEL_ERR_BLOCK) {
                 sent = size; /* the server hung up */
             }
         }
-        if (sent == size && !shut) {
-            shutdown(client, SHUT_WR);
+        if (sent == size && !shut && !(mode & MODE_SILENT)) {
+            qio_channel_shutdown(socket, QIO_CHANNEL_SHUTDOWN_WRITE, NULL);
             shut = progress = TRUE;
         }
         progress |= drain(client);
@@ -166,13 +249,21 @@ static void serve(const NbdServerConfig *config, const uint8_t *data, size_t siz
         idle = progress ? 0 : idle + 1;
     }
     if (!closed) {
-        nbd_conn_close(conn);
+        if (shut) {
+            /* It would keep a dead client forever. */
+            fprintf(stderr, "the connection outlived the client's end of file\n");
+            abort();
+        }
+        nbd_conn_close(conn); /* as when the server stops */
     }
     g_assert(closed);
     /* Let whatever the connection left behind (idle callbacks) run and free. */
     for (int i = 0; i < 100 && g_main_context_iteration(NULL, FALSE); i++) {
     }
-    close(client);
+    if (tls) {
+        qio_channel_unref(QIO_CHANNEL(tls));
+    }
+    qio_channel_unref(socket);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -181,12 +272,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     uint8_t mode = data[0];
-    unsigned chunk_code = mode >> MODE_CHUNK_SHIFT;
     gboolean readonly = (mode & MODE_READONLY) != 0;
     NbdServerConfig config = {
-        .name = mode & MODE_EMPTY_NAME ? "" : "disk",
-        .description = mode & MODE_DESCRIPTION ? "fuzzed export" : NULL,
-        .tls_creds = mode & MODE_TLS ? tls_creds : NULL,
+        .name = mode & MODE_OTHER_NAME ? "" : "disk",
+        .description = mode & MODE_OTHER_NAME ? "fuzzed export" : NULL,
+        .tls_creds = mode & MODE_TLS ? server_creds : NULL,
     };
     NbdExport *plain = NULL;
     if (mode & MODE_LUKS) {
@@ -201,7 +291,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         plain = config.export = nbd_export_open(plain_path, readonly, NULL, &err);
         g_assert_no_error(err);
     }
-    serve(&config, data + 1, size - 1, chunk_code ? 1u << (2 * (chunk_code - 1)) : size);
+    serve(&config, mode, data + 1, size - 1);
     if (plain) {
         nbd_export_free(plain);
     }

@@ -9,8 +9,8 @@ import struct
 import sys
 
 # nbd_server.c's MODE_* bits.
-TLS, READONLY, LUKS, EMPTY_NAME, DESCRIPTION = 0x01, 0x02, 0x04, 0x08, 0x10
-CHUNK_1 = 1 << 5  # written a byte at a time
+TLS, READONLY, LUKS, OTHER_NAME, HANDSHAKE, SILENT = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+CHUNK_1, CHUNK_7 = 1 << 6, 2 << 6  # written a byte, 7 bytes at a time
 
 # nbd-proto.h.
 OPTS_MAGIC = 0x49484156454F5054
@@ -58,12 +58,13 @@ def seeds():
     yield "go-requests-bytewise", CHUNK_1, flags + go + every_request()
     yield "go-readonly-write", READONLY, flags + go + every_request()
     yield "go-luks", LUKS, flags + go + every_request()
-    yield "go-empty-name", EMPTY_NAME, flags + option(GO, name_info(b"")) + every_request()
-    yield "list", 0, flags + option(LIST) + option(ABORT)
-    yield "info", DESCRIPTION, (flags
-                               + option(INFO, name_info(infos=(INFO_NAME, INFO_DESCRIPTION,
-                                                               INFO_BLOCK_SIZE)))
-                               + option(INFO, name_info(b"other"))
+    yield "go-silent", SILENT | CHUNK_7, flags + go + every_request()[:-28]
+    yield "go-empty-name", OTHER_NAME, flags + option(GO, name_info(b"")) + every_request()
+    yield "list", OTHER_NAME, flags + option(LIST) + option(ABORT)
+    yield "info", OTHER_NAME, (flags
+                               + option(INFO, name_info(b"", (INFO_NAME, INFO_DESCRIPTION,
+                                                                   INFO_BLOCK_SIZE)))
+                               + option(INFO, name_info(b"disk"))
                                + option(ABORT))
     yield "structured-reply", 0, (flags + option(STRUCTURED_REPLY) + go
                                   + request(READ, 0, 4096, cookie=1)
@@ -74,6 +75,14 @@ def seeds():
                              + request(READ, 0, 512) + request(WRITE, 0, 3, data=b"abc")
                              + request(DISC))
     yield "starttls", TLS, flags + option(STARTTLS) + b"\x16\x03\x01\x00\x05hello"
+    yield "starttls-silent", TLS | SILENT, flags + option(STARTTLS)
+    # After the harness's STARTTLS and handshake: options and requests through TLS.
+    yield "tls-go-requests", TLS | HANDSHAKE, go + every_request()
+    yield "tls-options", TLS | HANDSHAKE | OTHER_NAME, (option(STARTTLS) + option(LIST)
+                                                        + option(INFO, name_info(b"", (INFO_NAME,)))
+                                                        + option(STRUCTURED_REPLY)
+                                                        + option(EXPORT_NAME, b"")
+                                                        + request(READ, 0, 100000) + request(DISC))
     yield "tls-required", TLS, flags + go + option(LIST) + option(ABORT)
     yield "starttls-plaintext", 0, flags + option(STARTTLS) + option(ABORT)
     yield "abort", 0, flags + option(ABORT)
