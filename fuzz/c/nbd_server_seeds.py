@@ -87,6 +87,10 @@ def seeds():
     yield "starttls-plaintext", 0, flags + option(STARTTLS) + option(ABORT)
     yield "abort", 0, flags + option(ABORT)
     yield "unknown-option", 0, flags + option(42, b"xyz") + option(ABORT)
+    # Names one byte past the limit: this seed also raises libFuzzer's input size limit
+    # (the largest seed's size, if more than 4096) so that mutations can get there.
+    yield "long-names", 0, (flags + option(GO, name_info(b"n" * 4097))
+                            + option(EXPORT_NAME, b"n" * 4097))
 
 
 def main():
