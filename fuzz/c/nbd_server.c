@@ -250,7 +250,8 @@ static void serve(const NbdServerConfig *config, uint8_t mode, const uint8_t *da
     }
     if (!closed) {
         if (shut) {
-            /* It would keep a dead client forever. */
+            /* A server that neither closes nor moves after the client's end of file
+             * would keep a dead client forever. */
             fprintf(stderr, "the connection outlived the client's end of file\n");
             abort();
         }
