@@ -20,11 +20,13 @@ typedef struct {
 
 typedef struct NbdConn NbdConn;
 
-/* Called once when the connection has ended and released everything. */
-typedef void (*NbdConnClosed)(gpointer opaque);
+/* Called once when the connection has ended and released everything, just before
+ * CONN itself is freed: CONN serves as a key only. */
+typedef void (*NbdConnClosed)(NbdConn *conn, gpointer opaque);
 
 /* Serves CONFIG (which must outlive the connection) to the peer of IOC, taking a
- * reference to IOC. PEER names the client in messages. */
+ * reference to IOC. PEER names the client in messages. The connection starts from
+ * the main loop: CLOSED never runs before this returns. */
 NbdConn *nbd_conn_new(const NbdServerConfig *config, QIOChannel *ioc, const char *peer, NbdConnClosed closed,
                       gpointer opaque);
 
