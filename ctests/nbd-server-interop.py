@@ -12,6 +12,7 @@ proven on); the few where qemu-nbd differs by design are skipped.
 
 import contextlib
 import filecmp
+import functools
 import json
 import os
 import random
@@ -25,7 +26,9 @@ import tempfile
 import time
 
 from interop_tap import Skip, check, finish, run_cases
-from nbd_server import Server, Spec, is_qemu_nbd
+import nbd_server
+from nbd_server import (CA_TEMPLATE, CLIENT_TEMPLATE, SERVER_TEMPLATE, Server, Spec,
+                        is_qemu_nbd)
 
 QIO_NBD, CERTS_SCRIPT = sys.argv[1:3]
 QEMU = is_qemu_nbd(QIO_NBD)  # the stand-in
@@ -47,7 +50,7 @@ OPT_STRUCTURED_REPLY = 8
 REP_ACK, REP_SERVER, REP_INFO = 1, 2, 3
 REP_ERR_UNSUP, REP_ERR_INVALID, REP_ERR_TLS_REQD = (1 << 31) | 1, (1 << 31) | 3, (1 << 31) | 5
 FLAG_READ_ONLY = 1 << 1
-CMD_READ, CMD_WRITE, CMD_DISC, CMD_TRIM, CMD_WRITE_ZEROES = 0, 1, 2, 4, 6
+CMD_READ, CMD_WRITE, CMD_DISC, CMD_FLUSH, CMD_TRIM, CMD_WRITE_ZEROES = 0, 1, 2, 3, 4, 6
 EPERM, EINVAL, ENOSPC, ENOMEM, EOVERFLOW = 1, 22, 28, 12, 75
 MAX_STRING, MAX_BUFFER = 4096, 32 * MIB
 
@@ -76,36 +79,13 @@ def read_file(name):
         return f.read()
 
 
-CA_TEMPLATE = 'cn = "%s"\nca\ncert_signing_key\n'
-CLIENT_TEMPLATE = ('country = GB\norganization = "qio demo"\ncn = "%s"\ntls_www_client\n'
-                   'signing_key\nencryption_key\n')
-SERVER_TEMPLATE = ('organization = "qio demo"\ncn = "localhost"\ndns_name = "localhost"\n'
-                   'ip_address = "127.0.0.1"\ntls_www_server\nsigning_key\nencryption_key\n')
-
-
-def issue(subdir, role, template, ca="ca", key_type="ecdsa"):
-    """certtool's PKI/SUBDIR/ROLE-key.pem and ROLE-cert.pem for TEMPLATE, signed by
-    PKI/CA (self-signed if CA is None), beside the secure-console CA's certificate."""
-    out = creds(subdir)
-    os.makedirs(out, exist_ok=True)
-    key, cert, info = ("%s/%s-%s.pem" % (out, role, kind) for kind in ("key", "cert", "info"))
-    write_file(info, (template + "expiration_days = 1\n").encode())
-    run("certtool", "--generate-privkey", "--key-type=" + key_type, "--outfile", key)
-    signer = (["--generate-self-signed"] if ca is None else
-              ["--generate-certificate", "--load-ca-certificate", creds(ca) + "/ca-cert.pem",
-               "--load-ca-privkey", creds(ca) + "/ca-key.pem"])
-    run("certtool", *signer, "--load-privkey", key, "--template", info, "--outfile", cert)
-    os.unlink(info)
-    if role != "ca":
-        shutil.copy(creds("ca/ca-cert.pem"), out)
-
-
 def make_credentials():
     """examples/secure-console-certs.sh's set (server, client, mallory: ECDSA keys); RSA
     twins of the server and client for QEMU's programs, which want certificates that
     permit key encipherment; a client of another CA; a client without a certificate;
     PSK keys for alice (and a wrong one); the authz list file."""
     subprocess.run(["sh", CERTS_SCRIPT, PKI], check=True, timeout=TIMEOUT)
+    issue = functools.partial(nbd_server.issue, PKI)
     issue("server-rsa", "server", SERVER_TEMPLATE, key_type="rsa")
     issue("client-rsa", "client", CLIENT_TEMPLATE % "console-user", key_type="rsa")
     issue("other-ca", "ca", CA_TEMPLATE % "another CA", ca=None)
@@ -742,8 +722,8 @@ def vanishing_clients(tls):
 
 
 def out_of_bounds():
-    """Requests past the end or over 32 MiB get the protocol's errors; the connection
-    and the server go on."""
+    """Requests past the end or over 32 MiB, or of an unknown command, get the
+    protocol's errors; the connection and the server go on."""
     with serve() as srv:
         conn = Raw(srv)
         size, _ = conn.negotiate()
@@ -755,8 +735,9 @@ def out_of_bounds():
             # QEMU 10 answers a write past the end EINVAL.
             (CMD_WRITE, size - 512, 1024, b"\1" * 1024, errors({ENOSPC}, {EINVAL})),
             (CMD_WRITE_ZEROES, size - 512, 1024, b"", errors({ENOSPC}, {EINVAL})),
-            (CMD_TRIM, size - 512, 1024, b"", {EINVAL, ENOSPC}),
+            (CMD_TRIM, size - 512, 1024, b"", {EINVAL}),
             (CMD_READ, 0, MAX_BUFFER + 4096, b"", {EINVAL, ENOMEM, EOVERFLOW}),
+            (42, 0, 512, b"", {EINVAL}),  # an unknown command
         ]:
             error, _ = conn.request(cmd, offset, length, data)
             check(error in allowed, "command %d at %d length %d: error %d, not %s"
@@ -779,7 +760,9 @@ def readonly_requests():
             # QEMU 10 answers what it does not advertise EINVAL.
             check(error in errors({EPERM}, {EINVAL}),
                   "command %d on a read-only export: error %d" % (cmd, error))
-        check(conn.request(CMD_READ, 0, 4096)[0] == 0, "READ on a read-only export")
+        for cmd in (CMD_READ, CMD_FLUSH):
+            error, _ = conn.request(cmd, 0, 4096 if cmd == CMD_READ else 0)
+            check(error == 0, "command %d on a read-only export: error %d" % (cmd, error))
         conn.close()
         check(read_file(srv.spec.image) == read_file(BASE), "the read-only file changed")
 

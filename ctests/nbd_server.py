@@ -6,6 +6,7 @@ ctests/nbd-server-interop.py and bench/bench-nbd.py."""
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -74,6 +75,37 @@ def is_qemu_nbd(program):
 def server_argv(program, spec, port):
     """PROGRAM's command line serving SPEC on PORT: qemu-nbd's if PROGRAM is named so."""
     return (qemu_nbd_argv if is_qemu_nbd(program) else qio_nbd_argv)(program, spec, port)
+
+
+# certtool templates: a CA, a client (its CN to fill in), the server of 127.0.0.1.
+CA_TEMPLATE = 'cn = "%s"\nca\ncert_signing_key\n'
+CLIENT_TEMPLATE = ('country = GB\norganization = "qio demo"\ncn = "%s"\ntls_www_client\n'
+                   'signing_key\nencryption_key\n')
+SERVER_TEMPLATE = ('organization = "qio demo"\ncn = "localhost"\ndns_name = "localhost"\n'
+                   'ip_address = "127.0.0.1"\ntls_www_server\nsigning_key\nencryption_key\n')
+
+
+def issue(pki, subdir, role, template, ca="ca", key_type="ecdsa"):
+    """certtool's PKI/SUBDIR/ROLE-key.pem and ROLE-cert.pem for TEMPLATE, signed by
+    PKI/CA (self-signed if CA is None), beside PKI/ca/ca-cert.pem (the CA of
+    examples/secure-console-certs.sh). QEMU's programs refuse a certificate whose key
+    usage does not permit key encipherment, which an ECDSA key cannot: give them
+    KEY_TYPE "rsa"."""
+    out = os.path.join(pki, subdir)
+    os.makedirs(out, exist_ok=True)
+    key, cert, info = ("%s/%s-%s.pem" % (out, role, kind) for kind in ("key", "cert", "info"))
+    with open(info, "w") as f:
+        f.write(template + "expiration_days = 1\n")
+    signer = (["--generate-self-signed"] if ca is None else
+              ["--generate-certificate",
+               "--load-ca-certificate", os.path.join(pki, ca, "ca-cert.pem"),
+               "--load-ca-privkey", os.path.join(pki, ca, "ca-key.pem")])
+    for argv in (["--generate-privkey", "--key-type=" + key_type, "--outfile", key],
+                 signer + ["--load-privkey", key, "--template", info, "--outfile", cert]):
+        subprocess.run(["certtool", *argv], check=True, capture_output=True, timeout=60)
+    os.unlink(info)
+    if role != "ca":
+        shutil.copy(os.path.join(pki, "ca", "ca-cert.pem"), out)
 
 
 def free_port():
