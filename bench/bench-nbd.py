@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # nothing written into the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ctests"))
 from nbd_server import SERVER_TEMPLATE, Server, Spec, issue  # noqa: E402
 
