@@ -299,6 +299,16 @@ def no_such_export():
                 "export 'nope': the server refused NBD_OPT_GO: NBD_REP_ERR_UNKNOWN")
 
 
+def server_errors():
+    """nbdkit's error filter fails every read: the client names the error."""
+    sock = path("error.sock")
+    argv = ["nbdkit", "-f", "-U", sock, "--filter=error", "memory", "1M", "error-pread=EIO",
+            "error-pread-rate=100%"]
+    with Server(argv, sock=sock) as server:
+        refused([server.uri, "--read", "0:100"],
+                "the server failed NBD_CMD_READ (offset 0, 100 bytes): NBD_EIO (Input/output error)")
+
+
 def command_line_errors():
     """Usage errors exit 2 with a message; --help describes the client."""
     _, out, _ = client("--help")
@@ -327,6 +337,7 @@ def command_line_errors():
 
 REP_MAGIC, NBD_OPT_EXPORT_NAME, NBD_OPT_GO, NBD_OPT_STRUCTURED_REPLY = 0x3e889045565a9, 1, 7, 8
 NBD_REP_ACK, NBD_REP_INFO, NBD_REP_ERR_UNSUP = 1, 3, (1 << 31) + 1
+STRUCTURED_MAGIC, BLOCK = 0x668e33ef, 4096
 
 
 def recv_exact(conn, n):
@@ -343,11 +354,40 @@ def option_reply(option, type_, data=b""):
     return struct.pack(">QIII", REP_MAGIC, option, type_, len(data)) + data
 
 
+def structured_read(conn, cookie, offset, data):
+    """DATA, read at OFFSET, in chunks out of order: its second half, then its first
+    (a hole when all zero), then NONE with the DONE flag."""
+    half = len(data) // 2
+    for at, piece in ((offset + half, data[half:]), (offset, data[:half])):
+        if piece.strip(b"\0"):
+            conn.sendall(struct.pack(">IHHQIQ", STRUCTURED_MAGIC, 0, 1, cookie, 8 + len(piece), at) + piece)
+        elif piece:
+            conn.sendall(struct.pack(">IHHQIQI", STRUCTURED_MAGIC, 0, 2, cookie, 12, at, len(piece)))
+    conn.sendall(struct.pack(">IHHQI", STRUCTURED_MAGIC, 1, 0, cookie, 0))
+
+
+def scripted_read(conn, mode, cookie, offset, length, data):
+    """The reply to a read in MODE: "blocks" refuses reads off its 4 KiB blocks with
+    an NBD_EINVAL error chunk."""
+    if mode == "hostile":
+        conn.sendall(struct.pack(">IHHQIQ", STRUCTURED_MAGIC, 1, 1, cookie, 8 + length, offset + 1)
+                     + data[offset:offset + length])
+    elif mode == "old-server":
+        conn.sendall(struct.pack(">IIQ", 0x67446698, 0, cookie) + data[offset:offset + length])
+    elif offset % BLOCK or (offset + length) % BLOCK and offset + length != len(data):
+        message = b"unaligned read"
+        conn.sendall(struct.pack(">IHHQIIH", STRUCTURED_MAGIC, 1, 0x8001, cookie, 6 + len(message), 22,
+                                 len(message)) + message)
+    else:
+        structured_read(conn, cookie, offset, data[offset:offset + length])
+
+
 def scripted_session(conn, mode, data):
     """One client of the scripted server in MODE: "oldstyle" (its greeting),
     "huge-reply" (an option reply of 16 MiB), "old-server" (no NBD_OPT_GO nor
-    structured replies: NBD_OPT_EXPORT_NAME and simple replies) or "hostile"
-    (a data chunk past the range read)."""
+    structured replies: NBD_OPT_EXPORT_NAME and simple replies), "blocks" (a minimum
+    block size of 4 KiB, chunks out of order, holes) or "hostile" (a data chunk past
+    the range read)."""
     if mode == "oldstyle":
         conn.sendall(b"NBDMAGIC" + struct.pack(">QQI", 0x420281861253, len(data), 1) + bytes(124))
         return
@@ -362,21 +402,18 @@ def scripted_session(conn, mode, data):
         if option == NBD_OPT_EXPORT_NAME:
             conn.sendall(struct.pack(">QH", len(data), 1))
             break
-        if option == NBD_OPT_GO and mode == "hostile":
+        if option == NBD_OPT_GO and mode != "old-server":
             conn.sendall(option_reply(option, NBD_REP_INFO, struct.pack(">HQH", 0, len(data), 1))
+                         + option_reply(option, NBD_REP_INFO, struct.pack(">HIII", 3, BLOCK, BLOCK, 64 * 1024))
                          + option_reply(option, NBD_REP_ACK))
             break
-        ack = option == NBD_OPT_STRUCTURED_REPLY and mode == "hostile"
+        ack = option == NBD_OPT_STRUCTURED_REPLY and mode != "old-server"
         conn.sendall(option_reply(option, NBD_REP_ACK if ack else NBD_REP_ERR_UNSUP))
     while True:
         _, _, command, cookie, offset, length = struct.unpack(">IHHQQI", recv_exact(conn, 28))
         if command != 0:  # only reads are expected, then NBD_CMD_DISC
             return
-        if mode == "hostile":
-            conn.sendall(struct.pack(">IHHQIQ", 0x668e33ef, 1, 1, cookie, 8 + length, offset + 1)
-                         + data[offset:offset + length])
-        else:
-            conn.sendall(struct.pack(">IIQ", 0x67446698, 0, cookie) + data[offset:offset + length])
+        scripted_read(conn, mode, cookie, offset, length, data)
 
 
 class ScriptedServer:
@@ -420,6 +457,14 @@ def scripted_servers():
         _, out, err = client(server.uri, "--read", "1:%d" % (len(data) - 1))
         check(out == data[1:], "the read through simple replies differs")
         check("structured replies: no" in err, "the client does not say it has simple replies: " + err)
+    holes = data[:MIB] + bytes(2 * MIB) + data[3 * MIB:]
+    with ScriptedServer("blocks", holes) as server:
+        out = path("blocks.out")
+        _, _, err = client(server.uri, "--copy-to", out)
+        check(read_file(out) == holes, "the copy through chunks and holes differs")
+        check("block sizes: minimum 4096, preferred 4096, maximum 65536" in err, "block sizes: " + err)
+        _, out, _ = client(server.uri, "--read", "4097:10000")
+        check(out == holes[4097:14097], "an unaligned read is wrong")
     with ScriptedServer("oldstyle", data) as server:
         refused([server.uri], "oldstyle handshake")
     with ScriptedServer("huge-reply", data) as server:
@@ -444,7 +489,9 @@ CASES = [
     ("a server certificate from another CA is refused", other_ca),
     ("a server certificate for another name is refused", wrong_hostname),
     ("a missing export is a clear error", no_such_export),
-    ("scripted servers: old, oldstyle, huge option reply, hostile chunk", scripted_servers),
+    ("nbdkit's error filter: the server's read errors", server_errors),
+    ("scripted servers: old, 4 KiB blocks, oldstyle, huge option reply, hostile chunk",
+     scripted_servers),
 ]
 
 try:

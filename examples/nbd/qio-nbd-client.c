@@ -435,7 +435,10 @@ static gboolean take_block_sizes(Nbd *nbd, const uint8_t *p, GError **error)
 /* Takes in one NBD_REP_INFO reply to NBD_OPT_GO. */
 static gboolean take_info(Nbd *nbd, const OptionReply *reply, gboolean *have_export, GError **error)
 {
-    uint16_t type = reply->len >= 2 ? nbd_get16(reply->data) : UINT16_MAX;
+    if (reply->len < 2) {
+        return fail(error, "the server sent an empty NBD_REP_INFO");
+    }
+    uint16_t type = nbd_get16(reply->data);
     const uint8_t *p = reply->data + 2;
     uint32_t len = reply->len - 2;
     if (type == NBD_INFO_EXPORT && len == 10) {
@@ -453,10 +456,10 @@ static gboolean take_info(Nbd *nbd, const OptionReply *reply, gboolean *have_exp
     if (type == NBD_INFO_BLOCK_SIZE && len == 12) {
         return take_block_sizes(nbd, p, error);
     }
-    if (type > NBD_INFO_BLOCK_SIZE && reply->len >= 2) {
+    if (type > NBD_INFO_BLOCK_SIZE) {
         return TRUE; /* information we did not ask for: ignored, as the protocol says */
     }
-    return fail(error, "the server sent a malformed NBD_REP_INFO (%" PRIu32 " bytes)", reply->len);
+    return fail(error, "the server sent a malformed NBD_REP_INFO (item %" PRIu16 ", %" PRIu32 " bytes)", type, len);
 }
 
 /* NBD_OPT_GO for NAME, asking for its name, description and block sizes. Fails with
@@ -845,6 +848,14 @@ static gboolean transfer_retire(Transfer *t, GError **error)
     return qio_channel_write_all(t->file, (char *)req->buf + (from - req->offset), to - from, error) == 0;
 }
 
+/* END rounded up to a multiple of MIN, but at most SIZE (END <= SIZE), without
+ * overflowing whatever size the server claims. */
+static uint64_t round_up_within(uint64_t end, uint32_t min, uint64_t size)
+{
+    uint64_t pad = end % min ? min - end % min : 0;
+    return size - end >= pad ? end + pad : size;
+}
+
 /* Copies bytes START to END of the export to FILE (NBD_CMD_READ), or from FILE
  * (NBD_CMD_WRITE, whole blocks only). Reads ask for whole blocks around the range,
  * as the server's minimum block size says, and keep the part wanted. */
@@ -855,7 +866,7 @@ static gboolean transfer(Nbd *nbd, uint16_t command, QIOChannel *file, gboolean 
     g_auto(Transfer) t = {
         .nbd = nbd, .command = command, .file = file, .sparse = sparse, .start = start, .end = end,
         .next = start / min * min,
-        .stop = MIN((end + min - 1) / min * min, nbd->size),
+        .stop = round_up_within(end, min, nbd->size),
         .chunk = MIN(REQUEST_SIZE, nbd->max_block) / min * min,
     };
     while (t.next < t.stop || t.count) {
