@@ -1042,7 +1042,7 @@ static gboolean check_usage(NbdUri *uri, GError **error)
 int main(int argc, char **argv)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(GOptionContext) options = g_option_context_new("URI");
+    g_autoptr(GOptionContext) options = g_option_context_new(NULL);
     g_option_context_set_summary(options,
                                  "Lists, reads, copies or writes an NBD export, over TLS when asked.\n"
                                  "\n"
