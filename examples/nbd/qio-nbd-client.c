@@ -14,6 +14,8 @@
  * checked against what was asked, so a hostile server cannot make the client read
  * or write outside its buffers. */
 
+#define _POSIX_C_SOURCE 200809L /* ftruncate() under -std=c11 */
+
 #include <qio.h>
 
 #include "nbd-proto.h"
