@@ -1,13 +1,13 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """qio-nbd-client against real NBD servers over loopback, printing TAP: qemu-nbd
-(qemu-utils) and nbdkit, plaintext and TLS (x509 credentials from
+(qemu-utils), nbdkit and qio's own qio-nbd, plaintext and TLS (x509 credentials from
 examples/secure-console-certs.sh, PSK keys from psktool), TCP and UNIX sockets; the
 refusals (no TLS, another CA, the wrong name, no such export); and a scripted server
 for what those two never do (the oldstyle greeting, no NBD_OPT_GO nor structured
 replies, hostile replies).
 
-usage: nbd-client-interop.py QIO_NBD_CLIENT CERTS-SCRIPT
+usage: nbd-client-interop.py QIO_NBD_CLIENT CERTS-SCRIPT QIO_NBD
 """
 
 import os
@@ -23,7 +23,7 @@ import time
 
 from interop_tap import check, run_cases
 
-CLIENT, CERTS_SCRIPT = sys.argv[1:3]
+CLIENT, CERTS_SCRIPT, QIO_NBD = sys.argv[1:4]
 WORK = tempfile.mkdtemp(prefix="qio-nbd-client-interop-")
 TIMEOUT = 120  # seconds for any one program
 MIB = 1 << 20
@@ -148,6 +148,16 @@ def nbdkit(image, tls=None, unix=False, certs="certs"):
     return listening(argv, ["-U"], ["-i", "127.0.0.1", "-p"], unix, ["file", image], "", tls)
 
 
+def qio_nbd(image, tls=None, unix=False):
+    """qio-nbd serving IMAGE as "exp"; TLS as for qemu_nbd."""
+    argv = [QIO_NBD, "-x", "exp"]
+    if tls == "x509":
+        argv += ["--tls-creds", path("certs/server")]
+    elif tls == "psk":
+        argv += ["--tls-creds-psk", path("psk")]
+    return listening(argv, ["-k"], ["-b", "127.0.0.1", "-p"], unix, [image], "exp", tls)
+
+
 def listening(argv, unix_opts, tcp_opts, unix, tail, name, tls):
     """A Server for ARGV, on a UNIX socket or a free TCP port, then TAIL."""
     if unix:
@@ -189,6 +199,17 @@ def copy_x509_nbdkit():
     image = random_file("k.img", odd_size())
     with nbdkit(image, tls="x509") as server:
         copied(server, x509(), image)
+
+
+def qio_nbd_both_ways():
+    """The pair qio ships: a copy out over x509, a write in over PSK on a UNIX socket."""
+    image = random_file("o.img", odd_size())
+    with qio_nbd(image, tls="x509") as server:
+        copied(server, x509(), image)
+    source = random_file("o-new.img", os.path.getsize(image) // 2)
+    with qio_nbd(image, tls="psk", unix=True) as server:
+        client(*psk(server.uri, "--write-from", source))
+    check(read_file(image)[:os.path.getsize(source)] == read_file(source), "qio-nbd's image lacks the write")
 
 
 def read_ranges():
@@ -477,6 +498,7 @@ CASES = [
     ("qio-nbd-client command-line errors", command_line_errors),
     ("--copy-to over x509 TLS from qemu-nbd", copy_x509_qemu_nbd),
     ("--copy-to over x509 TLS from nbdkit", copy_x509_nbdkit),
+    ("qio-nbd: --copy-to over x509, --write-from over PSK on a UNIX socket", qio_nbd_both_ways),
     ("--read of odd ranges from nbdkit and qemu-nbd", read_ranges),
     ("--list from qemu-nbd (x509) and nbdkit (UNIX socket)", list_exports),
     ("--write-from into qemu-nbd, read back", write_qemu_nbd),
