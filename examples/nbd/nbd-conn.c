@@ -176,18 +176,6 @@ static void reply_option_error(NbdConn *conn, uint32_t option, uint32_t type, co
     reply_option(conn, option, type, message, strlen(message));
 }
 
-/* An option's name for messages. */
-static const char *option_name(uint32_t option)
-{
-    static const char *const names[] = {
-        [NBD_OPT_EXPORT_NAME] = "NBD_OPT_EXPORT_NAME", [NBD_OPT_ABORT] = "NBD_OPT_ABORT",
-        [NBD_OPT_LIST] = "NBD_OPT_LIST",               [NBD_OPT_STARTTLS] = "NBD_OPT_STARTTLS",
-        [NBD_OPT_INFO] = "NBD_OPT_INFO",               [NBD_OPT_GO] = "NBD_OPT_GO",
-        [NBD_OPT_STRUCTURED_REPLY] = "NBD_OPT_STRUCTURED_REPLY",
-    };
-    return option < G_N_ELEMENTS(names) && names[option] ? names[option] : "an unknown option";
-}
-
 static uint16_t transmission_flags(NbdConn *conn)
 {
     uint16_t flags = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA | NBD_FLAG_SEND_TRIM |
@@ -358,7 +346,7 @@ static void handle_option(NbdConn *conn)
         conn_fail(conn, "NBD_OPT_EXPORT_NAME before STARTTLS: closed");
     } else if (tls_needed && option != NBD_OPT_STARTTLS) {
         reply_option_error(conn, option, NBD_REP_ERR_TLS_REQD, "%s (%u) not allowed before STARTTLS",
-                           option_name(option), option);
+                           nbd_option_name(option), option);
     } else if (option == NBD_OPT_STARTTLS) {
         if (len) {
             reply_option_error(conn, option, NBD_REP_ERR_INVALID, "STARTTLS takes no data");
@@ -407,7 +395,7 @@ static void read_option(NbdConn *conn)
         reply_option_error(conn, option, NBD_REP_ERR_TOO_BIG, "option length %u past the limit of %d", len,
                            MAX_OPTION_LENGTH);
         g_printerr("%s: %s (%u) with %u bytes of data, past the limit of %d: closed\n", conn->peer,
-                   option_name(option), option, len, MAX_OPTION_LENGTH);
+                   nbd_option_name(option), option, len, MAX_OPTION_LENGTH);
         conn->ending = TRUE;
     } else {
         expect_more(conn, OPTION_HEADER + len, handle_option);

@@ -125,6 +125,18 @@ enum {
 #define NBD_MAX_BUFFER_SIZE (32u * 1024 * 1024)
 #define NBD_DEFAULT_PORT 10809
 
+/* An option's name for messages. */
+static inline const char *nbd_option_name(uint32_t option)
+{
+    static const char *const names[] = {
+        [NBD_OPT_EXPORT_NAME] = "NBD_OPT_EXPORT_NAME", [NBD_OPT_ABORT] = "NBD_OPT_ABORT",
+        [NBD_OPT_LIST] = "NBD_OPT_LIST",               [NBD_OPT_STARTTLS] = "NBD_OPT_STARTTLS",
+        [NBD_OPT_INFO] = "NBD_OPT_INFO",               [NBD_OPT_GO] = "NBD_OPT_GO",
+        [NBD_OPT_STRUCTURED_REPLY] = "NBD_OPT_STRUCTURED_REPLY",
+    };
+    return option < sizeof(names) / sizeof(names[0]) && names[option] ? names[option] : "an unknown option";
+}
+
 static inline void nbd_put16(uint8_t *p, uint16_t v)
 {
     p[0] = v >> 8;

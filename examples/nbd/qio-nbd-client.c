@@ -73,17 +73,6 @@ static char *printable(const uint8_t *text, size_t len)
     return s;
 }
 
-static const char *option_name(uint32_t option)
-{
-    static const char *const names[] = {
-        [NBD_OPT_EXPORT_NAME] = "NBD_OPT_EXPORT_NAME", [NBD_OPT_ABORT] = "NBD_OPT_ABORT",
-        [NBD_OPT_LIST] = "NBD_OPT_LIST", [NBD_OPT_STARTTLS] = "NBD_OPT_STARTTLS",
-        [NBD_OPT_INFO] = "NBD_OPT_INFO", [NBD_OPT_GO] = "NBD_OPT_GO",
-        [NBD_OPT_STRUCTURED_REPLY] = "NBD_OPT_STRUCTURED_REPLY",
-    };
-    return names[option]; /* only options this program sends */
-}
-
 /* An option reply's type: the NBD_REP_ERR_* name, or its number. */
 static char *reply_type_name(uint32_t type)
 {
@@ -303,16 +292,16 @@ static gboolean option_reply(Nbd *nbd, uint32_t option, OptionReply *reply, GErr
 {
     uint8_t head[20];
     if (!recv_exact(nbd, head, sizeof(head), error)) {
-        g_prefix_error(error, "reading the reply to %s: ", option_name(option));
+        g_prefix_error(error, "reading the reply to %s: ", nbd_option_name(option));
         return FALSE;
     }
     if (nbd_get64(head) != NBD_REP_MAGIC || nbd_get32(head + 8) != option) {
-        return fail(error, "the server's reply to %s is malformed", option_name(option));
+        return fail(error, "the server's reply to %s is malformed", nbd_option_name(option));
     }
     reply->type = nbd_get32(head + 12);
     reply->len = nbd_get32(head + 16);
     if (reply->len > MAX_OPTION_REPLY) {
-        return fail(error, "the server's reply to %s is too long (%" PRIu32 " bytes)", option_name(option),
+        return fail(error, "the server's reply to %s is too long (%" PRIu32 " bytes)", nbd_option_name(option),
                     reply->len);
     }
     reply->data = g_malloc0(reply->len + 1);
@@ -325,12 +314,12 @@ static gboolean option_failed(const OptionReply *reply, uint32_t option, GError 
 {
     g_autofree char *type = reply_type_name(reply->type);
     if (!(reply->type & NBD_REP_ERR(0))) {
-        return fail(error, "the server sent an unexpected reply to %s (%s, %" PRIu32 " bytes)", option_name(option),
+        return fail(error, "the server sent an unexpected reply to %s (%s, %" PRIu32 " bytes)", nbd_option_name(option),
                     type, reply->len);
     }
     g_autofree char *message = printable(reply->data, reply->len);
     const char *hint = reply->type == NBD_REP_ERR_TLS_REQD ? " (the server requires TLS: see --tls-creds)" : "";
-    return fail(error, "the server refused %s: %s%s%s%s", option_name(option), type, hint, *message ? ": " : "",
+    return fail(error, "the server refused %s: %s%s%s%s", nbd_option_name(option), type, hint, *message ? ": " : "",
                 message);
 }
 
