@@ -1,13 +1,18 @@
 #!/bin/sh
 # Makes fresh x509 credentials for secure-console with gnutls' certtool, in QEMU's
-# directory layout (keys stay in DIR; everything is valid for one day):
+# directory layout (keys stay in DIR; everything is valid for one day). KEYTYPE is
+# ecdsa (the default) or rsa: QEMU's programs (qemu-nbd, qemu-img) insist that a
+# certificate permits key encipherment, which only an RSA key can.
+#
+#   secure-console-certs.sh DIR [KEYTYPE]
+#
 #
 #   DIR/ca/       ca-cert.pem, ca-key.pem                        (CN=qio demo CA)
 #   DIR/server/   ca-cert.pem, server-cert.pem, server-key.pem   (localhost, 127.0.0.1)
 #   DIR/client/   ca-cert.pem, client-cert.pem, client-key.pem   (C=GB,O=qio demo,CN=console-user)
 #   DIR/mallory/  the same for CN=mallory: a valid certificate the server does not let in
 set -eu
-dir=$1
+dir=$1 keytype=${2:-ecdsa}
 mkdir -p "$dir/ca"
 chmod 700 "$dir"
 
@@ -17,7 +22,7 @@ certify() {
     out="$dir/$1"
     mkdir -p "$out"
     printf '%s\nexpiration_days = 1\n' "$3" > "$out/$2.info"
-    certtool --generate-privkey --key-type=ecdsa --outfile "$out/$2-key.pem" 2>/dev/null
+    certtool --generate-privkey --key-type="$keytype" --outfile "$out/$2-key.pem" 2>/dev/null
     certtool --generate-certificate --load-privkey "$out/$2-key.pem" \
         --load-ca-certificate "$dir/ca/ca-cert.pem" --load-ca-privkey "$dir/ca/ca-key.pem" \
         --template "$out/$2.info" --outfile "$out/$2-cert.pem" 2>/dev/null
@@ -26,7 +31,7 @@ certify() {
 }
 
 printf 'cn = "qio demo CA"\nca\ncert_signing_key\nexpiration_days = 1\n' > "$dir/ca/ca.info"
-certtool --generate-privkey --key-type=ecdsa --outfile "$dir/ca/ca-key.pem" 2>/dev/null
+certtool --generate-privkey --key-type="$keytype" --outfile "$dir/ca/ca-key.pem" 2>/dev/null
 certtool --generate-self-signed --load-privkey "$dir/ca/ca-key.pem" \
     --template "$dir/ca/ca.info" --outfile "$dir/ca/ca-cert.pem" 2>/dev/null
 rm "$dir/ca/ca.info"

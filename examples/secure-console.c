@@ -17,11 +17,9 @@
  * the GLib main loop, so one server process serves many consoles at once, and a peer
  * that stalls its handshakes or a flood of connections cannot take it down. */
 
-#include <qio.h>
+#include "serve-loop.h"
 
 #include <fcntl.h>
-#include <glib-unix.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -328,27 +326,6 @@ static void server_ready(Conn *conn)
     pipe_start(&conn->down, conn->local, conn->channel, server_done, conn);
 }
 
-/* Reports the connections the client limit turned away since the last report: called
- * once a second, so a flood of them makes one line a second, and at exit. */
-static gboolean report_refused(gpointer data)
-{
-    static guint64 reported;
-    guint64 refused = qio_net_listener_get_num_refused(data);
-    if (refused > reported) {
-        g_printerr("refused %" G_GUINT64_FORMAT " connection%s: %d clients already (--max-clients)\n",
-                   refused - reported, refused - reported == 1 ? "" : "s", opt_max_clients);
-        reported = refused;
-    }
-    return G_SOURCE_CONTINUE;
-}
-
-static gboolean stop(gpointer data)
-{
-    (void)data;
-    finished = TRUE;
-    return G_SOURCE_CONTINUE;
-}
-
 static void accepted(QIONetListener *listener, QIOChannelSocket *sioc, gpointer data)
 {
     (void)listener, (void)data;
@@ -390,17 +367,7 @@ static int run_server(void)
     fflush(stdout);
     qio_net_listener_set_max_clients(listener, opt_max_clients);
     qio_net_listener_set_client_func(listener, accepted, NULL, NULL);
-    guint reporter = g_timeout_add_seconds(1, report_refused, listener);
-    guint sigterm = g_unix_signal_add(SIGTERM, stop, NULL);
-    guint sigint = g_unix_signal_add(SIGINT, stop, NULL);
-    while (!finished) {
-        g_main_context_iteration(NULL, TRUE);
-    }
-    g_source_remove(reporter);
-    g_source_remove(sigterm);
-    g_source_remove(sigint);
-    report_refused(listener);
-    qio_net_listener_disconnect(listener);
+    serve_until_stopped(listener, "--max-clients", &finished);
     return status;
 }
 

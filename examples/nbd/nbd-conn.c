@@ -203,7 +203,7 @@ static void tls_handshaken(QIOTask *task, gpointer opaque)
     GError *error = NULL;
     conn->waiting = FALSE;
     if (qio_task_propagate_error(task, &error)) {
-        conn_fail(conn, "TLS handshake failed: %s", error->message);
+        conn_fail(conn, "%s", error->message);
         g_error_free(error);
     } else {
         QCryptoTLSSession *session = qio_channel_tls_get_session(conn->tls);
@@ -345,7 +345,8 @@ static void handle_option(NbdConn *conn)
     } else if (tls_needed && option == NBD_OPT_EXPORT_NAME) {
         conn_fail(conn, "NBD_OPT_EXPORT_NAME before STARTTLS: closed");
     } else if (tls_needed && option != NBD_OPT_STARTTLS) {
-        reply_option_error(conn, option, NBD_REP_ERR_TLS_REQD, "option %u not allowed before STARTTLS", option);
+        reply_option_error(conn, option, NBD_REP_ERR_TLS_REQD, "%s (%u) not allowed before STARTTLS",
+                           nbd_option_name(option), option);
     } else if (option == NBD_OPT_STARTTLS) {
         if (len) {
             reply_option_error(conn, option, NBD_REP_ERR_INVALID, "STARTTLS takes no data");
@@ -378,7 +379,7 @@ static void handle_option(NbdConn *conn)
     } else if (conn->fixed_newstyle) {
         reply_option_error(conn, option, NBD_REP_ERR_UNSUP, "option %u not supported", option);
     } else {
-        conn_fail(conn, "unknown option %u from a client without fixed newstyle: closed", option);
+        conn_fail(conn, "option %u from a client without fixed newstyle: closed", option);
     }
 }
 
@@ -393,8 +394,8 @@ static void read_option(NbdConn *conn)
         /* Reading it would cost the server what the client chose (CVE-2017-15119). */
         reply_option_error(conn, option, NBD_REP_ERR_TOO_BIG, "option length %u past the limit of %d", len,
                            MAX_OPTION_LENGTH);
-        g_printerr("%s: option %u with %u bytes of data, past the limit of %d: closed\n", conn->peer, option, len,
-                   MAX_OPTION_LENGTH);
+        g_printerr("%s: %s (%u) with %u bytes of data, past the limit of %d: closed\n", conn->peer,
+                   nbd_option_name(option), option, len, MAX_OPTION_LENGTH);
         conn->ending = TRUE;
     } else {
         expect_more(conn, OPTION_HEADER + len, handle_option);
@@ -569,7 +570,8 @@ static uint32_t check_request(NbdConn *conn, const Request *req, const char **wh
     }
     if (req->len > size || req->offset > size - req->len) {
         *why = "request past the end of the export";
-        return req->type == NBD_CMD_WRITE ? NBD_ENOSPC : NBD_EINVAL;
+        /* The protocol asks ENOSPC for writes, EINVAL for the rest. */
+        return req->type == NBD_CMD_WRITE || req->type == NBD_CMD_WRITE_ZEROES ? NBD_ENOSPC : NBD_EINVAL;
     }
     return 0;
 }

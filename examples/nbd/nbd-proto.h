@@ -14,6 +14,8 @@
 #define NBD_INIT_MAGIC 0x4e42444d41474943ULL /* "NBDMAGIC" */
 #define NBD_OPTS_MAGIC 0x49484156454F5054ULL /* "IHAVEOPT" */
 #define NBD_REP_MAGIC 0x0003e889045565a9ULL  /* option replies */
+/* In place of IHAVEOPT: the oldstyle handshake, without options (nor TLS). */
+#define NBD_CLISERV_MAGIC 0x0000420281861253ULL
 
 /* Handshake flags (server, 16 bits) and client flags (32 bits). */
 #define NBD_FLAG_FIXED_NEWSTYLE (1u << 0)
@@ -62,10 +64,14 @@ enum {
 #define NBD_FLAG_READ_ONLY (1u << 1)
 #define NBD_FLAG_SEND_FLUSH (1u << 2)
 #define NBD_FLAG_SEND_FUA (1u << 3)
+#define NBD_FLAG_ROTATIONAL (1u << 4)
 #define NBD_FLAG_SEND_TRIM (1u << 5)
 #define NBD_FLAG_SEND_WRITE_ZEROES (1u << 6)
 #define NBD_FLAG_SEND_DF (1u << 7)
 #define NBD_FLAG_CAN_MULTI_CONN (1u << 8)
+#define NBD_FLAG_SEND_RESIZE (1u << 9)
+#define NBD_FLAG_SEND_CACHE (1u << 10)
+#define NBD_FLAG_SEND_FAST_ZERO (1u << 11)
 
 /* Requests: a 28-byte header, then the data of a WRITE. */
 #define NBD_REQUEST_MAGIC 0x25609513u
@@ -92,9 +98,12 @@ enum {
 enum {
     NBD_REPLY_TYPE_NONE = 0,
     NBD_REPLY_TYPE_OFFSET_DATA = 1,
+    NBD_REPLY_TYPE_OFFSET_HOLE = 2,
     NBD_REPLY_TYPE_ERROR = (1 << 15) + 1,
     NBD_REPLY_TYPE_ERROR_OFFSET = (1 << 15) + 2,
 };
+/* Error chunks, the known ones and any later ones, have bit 15 set. */
+#define NBD_REPLY_TYPE_IS_ERR(type) (((type) & (1u << 15)) != 0)
 
 /* Error values on the wire (the protocol's, not the host's errno). */
 enum {
@@ -115,6 +124,18 @@ enum {
 #define NBD_MAX_STRING_SIZE 4096
 #define NBD_MAX_BUFFER_SIZE (32u * 1024 * 1024)
 #define NBD_DEFAULT_PORT 10809
+
+/* An option's name for messages. */
+static inline const char *nbd_option_name(uint32_t option)
+{
+    static const char *const names[] = {
+        [NBD_OPT_EXPORT_NAME] = "NBD_OPT_EXPORT_NAME", [NBD_OPT_ABORT] = "NBD_OPT_ABORT",
+        [NBD_OPT_LIST] = "NBD_OPT_LIST",               [NBD_OPT_STARTTLS] = "NBD_OPT_STARTTLS",
+        [NBD_OPT_INFO] = "NBD_OPT_INFO",               [NBD_OPT_GO] = "NBD_OPT_GO",
+        [NBD_OPT_STRUCTURED_REPLY] = "NBD_OPT_STRUCTURED_REPLY",
+    };
+    return option < sizeof(names) / sizeof(names[0]) && names[option] ? names[option] : "an unknown option";
+}
 
 static inline void nbd_put16(uint8_t *p, uint16_t v)
 {

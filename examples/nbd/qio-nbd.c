@@ -5,11 +5,10 @@
  * Flags follow qemu-nbd's where it has them. Built on <qio.h> alone: QIONetListener
  * accepts, QIOChannelTLS secures, QCryptoBlock decrypts. */
 
+#include "../serve-loop.h"
 #include "nbd-conn.h"
 #include "nbd-proto.h"
 
-#include <glib-unix.h>
-#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -94,26 +93,6 @@ static void accepted(QIONetListener *listener, QIOChannelSocket *sioc, gpointer 
     g_printerr("%s: connected\n", peer);
     qio_channel_set_delay(QIO_CHANNEL(sioc), FALSE); /* replies go out as they are ready */
     g_hash_table_add(conns, nbd_conn_new(opaque, QIO_CHANNEL(sioc), peer, conn_closed, NULL));
-}
-
-static gboolean stop(gpointer data)
-{
-    (void)data;
-    finished = TRUE;
-    return G_SOURCE_CONTINUE;
-}
-
-/* Reports the connections the client limit turned away, at most once a second. */
-static gboolean report_refused(gpointer listener)
-{
-    static guint64 reported;
-    guint64 refused = qio_net_listener_get_num_refused(listener);
-    if (refused > reported) {
-        g_printerr("refused %" G_GUINT64_FORMAT " connection%s: %d clients already (-e)\n", refused - reported,
-                   refused - reported == 1 ? "" : "s", opt_shared);
-        reported = refused;
-    }
-    return G_SOURCE_CONTINUE;
 }
 
 static gboolean check_usage(void)
@@ -219,17 +198,7 @@ static int serve(void)
     conns = g_hash_table_new(NULL, NULL);
     qio_net_listener_set_max_clients(listener, opt_shared);
     qio_net_listener_set_client_func(listener, accepted, &config, NULL);
-    guint reporter = g_timeout_add_seconds(1, report_refused, listener);
-    guint sigterm = g_unix_signal_add(SIGTERM, stop, NULL);
-    guint sigint = g_unix_signal_add(SIGINT, stop, NULL);
-    while (!finished) {
-        g_main_context_iteration(NULL, TRUE);
-    }
-    g_source_remove(reporter);
-    g_source_remove(sigterm);
-    g_source_remove(sigint);
-    report_refused(listener);
-    qio_net_listener_disconnect(listener);
+    serve_until_stopped(listener, "-e", &finished);
     GHashTableIter iter;
     gpointer conn;
     while (g_hash_table_iter_init(&iter, conns), g_hash_table_iter_next(&iter, &conn, NULL)) {
