@@ -317,7 +317,7 @@ static void tls_handshaken(QIOTask *task, gpointer opaque)
     conn->running = TRUE;
     conn->waiting = FALSE;
     if (qio_task_propagate_error(task, &error)) {
-        conn_fail(conn, "TLS handshake failed: %s: closed", error->message);
+        conn_fail(conn, "TLS: %s: closed", error->message);
         g_error_free(error);
     } else {
         QCryptoTLSSession *session = qio_channel_tls_get_session(conn->tls);
@@ -358,7 +358,7 @@ static void websocket_handshaken(QIOTask *task, gpointer opaque)
     GError *error = NULL;
     conn->waiting = FALSE;
     if (qio_task_propagate_error(task, &error)) {
-        conn_fail(conn, "websocket handshake failed: %s: closed", error->message);
+        conn_fail(conn, "websocket: %s: closed", error->message);
         g_error_free(error);
     } else {
         start_rfb(conn);
@@ -1113,7 +1113,11 @@ static gboolean conn_flush(VncConn *conn)
 static gboolean conn_fill(VncConn *conn)
 {
     GError *error = NULL;
-    ssize_t n = qio_channel_read(conn->ioc, (char *)conn->in + conn->in_have, conn->in_want - conn->in_have, &error);
+    struct iovec iov = { .iov_base = conn->in + conn->in_have, .iov_len = conn->in_want - conn->in_have };
+    /* Viewers often just close their TLS connection: that is an end like any other
+     * (and one mid-message still shows as such). */
+    int flags = conn->ioc == QIO_CHANNEL(conn->tls) ? QIO_CHANNEL_READ_FLAG_RELAXED_EOF : 0;
+    ssize_t n = qio_channel_readv_full(conn->ioc, &iov, 1, NULL, NULL, flags, &error);
     if (n == QIO_CHANNEL_ERR_BLOCK) {
         return FALSE;
     }
