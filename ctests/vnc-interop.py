@@ -101,20 +101,16 @@ def read_png(name):
         pos += 12 + length
     channels = 4 if colour == 6 else 3
     raw, stride = zlib.decompress(idat), width * channels
-    rows, previous = [], bytearray(stride)
+    rgb, previous = bytearray(), bytearray(stride)
     for y in range(height):
-        kind, row = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        unfilter(kind, row, previous, channels)
-        rows.append(row)
+        start = y * (stride + 1)
+        row = bytearray(raw[start + 1:start + 1 + stride])
+        unfilter(raw[start], row, previous, channels)
         previous = row
-    rgb = bytearray()
-    for row in rows:
-        if channels == 3:
-            rgb += row
-        else:
-            pixels = bytearray(width * 3)
-            pixels[0::3], pixels[1::3], pixels[2::3] = row[0::4], row[1::4], row[2::4]
-            rgb += pixels
+        if channels == 4:
+            row = bytearray(row)
+            del row[3::4]  # the alpha channel
+        rgb += row
     return width, height, bytes(rgb)
 
 
