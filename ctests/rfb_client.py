@@ -66,10 +66,6 @@ class PixelFormat:
         return [(v >> rs & rm, v >> gs & gm, v >> bs & bm) for v in values]
 
 
-# Formats the tests ask for: 32 bits big-endian, and 16-bit RGB565 big-endian.
-BGRX_BIG_ENDIAN = PixelFormat(32, 24, True, True, 255, 255, 255, 16, 8, 0)
-RGB565_BIG_ENDIAN = PixelFormat(16, 16, True, True, 31, 63, 31, 11, 5, 0)
-
 
 @dataclasses.dataclass
 class Rect:

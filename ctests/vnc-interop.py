@@ -30,9 +30,8 @@ import zlib
 
 from interop_tap import Skip, check, run_cases
 import rfb_client
-from rfb_client import (BGRX_BIG_ENDIAN, ENCODING_DESKTOP_SIZE, ENCODING_RAW, KEY_R,
-                        RGB565_BIG_ENDIAN, Client, PixelFormat, Refused, anon_tls_context,
-                        x509_tls_context)
+from rfb_client import (ENCODING_DESKTOP_SIZE, ENCODING_RAW, KEY_R, Client, PixelFormat,
+                        Refused, anon_tls_context, x509_tls_context)
 from vnc_server import Server, Spec, is_qemu
 
 PROGRAM, CERTS_SCRIPT = sys.argv[1:3]
@@ -41,10 +40,13 @@ WORK = tempfile.mkdtemp(prefix="qio-vnc-interop-")
 PKI = os.path.join(WORK, "pki")
 TIMEOUT = 30  # seconds for any one program or socket read
 PASSWORD = "s3same!"  # VNC Authentication uses the first 8 bytes
-# A 32-bit big-endian format with the shifts of a little-endian host's native one
-# (bytes X R G B), which QEMU 7.2 answers in host order.
-XRGB_BIG_ENDIAN = BGRX_BIG_ENDIAN
+# Pixel formats asked for. XRGB_BIG_ENDIAN has a little-endian host's native shifts
+# (X R G B on the wire), which QEMU 7.2 answers in host order (B G R X).
+XRGB_BIG_ENDIAN = PixelFormat(32, 24, True, True, 255, 255, 255, 16, 8, 0)
 RGBX_BIG_ENDIAN = PixelFormat(32, 24, True, True, 255, 255, 255, 24, 16, 8)
+RGB565_BIG_ENDIAN = PixelFormat(16, 16, True, True, 31, 63, 31, 11, 5, 0)
+RGB565_LITTLE_ENDIAN = PixelFormat(16, 16, False, True, 31, 63, 31, 11, 5, 0)
+BGR233 = PixelFormat(8, 8, False, True, 7, 7, 3, 0, 3, 6)
 
 
 def path(name):
@@ -303,13 +305,13 @@ def frame_matches(client, srv, pf=None):
 
 def rfb_pixel_formats():
     """The server's own format (protocol 3.3, 3.7, 3.8), then 32-bit big-endian in two
-    byte orders and 16-bit RGB565 big-endian."""
+    byte orders, 16-bit RGB565 in both, 8-bit BGR233."""
     with serve() as srv:
         for version in ((3, 3), (3, 7), (3, 8)):
             with connect(srv, version=version) as client:
                 check(client.offered == [1], "security offered: %s" % client.offered)
                 frame_matches(client, srv)
-        formats = [RGBX_BIG_ENDIAN, RGB565_BIG_ENDIAN]
+        formats = [RGBX_BIG_ENDIAN, RGB565_BIG_ENDIAN, RGB565_LITTLE_ENDIAN, BGR233]
         formats += [] if QEMU else [XRGB_BIG_ENDIAN]  # QEMU 7.2 answers in host order
         for pf in formats:
             with connect(srv) as client:
@@ -368,41 +370,59 @@ def rfb_x509_refusals():
             frame_matches(client, srv)
 
 
-def pointer_dot():
-    """Button 1 at x, y draws a dot: an incremental request's update covers it."""
-    only_qio("runs a stopped guest: nothing draws")
-    with serve() as srv, connect(srv) as client:
-        frame_matches(client, srv)
-        x, y = client.width // 3, client.height // 2
-        client.click(x, y)
+def pixel_update(client, x, y):
+    """The pixel at X, Y in the first Raw rectangle covering it that incremental
+    requests bring within 5 s."""
+    deadline = time.monotonic() + 5
+    while True:
         client.update_request(incremental=True)
-        deadline = time.monotonic() + 5
-        while not any(r.covers(x, y) for r in client.read_update()):
-            check(time.monotonic() < deadline, "no update covered %d,%d within 5 s" % (x, y))
-            client.update_request(incremental=True)
+        for r in client.read_update():
+            if r.encoding == ENCODING_RAW and r.covers(x, y):
+                return client.pf.to_rgb(r.pixels)[(y - r.y) * r.w + x - r.x]
+        check(time.monotonic() < deadline, "no update covered %d,%d within 5 s" % (x, y))
+
+
+def pointer_dot():
+    """Button 1 at x, y draws a dot: the incremental updates of the clicking client
+    and of another one cover it, the pixel there no longer the frame's."""
+    only_qio("runs a stopped guest: nothing draws")
+    with serve() as srv, connect(srv) as clicker, connect(srv) as watcher:
+        width, _, rgb = srv.frame()
+        for client in (clicker, watcher):
+            frame_matches(client, srv)
+        x, y = clicker.width // 3, clicker.height // 2
+        before = tuple(v * (m + 1) // 256 for v, m in zip(rgb[3 * (y * width + x):][:3],
+                                                         clicker.pf.maxes()))
+        clicker.click(x, y)
+        for client, who in ((clicker, "the clicking client"), (watcher, "another client")):
+            after = pixel_update(client, x, y)
+            check(after != before, "%s: %d,%d still %s after the click" % (who, x, y, after))
 
 
 def resize_key():
     """Key 'r' toggles the size: a DesktopSize rectangle with the new size, then a
-    whole frame of that size; 'r' again brings the first size back."""
+    whole frame of that size; 'r' again brings the first size back. A client that
+    did not ask for DesktopSize is closed (it cannot follow)."""
     only_qio("runs a stopped guest: keys change nothing")
-    with serve(size=(320, 200)) as srv, connect(srv) as client:
+    with serve(size=(320, 200)) as srv, connect(srv) as client, connect(srv) as plain:
         check((client.width, client.height) == (320, 200), "ServerInit %dx%d, --size 320x200"
               % (client.width, client.height))
         frame_matches(client, srv)
+        plain.set_encodings(ENCODING_RAW)
         sizes = []
         for _ in range(2):
             client.key(KEY_R)
-            client.update_request(incremental=True)
             deadline = time.monotonic() + 5
+            client.update_request(incremental=True)
             while not any(r.encoding == ENCODING_DESKTOP_SIZE for r in client.read_update()):
                 check(time.monotonic() < deadline, "no DesktopSize within 5 s")
                 client.update_request(incremental=True)
             sizes.append((client.width, client.height))
             client.update_request()
-            rows = client.read_frame()
-            check(len(rows) == client.height and len(rows[0]) == client.width, "frame size")
+            client.read_frame()  # of the new size, every rectangle inside it
         check(sizes[0] != (320, 200) and sizes[1] == (320, 200), "sizes after 'r': %s" % sizes)
+        check(plain.closed_within(5), "a client without DesktopSize stayed after a resize")
+        assert_serving(srv)
 
 
 def startup_line():
@@ -586,8 +606,10 @@ def max_clients():
 
 def slow_reader():
     """A client asking for 300 whole frames and never reading, with a tiny receive
-    buffer, does not hold up another client's frames."""
+    buffer, does not hold up another client's frames, nor make the server buffer
+    them all."""
     with serve() as srv, connect(srv, rcvbuf=4096) as slow:
+        peak = peak_memory_kib(srv.proc.pid)
         slow.set_encodings(ENCODING_RAW)
         for _ in range(300):
             slow.update_request()
@@ -600,6 +622,8 @@ def slow_reader():
                 other.read_frame()
                 took = time.monotonic() - started
                 check(took < 5, "a frame took %.1f s beside a slow reader" % took)
+        grown = peak_memory_kib(srv.proc.pid) - peak
+        check(grown < 64 * 1024, "the server's peak memory grew by %d KiB" % grown)
         assert_serving(srv)
 
 
