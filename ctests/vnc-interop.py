@@ -533,6 +533,54 @@ def unknown_message():
             closes(srv, bytes([kind]) + b"\0" * 16, "message type %d" % kind)
 
 
+def bad_pixel_formats():
+    """SetPixelFormat with 24 or 0 bits per pixel, a colour map, shifts past the pixel,
+    every field at its maximum: closed or served, the server goes on."""
+    bad = [PixelFormat(bpp=24, depth=24), PixelFormat(bpp=0, depth=0),
+           PixelFormat(true_colour=False), PixelFormat(red_shift=40, green_shift=200),
+           PixelFormat(255, 255, True, True, 65535, 65535, 65535, 255, 255, 255)]
+    with serve() as srv:
+        for pf in bad:
+            with connect(srv) as client:
+                try:
+                    client.set_pixel_format(pf)
+                    client.set_encodings(ENCODING_RAW)
+                    client.update_request()
+                except OSError:
+                    pass  # closed already
+                client.closed_within(1)
+        assert_serving(srv)
+
+
+def vanishing_clients():
+    """Clients that close after each byte of a VNC Authentication handshake, or of a
+    VeNCrypt one through the ClientHello, leave the server serving."""
+    with serve(password=PASSWORD) as srv:
+        vnc = b"RFB 003.008\n\2" + bytes(16) + b"\1" + struct.pack(">BBHHHH", 3, 0, 0, 0, 8, 8)
+        for cut in range(len(vnc) + 1):
+            with Client(srv.port, TIMEOUT) as client:
+                client.send(vnc[:cut])
+        assert_serving(srv)
+    with serve_x509() as srv:
+        vencrypt = b"RFB 003.008\n\x13\0\2" + struct.pack(">I", 260) + client_hello()
+        for cut in list(range(20)) + list(range(20, len(vencrypt) + 1, 13)):
+            with Client(srv.port, TIMEOUT) as client:
+                client.send(vencrypt[:cut])
+        assert_serving(srv)
+
+
+def client_hello():
+    """The first TLS record a client sends (a ClientHello), made by Python's ssl."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = x509_tls_context(creds("client")).wrap_bio(incoming, outgoing,
+                                                     server_hostname="127.0.0.1")
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
 LIMIT = 2  # the --handshake-limit of these cases, in seconds
 
 
@@ -558,12 +606,14 @@ def handshake_limit():
             done.read_frame()
 
 
-def dribble():
-    """A valid handshake sent a byte every 0.5 s is closed at the deadline."""
+def dribble(tls):
+    """A valid handshake (for TLS, through the ClientHello) sent a byte every 0.5 s is
+    closed at the deadline."""
     only_qio("has no handshake deadline")
-    transcript = b"RFB 003.008\n\1\1"
+    transcript = (b"RFB 003.008\n\x13\0\2" + struct.pack(">I", 260) + client_hello()
+                  if tls else b"RFB 003.008\n\1\1")
     check(len(transcript) * 0.5 > 3 * LIMIT, "transcript too short to outlast the limit")
-    with serve(handshake_limit=LIMIT) as srv:
+    with (serve_x509 if tls else serve)(handshake_limit=LIMIT) as srv:
         started = time.monotonic()
         with Client(srv.port, TIMEOUT) as client:
             for byte in transcript:
@@ -656,8 +706,11 @@ CASES = [
     ("ClientCutText of 0xFFFFFFFF bytes is closed without allocating", huge_cut_text),
     ("FramebufferUpdateRequest past the framebuffer is clipped", request_outside),
     ("an unknown message type is closed", unknown_message),
+    ("SetPixelFormat with bad fields: the server goes on", bad_pixel_formats),
+    ("clients vanishing at every step of the handshake", vanishing_clients),
     ("--handshake-limit closes a silent client, not a connected one", handshake_limit),
-    ("--handshake-limit closes a dribbling handshake", dribble),
+    ("--handshake-limit closes a dribbling handshake", lambda: dribble(False)),
+    ("--handshake-limit closes a dribbling VeNCrypt and TLS handshake", lambda: dribble(True)),
     ("--max-clients 3: the fourth connection is closed at once", max_clients),
     ("a client that never reads does not hold up another", slow_reader),
 ]
