@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """qio-vnc-demo (examples/vnc) against two VNC clients, printing TAP: gtk-vnc's
-gvnccapture (security None, VNC Authentication, VeNCrypt X509None and X509Vnc, the
---tls-authz list), its PNG compared pixel by pixel with the server's --dump-frame PPM;
-then rfb_client.py (protocol 3.3, 3.7, 3.8; VeNCrypt's TLS subtypes too; 16- and 32-bit
-pixel formats; pointer, key and DesktopSize); then the server's defences against
-hostile clients over raw sockets.
+gvnccapture (security None, VNC Authentication, VeNCrypt X509None, X509Vnc, TLSNone
+and TLSVnc, the --tls-authz list), its PNG compared pixel by pixel with the server's
+--dump-frame PPM; then rfb_client.py (protocol 3.3, 3.7, 3.8; VeNCrypt's subtypes;
+8-, 16- and 32-bit pixel formats; pointer, key and DesktopSize); then the server's
+defences against hostile clients over raw sockets.
 
 Usage: vnc-interop.py QIO_VNC_DEMO CERTS_SCRIPT
 
@@ -191,11 +191,13 @@ def gvnccapture(srv, client=None, password=None):
     png = path("capture-%d.png" % srv.port)
     if os.path.exists(png):
         os.unlink(png)
-    root = os.geteuid() == 0
-    home = pwd.getpwuid(os.geteuid() if root else 0).pw_dir
-    argv = (["unshare", "--mount"] + ([] if root else ["--map-root-user"])
-            + ["sh", "-c", 'mount --bind "$0" "$1" && exec gvnccapture "$2" "$3"',
-               gvnccapture_home(client), home, "127.0.0.1:%d" % (srv.port - 5900), png])
+    # It runs as root, or as root mapped in a user namespace: root's home is its own.
+    # (It looks in /etc/pki before the home: nothing there on the test machines.)
+    userns = [] if os.geteuid() == 0 else ["--map-root-user"]
+    argv = ["unshare", "--mount", *userns,
+            "sh", "-c", 'mount --bind "$0" "$1" && exec gvnccapture "$2" "$3"',
+            gvnccapture_home(client), pwd.getpwuid(0).pw_dir,
+            "127.0.0.1:%d" % (srv.port - 5900), png]
     master, slave = os.openpty()
     proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
                             start_new_session=True)
@@ -267,6 +269,13 @@ def gvnccapture_x509(password):
     with serve_x509(password=password) as srv:
         capture_matches(srv, "client", password)
         capture_refused(srv, None, password, "gvnccapture without a client certificate")
+
+
+def gvnccapture_anon():
+    """Anonymous TLS: TLSNone, then TLSVnc."""
+    for password in (None, PASSWORD):
+        with serve(tls="anon", password=password) as srv:
+            capture_matches(srv, password=password)
 
 
 def gvnccapture_authz():
@@ -688,6 +697,7 @@ CASES = [
      lambda: gvnccapture_x509(PASSWORD)),
     ("gvnccapture, --tls-authz: CN=mallory refused, CN=console-user let in",
      gvnccapture_authz),
+    ("gvnccapture, VeNCrypt TLSNone and TLSVnc (anonymous TLS)", gvnccapture_anon),
     ("rfb_client, None: 3.3, 3.7, 3.8; 32-bit and 16-bit big-endian Raw frames",
      rfb_pixel_formats),
     ("rfb_client, VNC Authentication in 3.3, 3.7, 3.8; the wrong password refused",
