@@ -25,8 +25,8 @@ KEY_R = 0x72  # the keysym of 'r'
 
 
 class Refused(Exception):
-    """The server refused the handshake; the message is its reason, or what it
-    offered instead."""
+    """The server refused the handshake; the message is its reason. (A scheme the
+    server does not offer is an AssertionError: the client gives up.)"""
 
 
 @dataclasses.dataclass
@@ -182,14 +182,14 @@ class Client:
                 raise Refused(self.reason())
             self.offered = [chosen]
             if chosen != SECURITY[scheme]:
-                raise Refused("the server chose security type %d" % chosen)
+                raise AssertionError("the server chose security type %d" % chosen)
         else:
             count = self.u8()
             if count == 0:
                 raise Refused(self.reason())
             self.offered = list(self.recv(count))
             if SECURITY[scheme] not in self.offered:
-                raise Refused("security types offered: %s" % self.offered)
+                raise AssertionError("security types offered: %s" % self.offered)
             self.send(bytes([SECURITY[scheme]]))
         if scheme == "vencrypt":
             self.vencrypt(security, tls)
@@ -211,7 +211,7 @@ class Client:
         subtypes = list(struct.unpack(">%dI" % count, self.recv(4 * count)))
         self.offered.append(subtypes)
         if VENCRYPT[subtype] not in subtypes:
-            raise Refused("VeNCrypt subtypes offered: %s" % subtypes)
+            raise AssertionError("VeNCrypt subtypes offered: %s" % subtypes)
         self.send(struct.pack(">I", VENCRYPT[subtype]))
         if self.u8() != 1:
             raise Refused("VeNCrypt subtype %s refused" % subtype)

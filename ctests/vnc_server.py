@@ -101,8 +101,8 @@ class Server:
 
     def qemu_argv(self, env):
         spec = self.spec
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(self.program))))
-        libs = [os.path.join(root, d) for d in ("usr/lib/x86_64-linux-gnu", "lib/x86_64-linux-gnu")]
+        root = os.path.abspath(os.path.join(os.path.dirname(self.program), "../.."))
+        libs = [os.path.join(root, d, "x86_64-linux-gnu") for d in ("usr/lib", "lib")]
         env["LD_LIBRARY_PATH"] = ":".join(libs + [env.get("LD_LIBRARY_PATH", "")])
         argv = [self.program]
         for firmware in ("usr/share/seabios", "usr/share/qemu"):
