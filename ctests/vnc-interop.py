@@ -255,8 +255,11 @@ def capture_refused(srv, client=None, password=None, what="gvnccapture"):
 
 
 def gvnccapture_none():
-    with serve() as srv:
-        capture_matches(srv)
+    """The default size, and an odd one whose edge tiles are partial (gvnccapture asks
+    for Hextile before Raw)."""
+    for size in (None, (333, 77)):
+        with serve(size=size) as srv:
+            capture_matches(srv)
 
 
 def gvnccapture_vnc_auth():
@@ -504,6 +507,25 @@ def security_not_offered():
         assert_serving(srv)
 
 
+def vencrypt_hostile():
+    """VeNCrypt with version 0.1, a subtype not offered, or junk (a TLS record of
+    0xffff bytes, HTTP, random bytes) in place of the ClientHello: closed."""
+    with serve_x509() as srv:
+        chosen = b"RFB 003.008\n\x13\0\2" + struct.pack(">I", 260)
+        for transcript in (b"RFB 003.008\n\x13\0\1",
+                           b"RFB 003.008\n\x13\0\2" + struct.pack(">I", 261),
+                           b"RFB 003.008\n\x13\0\2" + struct.pack(">I", 0xFFFFFFFF),
+                           chosen + b"\x16\x03\x01\xff\xff" + os.urandom(3000),
+                           chosen + b"GET / HTTP/1.1\r\n\r\n", chosen + os.urandom(100000)):
+            with Client(srv.port, TIMEOUT) as client:
+                try:
+                    client.send(transcript)
+                except OSError:
+                    pass  # closed already
+                check(client.closed_within(5), "%r...: stayed open" % transcript[:24])
+        assert_serving(srv)
+
+
 def huge_cut_text():
     """ClientCutText announcing 0xFFFFFFFF or 0x7FFFFFFF bytes: closed at once."""
     with serve() as srv:
@@ -687,7 +709,8 @@ def slow_reader():
 
 CASES = [
     ("startup line on stdout", startup_line),
-    ("gvnccapture, security None: the PNG is the frame", gvnccapture_none),
+    ("gvnccapture, security None: the PNG is the frame (default size, 333x77)",
+     gvnccapture_none),
     ("gvnccapture, VNC Authentication: asked, let in; the wrong password refused",
      gvnccapture_vnc_auth),
     ("gvnccapture, VeNCrypt X509None with a client certificate; none refused",
@@ -712,6 +735,8 @@ CASES = [
     ("key 'r': DesktopSize with the new size, and back", resize_key),
     ("a bad version string is closed", bad_version),
     ("a security type not offered is refused and closed", security_not_offered),
+    ("VeNCrypt: a bad version, a subtype not offered, junk for TLS are closed",
+     vencrypt_hostile),
     ("ClientCutText of 0xFFFFFFFF bytes is closed without allocating", huge_cut_text),
     ("FramebufferUpdateRequest past the framebuffer is clipped", request_outside),
     ("an unknown message type is closed", unknown_message),
