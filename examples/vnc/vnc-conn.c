@@ -370,8 +370,9 @@ static void start_websocket(VncConn *conn)
 }
 
 /* The websocket port's first byte, peeked: 0x16 opens a TLS handshake (a ClientHello
- * record), anything else a websocket's HTTP request. Returns FALSE while there is
- * none yet. */
+ * record), anything else a websocket's HTTP request. With TLS configured only wss is
+ * let in, as QEMU: plain ws would skip the certificate check. Returns FALSE while
+ * there is no byte yet. */
 static gboolean sniff(VncConn *conn)
 {
     GError *error = NULL;
@@ -387,6 +388,8 @@ static gboolean sniff(VncConn *conn)
         g_error_free(error);
     } else if (n == 0) {
         conn_fail(conn, "the client went away before its handshake");
+    } else if (byte != 0x16 && conn->config->tls_creds) {
+        conn_fail(conn, "plain websocket refused: TLS is configured, connect with wss: closed");
     } else if (byte != 0x16) {
         start_websocket(conn);
     } else if (!conn->config->tls_creds) {
@@ -1151,8 +1154,10 @@ VncConn *vnc_conn_new(const VncServerConfig *config, VncFramebuffer *fb, QIOChan
         start_rfb(conn);
     } else if (qio_channel_has_feature(ioc, QIO_CHANNEL_FEATURE_READ_MSG_PEEK)) {
         conn->sniffing = TRUE;
+    } else if (config->tls_creds) {
+        start_tls(conn, start_websocket); /* no peeking: what TLS being on says */
     } else {
-        conn->after_flush = start_websocket; /* no peeking: a plain websocket */
+        conn->after_flush = start_websocket;
     }
     GError *error = NULL;
     if (!qio_channel_set_blocking(ioc, FALSE, &error)) {
