@@ -1074,7 +1074,9 @@ static void conn_run(VncConn *conn)
             write_blocked = !conn_flush(conn);
         }
         if (conn->ending) {
-            if (write_blocked) {
+            /* A refusal still queued waits for the socket; conn_fail() dropped the
+             * rest, so a write blocked earlier in this turn keeps nothing waiting. */
+            if (write_blocked && out_pending(conn)) {
                 break;
             }
             conn_free(conn);
