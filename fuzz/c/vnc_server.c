@@ -21,6 +21,7 @@
 #include "vnc-conn.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
 #define MODE_SECURITY 0x03     /* SEC_* */
 #define MODE_PRELUDE_SHIFT 2   /* two bits: PRELUDE_*, what the harness does first */
@@ -40,6 +41,9 @@ static const size_t chunk_sizes[] = { SIZE_MAX, 1, 7, 100 };
  * the pattern (at each new size) and updates cost per pixel. */
 #define WIDTH 136
 #define HEIGHT 24
+/* The server socket's send buffer (the kernel doubles it): a full update at 32 bits
+ * is 13 KB. */
+#define SNDBUF 4096
 
 /* Anonymous credentials, the VeNCrypt TLS* subtypes' (x509 would need certificates). */
 static QCryptoTLSCreds *server_creds, *client_creds;
@@ -156,6 +160,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (chunk != CHUNK_NO_PEEK) {
         qio_channel_set_feature(server, QIO_CHANNEL_FEATURE_READ_MSG_PEEK);
     }
+    /* A send buffer smaller than an update, so that the server's writes block and
+     * updates are produced in pieces, as to a slow client. */
+    int sndbuf = SNDBUF;
+    int rc = setsockopt(qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(server)), SOL_SOCKET, SO_SNDBUF, &sndbuf,
+                        sizeof(sndbuf));
+    g_assert(rc == 0);
     gboolean closed = FALSE;
     live_conn = vnc_conn_new(&config, fb, server, websocket, "fuzz", on_closed, &closed);
     qio_channel_unref(server);

@@ -115,6 +115,9 @@ def seeds():
     yield "bad-version", 0, b"RFB 002.000\n"
     yield "wrong-type", 0, version(8) + bytes([2])
     yield "unknown-message", PRELUDE_SECURITY, b"\x01\x07" + bytes(20)
+    # A failure in the turn whose update filled the socket: the connection must still
+    # end (it waited on a watch for nothing, never freed).
+    yield "fail-while-blocked", PRELUDE_SECURITY, b"\x01" + update(0) + update(0) + b"\x07"
     yield "cut-text-limit", PRELUDE_SECURITY, b"\x01" + struct.pack(">B3xI", 6, (1 << 20) + 1)
     # Cut text past the 4096-byte piece: this seed also raises libFuzzer's input size
     # limit (the largest seed's size, if more than 4096) so that mutations get there.
