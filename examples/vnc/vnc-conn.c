@@ -1074,7 +1074,9 @@ static void conn_run(VncConn *conn)
             write_blocked = !conn_flush(conn);
         }
         if (conn->ending) {
-            if (write_blocked) {
+            /* A refusal still queued waits for the socket; conn_fail() dropped the
+             * rest, so a write blocked earlier in this turn keeps nothing waiting. */
+            if (write_blocked && out_pending(conn)) {
                 break;
             }
             conn_free(conn);
@@ -1150,7 +1152,13 @@ VncConn *vnc_conn_new(const VncServerConfig *config, VncFramebuffer *fb, QIOChan
     if (config->handshake_limit_ms) {
         conn->deadline = g_timeout_add(config->handshake_limit_ms, deadline_passed, conn);
     }
-    if (!websocket) {
+    /* Non-blocking before any handshake starts: a handshake begun on a blocking
+     * socket makes it blocking again when it ends. */
+    GError *error = NULL;
+    if (!qio_channel_set_blocking(ioc, FALSE, &error)) {
+        conn_fail(conn, "%s", error->message);
+        g_error_free(error);
+    } else if (!websocket) {
         start_rfb(conn);
     } else if (qio_channel_has_feature(ioc, QIO_CHANNEL_FEATURE_READ_MSG_PEEK)) {
         conn->sniffing = TRUE;
@@ -1158,11 +1166,6 @@ VncConn *vnc_conn_new(const VncServerConfig *config, VncFramebuffer *fb, QIOChan
         start_tls(conn, start_websocket); /* no peeking: what TLS being on says */
     } else {
         conn->after_flush = start_websocket;
-    }
-    GError *error = NULL;
-    if (!qio_channel_set_blocking(ioc, FALSE, &error)) {
-        conn_fail(conn, "%s", error->message);
-        g_error_free(error);
     }
     conn->resume = g_idle_add(conn_resume, conn);
     return conn;
