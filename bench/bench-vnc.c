@@ -31,7 +31,7 @@
  *
  * Certificates come from DIR (QEMU's layout: DIR/server, DIR/client) or are made
  * fresh by CERTS_SCRIPT (examples/secure-console-certs.sh) with RSA keys, which QEMU
- * requires. The servers' stderr goes to $TMPDIR/qio-bench-vnc-*/server-N.log, kept
+ * requires. The servers' stderr goes to $TMPDIR/qio-bench-vnc-XXXXXX/server-N.log, kept
  * when the benchmark fails.
  */
 
@@ -115,14 +115,26 @@ static GPid spawn(GPtrArray *argv, int *in, int *out)
     return pid;
 }
 
-/* A TCP port from 5900 + 100 up that nobody listens on now (QEMU takes a display
- * number, not port 0). */
+static void push_words(GPtrArray *argv, const char *const *words, gsize n)
+{
+    for (gsize i = 0; i < n; i++) {
+        g_ptr_array_add(argv, g_strdup(words[i]));
+    }
+}
+
+static struct sockaddr_in loopback(int port)
+{
+    return (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+}
+
+/* A TCP port from 6000 up that nobody has bound now (QEMU takes a display number,
+ * not port 0). */
 static int free_vnc_port(void)
 {
     for (int port = 6000 + g_random_int_range(0, 900);; port++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port),
-                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct sockaddr_in sin = loopback(port);
         int rc = bind(fd, (struct sockaddr *)&sin, sizeof(sin));
         close(fd);
         if (rc == 0) {
@@ -164,15 +176,11 @@ static gpointer palette_ticker(gpointer data)
 static void qemu_start(Server *s, gboolean tls, gboolean changing, int clients)
 {
     g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
-    for (char **word = qemu_command; *word; word++) {
-        g_ptr_array_add(argv, g_strdup(*word));
-    }
-    s->port = free_vnc_port();
     const char *args[] = { "-machine", "pc", "-vga", "std", "-nic", "none", "-S",
                            "-display", "none", "-monitor", "stdio", "-vnc" };
-    for (gsize i = 0; i < G_N_ELEMENTS(args); i++) {
-        g_ptr_array_add(argv, g_strdup(args[i]));
-    }
+    push_words(argv, (const char *const *)qemu_command, g_strv_length(qemu_command));
+    push_words(argv, args, G_N_ELEMENTS(args));
+    s->port = free_vnc_port();
     /* connections= bounds the clients not yet past ClientInit (default 32). */
     g_ptr_array_add(argv, g_strdup_printf("127.0.0.1:%d,connections=%d%s", s->port - 5900,
                                           clients + 2, tls ? ",tls-creds=tls0" : ""));
@@ -199,9 +207,7 @@ static void demo_start(Server *s, const char *program, gboolean tls, gboolean ch
     g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
     const char *args[] = { program, "--listen", "127.0.0.1:0", "--size",
                            G_STRINGIFY(WIDTH) "x" G_STRINGIFY(HEIGHT), "--max-clients", "0" };
-    for (gsize i = 0; i < G_N_ELEMENTS(args); i++) {
-        g_ptr_array_add(argv, g_strdup(args[i]));
-    }
+    push_words(argv, args, G_N_ELEMENTS(args));
     if (!changing) {
         g_ptr_array_add(argv, g_strdup("--freeze"));
     }
@@ -226,8 +232,7 @@ static void demo_start(Server *s, const char *program, gboolean tls, gboolean ch
 /* Waits until S accepts connections, or fails if it exits. */
 static void server_wait(const Server *s)
 {
-    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(s->port),
-                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_in sin = loopback(s->port);
     for (int tries = 0;; tries++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         int rc = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
@@ -317,6 +322,14 @@ static guint8 recv_u8(Client *c)
     guint8 v;
     recv_bytes(c, &v, 1);
     return v;
+}
+
+/* Reads LEN bytes and drops them. */
+static void recv_skip(Client *c, gsize len)
+{
+    for (gsize left = len; left > 0; left -= MIN(left, FRAME_BYTES)) {
+        recv_bytes(c, frame, MIN(left, FRAME_BYTES));
+    }
 }
 
 static void send_bytes(Client *c, const void *buf, gsize len)
@@ -430,10 +443,7 @@ static Client *client_connect(int port, QCryptoTLSCreds *creds)
     recv_bytes(c, init, sizeof(init));
     c->width = init[0] << 8 | init[1];
     c->height = init[2] << 8 | init[3];
-    guint32 name_len = (guint32)init[20] << 24 | init[21] << 16 | init[22] << 8 | init[23];
-    for (guint32 left = name_len; left > 0; left -= MIN(left, FRAME_BYTES)) {
-        recv_bytes(c, frame, MIN(left, FRAME_BYTES));
-    }
+    recv_skip(c, (guint32)init[20] << 24 | init[21] << 16 | init[22] << 8 | init[23]);
     return c;
 }
 
@@ -491,9 +501,7 @@ static void client_full_update(Client *c)
             continue;
         } else if (type == 3) { /* ServerCutText */
             recv_bytes(c, head, 3);
-            for (guint32 left = recv_u32(c); left > 0; left -= MIN(left, FRAME_BYTES)) {
-                recv_bytes(c, frame, MIN(left, FRAME_BYTES));
-            }
+            recv_skip(c, recv_u32(c));
             continue;
         } else if (type != 0) {
             g_error("unexpected server message %d", type);
