@@ -660,7 +660,7 @@ int main(int argc, char **argv)
     int rounds = 3, clients = 1000;
     double seconds = 5;
     char *qemu = NULL, *certs = NULL;
-    GOptionEntry entries[] = {
+    const GOptionEntry entries[] = {
         { "rounds", 'r', 0, G_OPTION_ARG_INT, &rounds, "Rounds of updates", "N" },
         { "time", 't', 0, G_OPTION_ARG_DOUBLE, &seconds,
           "Seconds of updates per server per round (0: none)", "SECONDS" },
@@ -669,7 +669,7 @@ int main(int argc, char **argv)
           "How to run qemu-system-x86_64 (default: that, from PATH)", "COMMAND" },
         { "certs", 0, 0, G_OPTION_ARG_FILENAME, &certs,
           "x509 credentials with server/ and client/ (default: made fresh)", "DIR" },
-        { NULL },
+        { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
     if (!bench_parse_options(&argc, &argv, entries)) {
         return 1;
