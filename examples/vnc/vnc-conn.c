@@ -17,6 +17,7 @@
 
 #include "vnc-conn.h"
 #include "vnc-auth.h"
+#include "vnc-format.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -74,15 +75,6 @@ typedef struct {
     int x, y, w, h;
 } Rect;
 
-/* A client's pixel format, with a table per channel from 8-bit intensity to its
- * bits in place. */
-typedef struct {
-    uint8_t bpp; /* bits per pixel: 8, 16 or 32 */
-    gboolean big_endian;
-    gboolean native; /* 32-bit little-endian XRGB: the framebuffer's own */
-    uint32_t lut[3][256];
-} Format;
-
 struct VncConn {
     const VncServerConfig *config;
     VncFramebuffer *fb;
@@ -120,7 +112,7 @@ struct VncConn {
     gboolean ready;   /* past ClientInit: normal messages */
 
     /* What the client asked for. */
-    Format format;
+    VncPixelFormat format;
     gboolean hextile;      /* its preferred encoding, else Raw */
     gboolean desktop_size; /* it follows size changes */
     int width, height;     /* the size it was last told */
@@ -132,7 +124,7 @@ struct VncConn {
 
     /* The update being produced. */
     gboolean updating;
-    Format update_format; /* the format when it started, for all its pixels */
+    VncPixelFormat update_format; /* the format when it started, for all its pixels */
     gboolean update_hextile;
     GArray *rects; /* of Rect */
     guint rect_index;
@@ -317,7 +309,7 @@ static void tls_handshaken(QIOTask *task, gpointer opaque)
     conn->running = TRUE;
     conn->waiting = FALSE;
     if (qio_task_propagate_error(task, &error)) {
-        conn_fail(conn, "TLS handshake failed: %s: closed", error->message);
+        conn_fail(conn, "TLS: %s: closed", error->message);
         g_error_free(error);
     } else {
         QCryptoTLSSession *session = qio_channel_tls_get_session(conn->tls);
@@ -358,7 +350,7 @@ static void websocket_handshaken(QIOTask *task, gpointer opaque)
     GError *error = NULL;
     conn->waiting = FALSE;
     if (qio_task_propagate_error(task, &error)) {
-        conn_fail(conn, "websocket handshake failed: %s: closed", error->message);
+        conn_fail(conn, "websocket: %s: closed", error->message);
         g_error_free(error);
     } else {
         start_rfb(conn);
@@ -610,65 +602,6 @@ static void start_rfb(VncConn *conn)
 
 /* ---- Pixels ---- */
 
-/* FORMAT for a true-colour pixel format from the wire (16 bytes), or NULL with
- * *WHY set when the server cannot produce it. */
-static gboolean parse_format(Format *format, const uint8_t *p, const char **why)
-{
-    uint8_t bpp = p[0];
-    uint16_t max[3] = { get16(p + 4), get16(p + 6), get16(p + 8) };
-    uint8_t shift[3] = { p[10], p[11], p[12] };
-    if (bpp != 8 && bpp != 16 && bpp != 32) {
-        *why = "bits per pixel not 8, 16 or 32";
-        return FALSE;
-    }
-    if (!p[3]) {
-        *why = "colour-map pixel formats are not supported";
-        return FALSE;
-    }
-    for (int c = 0; c < 3; c++) {
-        if (shift[c] >= bpp || ((uint64_t)max[c] << shift[c]) >> bpp) {
-            *why = "a colour field does not fit in the pixel";
-            return FALSE;
-        }
-    }
-    format->bpp = bpp;
-    format->big_endian = p[2] != 0;
-    format->native = bpp == 32 && !format->big_endian && G_BYTE_ORDER == G_LITTLE_ENDIAN && max[0] == 255 &&
-                     max[1] == 255 && max[2] == 255 && shift[0] == 16 && shift[1] == 8 && shift[2] == 0;
-    for (int c = 0; c < 3; c++) {
-        for (uint32_t v = 0; v < 256; v++) {
-            format->lut[c][v] = (v * max[c] + 127) / 255 << shift[c];
-        }
-    }
-    return TRUE;
-}
-
-/* The server's own format: 32 bits, depth 24, little-endian XRGB. */
-static const uint8_t server_format[16] = { 32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0 };
-
-static uint8_t *put_pixel(const Format *f, uint8_t *p, uint32_t xrgb)
-{
-    uint32_t v = f->lut[0][xrgb >> 16 & 255] | f->lut[1][xrgb >> 8 & 255] | f->lut[2][xrgb & 255];
-    switch (f->bpp) {
-    case 8:
-        *p = v;
-        return p + 1;
-    case 16:
-        p[f->big_endian ? 0 : 1] = v >> 8;
-        p[f->big_endian ? 1 : 0] = v;
-        return p + 2;
-    default:
-        if (f->big_endian) {
-            return put32(p, v);
-        }
-        p[0] = v;
-        p[1] = v >> 8;
-        p[2] = v >> 16;
-        p[3] = v >> 24;
-        return p + 4;
-    }
-}
-
 /* The pixel at (X, Y), black outside the framebuffer (it shrank during an update). */
 static uint32_t get_pixel(VncConn *conn, int x, int y)
 {
@@ -679,22 +612,13 @@ static uint32_t get_pixel(VncConn *conn, int x, int y)
     return vnc_framebuffer_get_row(fb, y)[x];
 }
 
-/* W pixels from (X, Y) into P in the update's format. */
+/* W pixels from (X, Y) into P in the update's format, black past the framebuffer. */
 static uint8_t *put_row(VncConn *conn, uint8_t *p, int x, int y, int w)
 {
-    const Format *f = &conn->update_format;
     int fbw = vnc_framebuffer_get_width(conn->fb);
     int have = y < vnc_framebuffer_get_height(conn->fb) ? CLAMP(fbw - x, 0, w) : 0;
     const uint32_t *src = have ? vnc_framebuffer_get_row(conn->fb, y) + x : NULL;
-    if (f->native) {
-        memcpy(p, src, have * 4);
-        memset(p + have * 4, 0, (w - have) * 4);
-        return p + w * 4;
-    }
-    for (int i = 0; i < w; i++) {
-        p = put_pixel(f, p, i < have ? src[i] : 0);
-    }
-    return p;
+    return vnc_pixel_format_put_row(&conn->update_format, p, src, have, w - have);
 }
 
 /* ---- Updates ---- */
@@ -847,7 +771,7 @@ static gboolean start_update(VncConn *conn)
  * (or nothing when it is the previous tile's), the rest raw. */
 static void put_hextile_row(VncConn *conn, Rect r, int row)
 {
-    const Format *f = &conn->update_format;
+    const VncPixelFormat *f = &conn->update_format;
     int th = MIN(HEXTILE_SIZE, r.h - row);
     for (int col = 0; col < r.w; col += HEXTILE_SIZE) {
         int tw = MIN(HEXTILE_SIZE, r.w - col);
@@ -862,7 +786,7 @@ static void put_hextile_row(VncConn *conn, Rect r, int row)
             out_put8(conn, 0);
         } else if (solid) {
             uint8_t *p = out_append(conn, 1 + f->bpp / 8);
-            put_pixel(f, put8(p, HEXTILE_BACKGROUND), first);
+            vnc_pixel_format_put(f, put8(p, HEXTILE_BACKGROUND), first);
             conn->background_ok = TRUE;
             conn->background = first;
         } else {
@@ -930,7 +854,7 @@ static void next_message(VncConn *conn)
 static void handle_set_pixel_format(VncConn *conn)
 {
     const char *why = NULL;
-    if (!parse_format(&conn->format, conn->in + 4, &why)) {
+    if (!vnc_pixel_format_parse(&conn->format, conn->in + 4, &why)) {
         conn_fail(conn, "SetPixelFormat: %s: closed", why);
         return;
     }
@@ -1049,16 +973,16 @@ static void read_client_init(VncConn *conn)
 {
     g_clear_handle_id(&conn->deadline, g_source_remove);
     const char *why = NULL;
-    parse_format(&conn->format, server_format, &why);
+    vnc_pixel_format_parse(&conn->format, vnc_pixel_format_server, &why);
     conn->width = vnc_framebuffer_get_width(conn->fb);
     conn->height = vnc_framebuffer_get_height(conn->fb);
     forget_sent(conn);
     conn->ready = TRUE;
 
-    uint8_t *p = out_append(conn, 4 + sizeof(server_format));
+    uint8_t *p = out_append(conn, 4 + VNC_PIXEL_FORMAT_LEN);
     p = put16(p, conn->width);
     p = put16(p, conn->height);
-    memcpy(p, server_format, sizeof(server_format));
+    memcpy(p, vnc_pixel_format_server, VNC_PIXEL_FORMAT_LEN);
     out_put_string(conn, conn->config->name);
     g_printerr("%s: RFB 3.%d, %s%s: ready\n", conn->peer, conn->minor, security_name(conn),
                conn->websock ? (conn->tls ? ", secure websocket" : ", websocket") : "");
@@ -1113,7 +1037,11 @@ static gboolean conn_flush(VncConn *conn)
 static gboolean conn_fill(VncConn *conn)
 {
     GError *error = NULL;
-    ssize_t n = qio_channel_read(conn->ioc, (char *)conn->in + conn->in_have, conn->in_want - conn->in_have, &error);
+    struct iovec iov = { .iov_base = conn->in + conn->in_have, .iov_len = conn->in_want - conn->in_have };
+    /* Viewers often just close their TLS connection: that is an end like any other
+     * (and one mid-message still shows as such). */
+    int flags = conn->ioc == QIO_CHANNEL(conn->tls) ? QIO_CHANNEL_READ_FLAG_RELAXED_EOF : 0;
+    ssize_t n = qio_channel_readv_full(conn->ioc, &iov, 1, NULL, NULL, flags, &error);
     if (n == QIO_CHANNEL_ERR_BLOCK) {
         return FALSE;
     }

@@ -12,7 +12,7 @@
 #include <qio.h>
 
 typedef struct {
-    const char *name;            /* the desktop's name, sent in ServerInit */
+    const char *name;            /* the desktop's name, sent in ServerInit (required) */
     const char *password;        /* NULL: no VNC Authentication; only 8 bytes count */
     QCryptoTLSCreds *tls_creds;  /* NULL: no TLS; else VeNCrypt on the RFB port, wss on websockets */
     gboolean tls_x509;           /* the creds are x509 (VeNCrypt X509*), else anonymous (TLS*) */
