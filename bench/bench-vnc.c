@@ -714,6 +714,20 @@ int main(int argc, char **argv)
     frame = g_malloc(FRAME_BYTES);
     bench_pin_to_cpu(0);
 
+    /* Which QEMU; this also lets qemu-system.sh fetch it before anything is timed. */
+    g_autoptr(GPtrArray) version = g_ptr_array_new();
+    for (char **word = qemu_command; *word; word++) {
+        g_ptr_array_add(version, *word);
+    }
+    g_ptr_array_add(version, "--version");
+    g_ptr_array_add(version, NULL);
+    g_autofree char *qemu_version = NULL;
+    if (bench_run((const char *const *)version->pdata, &qemu_version, &error) < 0) {
+        g_printerr("%s\n", error->message);
+        return 1;
+    }
+    g_print("Reference: %s\n", strtok(qemu_version, "\n"));
+
     if (seconds > 0) {
         updates_table(server, label, rounds, seconds);
     }
