@@ -715,11 +715,9 @@ int main(int argc, char **argv)
     bench_pin_to_cpu(0);
 
     /* Which QEMU; this also lets qemu-system.sh fetch it before anything is timed. */
-    g_autoptr(GPtrArray) version = g_ptr_array_new();
-    for (char **word = qemu_command; *word; word++) {
-        g_ptr_array_add(version, *word);
-    }
-    g_ptr_array_add(version, "--version");
+    g_autoptr(GPtrArray) version = g_ptr_array_new_with_free_func(g_free);
+    push_words(version, (const char *const *)qemu_command, g_strv_length(qemu_command));
+    g_ptr_array_add(version, g_strdup("--version"));
     g_ptr_array_add(version, NULL);
     g_autofree char *qemu_version = NULL;
     if (bench_run((const char *const *)version->pdata, &qemu_version, &error) < 0) {
