@@ -8,7 +8,7 @@ packages="
   libglib2.0-dev libgnutls28-dev nettle-dev libgmp-dev libssl-dev
   clang libclang-dev libclang-rt-14-dev
   valgrind openssl gnutls-bin python3 python3-cryptography python3-websockets
-  chromium qemu-utils cryptsetup-bin nbdkit libnbd-bin
+  chromium novnc libnss3-tools gvncviewer qemu-utils cryptsetup-bin nbdkit libnbd-bin
 "
 
 missing=""

@@ -8,19 +8,17 @@
  * either shuts its end for writing, after which the server must close by itself, or
  * goes silent, and the server is closed once nothing moves.
  * fuzz/c/nbd_server_seeds.py writes the seeds.
- * fuzz.sh sources: examples/nbd/nbd-conn.c examples/nbd/nbd-export.c */
+ * fuzz.sh sources: fuzz/c/harness.c examples/nbd/nbd-conn.c examples/nbd/nbd-export.c */
 
 #define _GNU_SOURCE /* memfd_create, pwrite, ftruncate under -std=c11 */
 
+#include "harness.h"
 #include "nbd-conn.h"
 #include "nbd-proto.h"
 
 #include <glib/gstdio.h>
-#include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define MODE_TLS 0x01        /* STARTTLS required, PSK credentials */
@@ -34,10 +32,6 @@ static const size_t chunk_sizes[] = { SIZE_MAX, 1, 7, 100 };
 
 /* Odd, so that the last sector is partial. */
 #define PLAIN_SIZE ((1u << 20) + 123)
-/* Loop bounds: every round writes, reads or dispatches something, except the idle
- * ones in a row that mean the connection waits for the client. */
-#define MAX_ROUNDS 100000
-#define MAX_IDLE_ROUNDS 16
 
 /* The images are memory files, opened by the server through /proc/self/fd, so that
  * nothing is left behind however the process ends. */
@@ -50,25 +44,10 @@ static char *psk_dir, *psk_file;
 static QCryptoTLSCreds *server_creds, *client_creds;
 static NbdExport *luks_exports[2]; /* read-write, read-only */
 
-/* A critical is qio or the server misusing an API: a finding. abort(), because GLib's
- * fatal criticals raise SIGTRAP, which kills libFuzzer without a report or artifact. */
-static void log_handler(const char *domain, GLogLevelFlags level, const char *message, gpointer data)
-{
-    g_log_default_handler(domain, level, message, data);
-    if (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR)) {
-        abort();
-    }
-}
-
 static void remove_psk_dir(void)
 {
     g_unlink(psk_file);
     g_rmdir(psk_dir);
-}
-
-static void discard_message(const char *message)
-{
-    (void)message;
 }
 
 /* A new memory file and the path that opens it. */
@@ -127,11 +106,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
     g_autoptr(GError) err = NULL;
-    g_log_set_default_handler(log_handler, NULL);
-    /* The server says why it drops each client: not worth the fuzzer's time. */
-    g_set_printerr_handler(discard_message);
-    /* Writes to a peer that has gone fail with EPIPE instead. */
-    signal(SIGPIPE, SIG_IGN);
+    harness_init();
     plain_fd = memory_file("plain", &plain_path);
     psk_dir = g_dir_make_tmp("qio-nbd-fuzz-XXXXXX", &err);
     g_assert_no_error(err);
@@ -153,114 +128,37 @@ static void on_closed(NbdConn *conn, gpointer opaque)
     *(gboolean *)opaque = TRUE;
 }
 
-/* Reads and drops what the server has sent; TRUE if there was anything. */
-static gboolean drain(QIOChannel *ioc)
-{
-    static char buf[65536];
-    gboolean any = FALSE;
-    while (qio_channel_read(ioc, buf, sizeof(buf), NULL) > 0) {
-        any = TRUE;
-    }
-    return any;
-}
-
-static void handshaken(QIOTask *task, gpointer opaque)
-{
-    g_autoptr(GError) err = NULL;
-    qio_task_propagate_error(task, &err);
-    g_assert_no_error(err);
-    *(gboolean *)opaque = TRUE;
-}
-
 /* Does what a client does before its options go through TLS: the flags, STARTTLS,
  * waiting for the greeting and the ACK, the handshake. Returns the TLS channel. */
 static QIOChannelTLS *client_starttls(QIOChannel *socket)
 {
-    g_autoptr(GError) err = NULL;
     uint8_t starttls[20];
     nbd_put32(starttls, NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES);
     nbd_put64(starttls + 4, NBD_OPTS_MAGIC);
     nbd_put32(starttls + 12, NBD_OPT_STARTTLS);
     nbd_put32(starttls + 16, 0);
-    /* An empty socket takes it at once. */
-    ssize_t n = qio_channel_write(socket, (const char *)starttls, sizeof(starttls), &err);
-    g_assert_no_error(err);
-    g_assert(n == sizeof(starttls));
+    harness_write(socket, starttls, sizeof(starttls));
     uint8_t replies[18 + 20]; /* the greeting, the ACK */
-    size_t have = 0;
-    for (unsigned round = 0; have < sizeof(replies) && round < MAX_ROUNDS; round++) {
-        g_main_context_iteration(NULL, FALSE);
-        n = qio_channel_read(socket, (char *)replies + have, sizeof(replies) - have, NULL);
-        have += n > 0 ? (size_t)n : 0;
-    }
-    g_assert(have == sizeof(replies) && nbd_get32(replies + 18 + 12) == NBD_REP_ACK);
-
-    QIOChannelTLS *tls = qio_channel_tls_new_client(socket, client_creds, NULL, &err);
-    g_assert_no_error(err);
-    gboolean done = FALSE;
-    qio_channel_tls_handshake(tls, handshaken, &done, NULL, NULL);
-    for (unsigned round = 0; !done && round < MAX_ROUNDS; round++) {
-        g_main_context_iteration(NULL, FALSE);
-    }
-    g_assert(done);
-    return tls;
+    harness_read(socket, replies, sizeof(replies));
+    g_assert(nbd_get32(replies + 18 + 12) == NBD_REP_ACK);
+    return harness_tls_client(socket, client_creds);
 }
 
 static void serve(const NbdServerConfig *config, uint8_t mode, const uint8_t *data, size_t size)
 {
-    g_autoptr(GError) err = NULL;
-    int sv[2];
-    int rc = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
-    g_assert(rc == 0);
-    QIOChannelSocket *server_socket = qio_channel_socket_new_fd(sv[0], &err);
-    g_assert_no_error(err);
-    QIOChannelSocket *client_socket = qio_channel_socket_new_fd(sv[1], &err);
-    g_assert_no_error(err);
-    QIOChannel *socket = QIO_CHANNEL(client_socket);
-    qio_channel_set_blocking(socket, FALSE, &err);
-    g_assert_no_error(err);
+    QIOChannel *server, *socket;
+    harness_socketpair(&server, &socket);
     gboolean closed = FALSE;
-    NbdConn *conn = nbd_conn_new(config, QIO_CHANNEL(server_socket), "fuzz", on_closed, &closed);
-    qio_channel_unref(QIO_CHANNEL(server_socket));
+    NbdConn *conn = nbd_conn_new(config, server, "fuzz", on_closed, &closed);
+    qio_channel_unref(server);
     QIOChannelTLS *tls = (mode & MODE_TLS) && (mode & MODE_HANDSHAKE) ? client_starttls(socket) : NULL;
     QIOChannel *client = tls ? QIO_CHANNEL(tls) : socket;
-
-    size_t chunk = chunk_sizes[mode >> MODE_CHUNK_SHIFT];
-    size_t sent = 0;
-    gboolean shut = FALSE;
-    unsigned idle = 0;
-    for (unsigned round = 0; !closed && round < MAX_ROUNDS && idle < MAX_IDLE_ROUNDS; round++) {
-        gboolean progress = FALSE;
-        if (sent < size) {
-            ssize_t n = qio_channel_write(client, (const char *)data + sent, MIN(chunk, size - sent), NULL);
-            if (n > 0) {
-                sent += (size_t)n;
-                progress = TRUE;
-            } else if (n != QIO_CHANNEL_ERR_BLOCK) {
-                sent = size; /* the server hung up */
-            }
-        }
-        if (sent == size && !shut && !(mode & MODE_SILENT)) {
-            qio_channel_shutdown(socket, QIO_CHANNEL_SHUTDOWN_WRITE, NULL);
-            shut = progress = TRUE;
-        }
-        progress |= drain(client);
-        progress |= g_main_context_iteration(NULL, FALSE);
-        idle = progress ? 0 : idle + 1;
-    }
-    if (!closed) {
-        if (shut) {
-            /* A server that neither closes nor moves after the client's end of file
-             * would keep a dead client forever. */
-            fprintf(stderr, "the connection outlived the client's end of file\n");
-            abort();
-        }
+    if (!harness_run_client(client, socket, data, size, chunk_sizes[mode >> MODE_CHUNK_SHIFT],
+                            (mode & MODE_SILENT) != 0, &closed)) {
         nbd_conn_close(conn); /* as when the server stops */
     }
     g_assert(closed);
-    /* Let whatever the connection left behind (idle callbacks) run and free. */
-    for (int i = 0; i < 100 && g_main_context_iteration(NULL, FALSE); i++) {
-    }
+    harness_settle();
     if (tls) {
         qio_channel_unref(QIO_CHANNEL(tls));
     }
