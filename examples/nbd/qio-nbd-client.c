@@ -47,7 +47,7 @@ static const GOptionEntry entries[] = {
     { "write-from", 0, 0, G_OPTION_ARG_FILENAME, &opt_write_from, "write FILE to the export from offset 0",
       "FILE" },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_args, NULL, "URI" },
-    { NULL },
+    { 0 },
 };
 
 /* ---- The URI ---- */
