@@ -452,7 +452,8 @@ typedef struct {
     uint64_t offset;
     uint32_t length;
     uint8_t *buf;      /* NBD_CMD_READ and _WRITE: length bytes */
-    uint32_t received; /* NBD_CMD_READ: the bytes the replies covered so far */
+    uint8_t *map;      /* NBD_CMD_READ: a bit for each byte the replies covered */
+    uint32_t received; /* NBD_CMD_READ: how many they are */
     gboolean hole;     /* NBD_CMD_READ: every byte came as a hole */
     gboolean done;
 } Request;
@@ -462,6 +463,9 @@ static gboolean request_send(NbdClient *nbd, Request *req, GError **error)
     uint8_t head[NBD_REQUEST_SIZE];
     req->cookie = ++nbd->cookie;
     req->received = 0;
+    if (req->map) {
+        memset(req->map, 0, req->length / 8 + 1);
+    }
     req->hole = TRUE;
     req->done = FALSE;
     nbd_put32(head, NBD_REQUEST_MAGIC);
@@ -511,6 +515,22 @@ static gboolean reply_simple(NbdClient *nbd, Request *req, uint32_t value, GErro
     return TRUE;
 }
 
+/* Marks bytes FROM to TO of REQ as covered; FALSE if a chunk already covered any of
+ * them. The protocol forbids overlapping chunks, and counting bytes without this would
+ * take a read as complete with some of its buffer never written. */
+static gboolean mark_received(Request *req, uint32_t from, uint32_t to)
+{
+    for (uint32_t i = from; i < to;) {
+        uint8_t bits = i % 8 == 0 && to - i >= 8 ? 0xff : 1u << (i % 8);
+        if (req->map[i / 8] & bits) {
+            return FALSE;
+        }
+        req->map[i / 8] |= bits;
+        i += bits == 0xff ? 8 : 1;
+    }
+    return TRUE;
+}
+
 /* An OFFSET_DATA or OFFSET_HOLE chunk of LEN bytes: its bytes land in REQ's buffer,
  * only inside the range REQ asked for and only once. */
 static gboolean chunk_data(NbdClient *nbd, Request *req, uint16_t type, uint32_t len, GError **error)
@@ -525,11 +545,14 @@ static gboolean chunk_data(NbdClient *nbd, Request *req, uint16_t type, uint32_t
     }
     uint64_t offset = nbd_get64(head);
     uint32_t count = type == NBD_REPLY_TYPE_OFFSET_DATA ? len - 8 : nbd_get32(head + 8);
-    if (!count || count > req->length - req->received || offset < req->offset ||
-        offset - req->offset > req->length - count) {
+    if (!count || count > req->length || offset < req->offset || offset - req->offset > req->length - count) {
         return reply_invalid(req, "a chunk outside the range asked for", error);
     }
-    uint8_t *at = req->buf + (offset - req->offset);
+    uint32_t from = offset - req->offset;
+    if (!mark_received(req, from, from + count)) {
+        return reply_invalid(req, "chunks that overlap", error);
+    }
+    uint8_t *at = req->buf + from;
     if (type == NBD_REPLY_TYPE_OFFSET_HOLE) {
         memset(at, 0, count);
     } else if (!recv_exact(nbd, at, count, error)) {
@@ -632,6 +655,7 @@ static void transfer_clear(Transfer *t)
 {
     for (size_t i = 0; i < MAX_IN_FLIGHT; i++) {
         g_free(t->reqs[i].buf);
+        g_free(t->reqs[i].map);
     }
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Transfer, transfer_clear)
@@ -645,6 +669,7 @@ static gboolean transfer_issue(Transfer *t, GError **error)
     req->length = MIN(t->chunk, t->stop - t->next);
     if (!req->buf) {
         req->buf = g_malloc(t->chunk);
+        req->map = t->command == NBD_CMD_READ ? g_malloc(t->chunk / 8 + 1) : NULL;
     }
     if ((t->command == NBD_CMD_WRITE && !t->data(req->buf, req->length, FALSE, t->opaque, error)) ||
         !request_send(t->nbd, req, error)) {
