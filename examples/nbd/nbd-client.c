@@ -628,7 +628,7 @@ static gboolean reply_recv(NbdClient *nbd, Request *reqs, size_t n, GError **err
         return FALSE;
     }
     uint64_t cookie = nbd_get64(head + 8);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; cookie && i < n; i++) { /* 0 is the cookie of the requests not in flight */
         if (reqs[i].cookie == cookie && !reqs[i].done) {
             return magic == NBD_SIMPLE_REPLY_MAGIC
                 ? reply_simple(nbd, &reqs[i], nbd_get32(head + 4), error)
