@@ -12,6 +12,7 @@
 
 #define _GNU_SOURCE /* memfd_create, pwrite, ftruncate under -std=c11 */
 
+#include "fuzz-glib.h"
 #include "nbd-conn.h"
 #include "nbd-proto.h"
 
@@ -49,16 +50,6 @@ static char *plain_path;
 static char *psk_dir, *psk_file;
 static QCryptoTLSCreds *server_creds, *client_creds;
 static NbdExport *luks_exports[2]; /* read-write, read-only */
-
-/* A critical is qio or the server misusing an API: a finding. abort(), because GLib's
- * fatal criticals raise SIGTRAP, which kills libFuzzer without a report or artifact. */
-static void log_handler(const char *domain, GLogLevelFlags level, const char *message, gpointer data)
-{
-    g_log_default_handler(domain, level, message, data);
-    if (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR)) {
-        abort();
-    }
-}
 
 static void remove_psk_dir(void)
 {
@@ -127,7 +118,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
     g_autoptr(GError) err = NULL;
-    g_log_set_default_handler(log_handler, NULL);
+    fuzz_abort_on_criticals();
     /* The server says why it drops each client: not worth the fuzzer's time. */
     g_set_printerr_handler(discard_message);
     /* Writes to a peer that has gone fail with EPIPE instead. */
