@@ -20,8 +20,8 @@ typedef struct {
     char *name;          /* as the server names it, else as it was asked for; printable */
     char *description;   /* NULL: the server gave none; printable */
     uint64_t size;
-    uint16_t flags; /* NBD_FLAG_* transmission flags */
-    uint32_t min_block, pref_block, max_block;
+    uint16_t flags;                            /* NBD_FLAG_* transmission flags */
+    uint32_t min_block, pref_block, max_block; /* the server's, else the protocol's defaults */
 } NbdClientExport;
 
 /* Receives one export of NBD_OPT_LIST: its name and description (maybe empty), made
