@@ -11,7 +11,7 @@
  * fuzz/c/nbd_client_seeds.py writes the seeds.
  * fuzz.sh sources: examples/nbd/nbd-client.c */
 
-#define _GNU_SOURCE /* SOCK_CLOEXEC, poll, pthreads under -std=c11 */
+#define _GNU_SOURCE /* SOCK_CLOEXEC, poll under -std=c11 */
 
 #include "fuzz-glib.h"
 #include "nbd-client.h"
@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,19 +39,11 @@ static const size_t chunk_sizes[] = { SIZE_MAX, 1, 7, 100 };
 #define TAIL_SPAN 1000
 
 static QCryptoTLSCreds *tls_creds;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc, (void)argv;
-    g_autoptr(GError) err = NULL;
-    fuzz_abort_on_criticals();
-    /* Writes to a peer that has gone fail with EPIPE instead. */
-    signal(SIGPIPE, SIG_IGN);
-    /* Anonymous credentials: the client's needs no files. */
-    tls_creds = qcrypto_tls_creds_anon_new(QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, NULL, NULL, &err);
-    g_assert_no_error(err);
-    return 0;
-}
+/* The server thread, one for the whole run (ASan keeps a few hundred bytes for every
+ * thread that ever ran), takes each execution's Server from JOBS and gives it back
+ * through DONE once the client has closed. */
+static GAsyncQueue *jobs, *done;
+static GThread *server_thread; /* runs until the process ends */
 
 typedef struct {
     int fd; /* non-blocking */
@@ -62,9 +53,8 @@ typedef struct {
 
 /* The server's side: writes DATA, then shuts down for writing, reading and dropping
  * what the client sends until it closes. */
-static void *serve(void *opaque)
+static void serve(Server *s)
 {
-    Server *s = opaque;
     char buf[65536];
     size_t sent = 0;
     gboolean shut = FALSE;
@@ -81,7 +71,7 @@ static void *serve(void *opaque)
         if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t n = read(s->fd, buf, sizeof(buf));
             if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-                return NULL; /* the client closed */
+                return; /* the client closed */
             }
         }
         if (!shut && (pfd.revents & POLLOUT)) {
@@ -93,6 +83,32 @@ static void *serve(void *opaque)
             }
         }
     }
+}
+
+static gpointer server_main(gpointer opaque)
+{
+    (void)opaque;
+    for (;;) {
+        Server *s = g_async_queue_pop(jobs);
+        serve(s);
+        g_async_queue_push(done, s);
+    }
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    g_autoptr(GError) err = NULL;
+    fuzz_abort_on_criticals();
+    /* Writes to a peer that has gone fail with EPIPE instead. */
+    signal(SIGPIPE, SIG_IGN);
+    /* Anonymous credentials: the client's needs no files. */
+    tls_creds = qcrypto_tls_creds_anon_new(QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, NULL, NULL, &err);
+    g_assert_no_error(err);
+    jobs = g_async_queue_new();
+    done = g_async_queue_new();
+    server_thread = g_thread_new("server", server_main, NULL);
+    return 0;
 }
 
 static void ignore_export(const char *name, const char *description, gpointer opaque)
@@ -162,17 +178,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = fcntl(sv[0], F_SETFL, O_NONBLOCK);
     g_assert(rc == 0);
     Server server = { sv[0], data + 1, size - 1, chunk_sizes[mode >> MODE_CHUNK_SHIFT] };
-    pthread_t thread;
-    rc = pthread_create(&thread, NULL, serve, &server);
-    g_assert(rc == 0);
+    g_async_queue_push(jobs, &server);
 
     g_autoptr(GError) err = NULL;
     g_autoptr(QIOChannelSocket) socket = qio_channel_socket_new_fd(sv[1], &err);
     g_assert_no_error(err);
     NbdClient *nbd = nbd_client_new(QIO_CHANNEL(socket));
     run(nbd, mode);
-    nbd_client_free(nbd); /* closes the client's end, which ends the thread */
-    pthread_join(thread, NULL);
+    nbd_client_free(nbd); /* closes the client's end, which ends the server's turn */
+    g_async_queue_pop(done);
     close(sv[0]);
     return 0;
 }
