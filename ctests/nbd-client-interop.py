@@ -393,6 +393,12 @@ def scripted_read(conn, mode, cookie, offset, length, data):
     if mode == "hostile":
         conn.sendall(struct.pack(">IHHQIQ", STRUCTURED_MAGIC, 1, 1, cookie, 8 + length, offset + 1)
                      + data[offset:offset + length])
+    elif mode == "overlap":
+        half = struct.pack(">IHHQIQ", STRUCTURED_MAGIC, 0, 1, cookie, 8 + length // 2, offset) \
+            + data[offset:offset + length // 2]
+        conn.sendall(half + half + struct.pack(">IHHQI", STRUCTURED_MAGIC, 1, 0, cookie, 0))
+    elif mode == "cookie-0":
+        conn.sendall(struct.pack(">IHHQI", STRUCTURED_MAGIC, 1, 0, 0, 0))
     elif mode == "old-server":
         conn.sendall(struct.pack(">IIQ", 0x67446698, 0, cookie) + data[offset:offset + length])
     elif offset % BLOCK or (offset + length) % BLOCK and offset + length != len(data):
@@ -407,8 +413,10 @@ def scripted_session(conn, mode, data):
     """One client of the scripted server in MODE: "oldstyle" (its greeting),
     "huge-reply" (an option reply of 16 MiB), "old-server" (no NBD_OPT_GO nor
     structured replies: NBD_OPT_EXPORT_NAME and simple replies), "blocks" (a minimum
-    block size of 4 KiB, chunks out of order, holes) or "hostile" (a data chunk past
-    the range read)."""
+    block size of 4 KiB, chunks out of order, holes), "hostile" (a data chunk past
+    the range read), "overlap" (a read's first half twice, which the byte count
+    would take for all of it) or "cookie-0" (a reply to cookie 0, which no request
+    has)."""
     if mode == "oldstyle":
         conn.sendall(b"NBDMAGIC" + struct.pack(">QQI", 0x420281861253, len(data), 1) + bytes(124))
         return
@@ -492,6 +500,10 @@ def scripted_servers():
         refused([server.uri], "the server's reply to NBD_OPT_STRUCTURED_REPLY is too long")
     with ScriptedServer("hostile", data) as server:
         refused([server.uri, "--read", "0:%d" % len(data)], "a chunk outside the range asked for")
+    with ScriptedServer("overlap", data) as server:
+        refused([server.uri, "--read", "0:%d" % len(data)], "chunks that overlap")
+    with ScriptedServer("cookie-0", data) as server:
+        refused([server.uri, "--read", "0:100"], "a request that is not in flight (cookie 0)")
 
 
 CASES = [
@@ -512,7 +524,7 @@ CASES = [
     ("a server certificate for another name is refused", wrong_hostname),
     ("a missing export is a clear error", no_such_export),
     ("nbdkit's error filter: the server's read errors", server_errors),
-    ("scripted servers: old, 4 KiB blocks, oldstyle, huge option reply, hostile chunk",
+    ("scripted servers: old, 4 KiB blocks, oldstyle, huge option reply, hostile, overlapping and stray chunks",
      scripted_servers),
 ]
 
