@@ -10,6 +10,7 @@
  * every length the client sends is checked before anything is read or allocated for
  * it. The deadline covers the whole negotiation, the TLS handshake included. */
 
+#include "../conn-buffer.h"
 #include "nbd-conn.h"
 #include "nbd-proto.h"
 
@@ -40,12 +41,8 @@ struct NbdConn {
     guint resume;       /* an idle continuing a turn that used its budget */
     guint deadline;     /* the end of negotiation's time */
 
-    uint8_t *in;
-    size_t in_have, in_want, in_size;
-    Handler handler; /* runs once IN holds in_want bytes */
-
-    uint8_t *out;
-    size_t out_done, out_len, out_size;
+    ConnBuffer buf;
+    Handler handler;     /* runs once buf.in holds buf.in_want bytes */
     Handler after_flush; /* runs once OUT is written: a step that needs the peer caught up */
 
     gboolean fixed_newstyle, no_zeroes, structured;
@@ -60,36 +57,24 @@ static void conn_run(NbdConn *conn);
 
 /* ---- Buffers ---- */
 
-/* Grows *BUF to hold SIZE bytes. */
-static void reserve(uint8_t **buf, size_t *capacity, size_t size)
-{
-    if (size > *capacity) {
-        *capacity = MAX(size, MIN(2 * *capacity, NBD_MAX_BUFFER_SIZE + 256));
-        *buf = g_realloc(*buf, *capacity);
-    }
-}
-
 /* Room for N more bytes of output, which count as queued. */
 static uint8_t *out_append(NbdConn *conn, size_t n)
 {
-    reserve(&conn->out, &conn->out_size, conn->out_len + n);
-    conn->out_len += n;
-    return conn->out + conn->out_len - n;
+    return conn_buffer_append(&conn->buf, n);
 }
 
 /* The next step: read until IN holds WANT bytes, then HANDLER. */
 static void expect_more(NbdConn *conn, size_t want, Handler handler)
 {
-    reserve(&conn->in, &conn->in_size, want);
-    conn->in_want = want;
+    conn_buffer_want(&conn->buf, want, FALSE);
     conn->handler = handler;
 }
 
 /* The next step starts a new message. */
 static void expect(NbdConn *conn, size_t want, Handler handler)
 {
-    conn->in_have = 0;
-    expect_more(conn, want, handler);
+    conn_buffer_want(&conn->buf, want, TRUE);
+    conn->handler = handler;
 }
 
 /* ---- Ending ---- */
@@ -109,8 +94,7 @@ static void conn_free(NbdConn *conn)
         qio_channel_unref(QIO_CHANNEL(conn->tls));
     }
     qio_channel_unref(conn->socket);
-    g_free(conn->in);
-    g_free(conn->out);
+    conn_buffer_clear(&conn->buf);
     g_free(conn->peer);
     conn->closed(conn, conn->opaque);
     g_free(conn);
@@ -128,7 +112,7 @@ static void conn_fail(NbdConn *conn, const char *reason, ...)
         g_printerr("%s: %s\n", conn->peer, message);
     }
     conn->ending = TRUE;
-    conn->out_len = conn->out_done = 0; /* nothing more goes out */
+    conn->buf.out_len = conn->buf.out_done = 0; /* nothing more goes out */
     conn->after_flush = NULL;
 }
 
@@ -330,8 +314,8 @@ static void handle_list(NbdConn *conn)
 /* An option with its data in IN, from a client that may be waiting for TLS. */
 static void handle_option(NbdConn *conn)
 {
-    uint32_t option = nbd_get32(conn->in + 8), len = nbd_get32(conn->in + 12);
-    const uint8_t *data = conn->in + OPTION_HEADER;
+    uint32_t option = nbd_get32(conn->buf.in + 8), len = nbd_get32(conn->buf.in + 12);
+    const uint8_t *data = conn->buf.in + OPTION_HEADER;
     gboolean tls_needed = conn->config->tls_creds && !conn->tls;
     expect(conn, OPTION_HEADER, read_option);
 
@@ -386,8 +370,8 @@ static void handle_option(NbdConn *conn)
 /* An option's header is in IN: check it, then read its data. */
 static void read_option(NbdConn *conn)
 {
-    uint64_t magic = nbd_get64(conn->in);
-    uint32_t option = nbd_get32(conn->in + 8), len = nbd_get32(conn->in + 12);
+    uint64_t magic = nbd_get64(conn->buf.in);
+    uint32_t option = nbd_get32(conn->buf.in + 8), len = nbd_get32(conn->buf.in + 12);
     if (magic != NBD_OPTS_MAGIC) {
         conn_fail(conn, "bad option magic 0x%" G_GINT64_MODIFIER "x: closed", magic);
     } else if (len > MAX_OPTION_LENGTH) {
@@ -404,7 +388,7 @@ static void read_option(NbdConn *conn)
 
 static void read_client_flags(NbdConn *conn)
 {
-    uint32_t flags = nbd_get32(conn->in);
+    uint32_t flags = nbd_get32(conn->buf.in);
     if (flags & ~(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES)) {
         conn_fail(conn, "unknown client flags 0x%x: closed", flags);
         return;
@@ -471,11 +455,10 @@ static void do_read(NbdConn *conn, const Request *req)
 {
     GError *error = NULL;
     size_t header = conn->structured ? NBD_STRUCTURED_REPLY_SIZE + 8 : NBD_SIMPLE_REPLY_SIZE;
-    size_t start = conn->out_len;
     uint8_t *p = out_append(conn, header + req->len);
     int ret = nbd_export_read(conn->config->export, req->offset, req->len, p + header, &error);
     if (ret) {
-        conn->out_len = start;
+        conn->buf.out_len -= header + req->len; /* the reply becomes an error */
         g_printerr("%s: %s\n", conn->peer, error->message);
         reply_error(conn, req, ret, error->message);
         g_error_free(error);
@@ -579,13 +562,13 @@ static uint32_t check_request(NbdConn *conn, const Request *req, const char **wh
 /* A request with its payload (WRITE) in IN. */
 static void handle_request(NbdConn *conn)
 {
-    Request req = parse_request(conn->in);
+    Request req = parse_request(conn->buf.in);
     const char *why = NULL;
     uint32_t error = check_request(conn, &req, &why);
     if (error) {
         reply_error(conn, &req, error, why);
     } else {
-        do_request(conn, &req, conn->in + NBD_REQUEST_SIZE);
+        do_request(conn, &req, conn->buf.in + NBD_REQUEST_SIZE);
     }
     expect(conn, NBD_REQUEST_SIZE, read_request);
 }
@@ -593,9 +576,9 @@ static void handle_request(NbdConn *conn)
 /* A request's header is in IN: check it, then read a WRITE's payload. */
 static void read_request(NbdConn *conn)
 {
-    Request req = parse_request(conn->in);
-    if (nbd_get32(conn->in) != NBD_REQUEST_MAGIC) {
-        conn_fail(conn, "bad request magic 0x%x: closed", nbd_get32(conn->in));
+    Request req = parse_request(conn->buf.in);
+    if (nbd_get32(conn->buf.in) != NBD_REQUEST_MAGIC) {
+        conn_fail(conn, "bad request magic 0x%x: closed", nbd_get32(conn->buf.in));
     } else if (req.type == NBD_CMD_DISC) {
         conn->ending = TRUE;
         conn->clean = TRUE;
@@ -634,24 +617,14 @@ static gboolean conn_resume(gpointer opaque)
 static gboolean conn_flush(NbdConn *conn)
 {
     GError *error = NULL;
-    while (conn->out_done < conn->out_len) {
-        ssize_t n = qio_channel_write(conn->ioc, (const char *)conn->out + conn->out_done,
-                                      conn->out_len - conn->out_done, &error);
-        if (n == QIO_CHANNEL_ERR_BLOCK) {
-            conn->watch = qio_channel_add_watch(conn->ioc, G_IO_OUT, conn_ready, conn, NULL);
-            return FALSE;
-        }
-        if (n < 0) {
-            conn_fail(conn, "%s", error->message);
-            g_error_free(error);
-            return TRUE;
-        }
-        conn->out_done += n;
+    int ret = conn_buffer_flush(&conn->buf, conn->ioc, KEPT_BUFFER, &error);
+    if (ret == QIO_CHANNEL_ERR_BLOCK) {
+        conn->watch = qio_channel_add_watch(conn->ioc, G_IO_OUT, conn_ready, conn, NULL);
+        return FALSE;
     }
-    conn->out_done = conn->out_len = 0;
-    if (conn->out_size > KEPT_BUFFER) {
-        g_clear_pointer(&conn->out, g_free);
-        conn->out_size = 0;
+    if (ret < 0) {
+        conn_fail(conn, "%s", error->message);
+        g_error_free(error);
     }
     return TRUE;
 }
@@ -660,21 +633,19 @@ static gboolean conn_flush(NbdConn *conn)
 static gboolean conn_fill(NbdConn *conn)
 {
     GError *error = NULL;
-    ssize_t n = qio_channel_read(conn->ioc, (char *)conn->in + conn->in_have, conn->in_want - conn->in_have, &error);
+    ssize_t n = conn_buffer_fill(&conn->buf, conn->ioc, 0, &error);
     if (n == QIO_CHANNEL_ERR_BLOCK) {
         conn->watch = qio_channel_add_watch(conn->ioc, G_IO_IN, conn_ready, conn, NULL);
         return FALSE;
     }
     if (n == 0) {
         /* Between requests a client may just go; anywhere else it broke off. */
-        conn_fail(conn, conn->in_have ? "the client went away mid-message"
+        conn_fail(conn, conn->buf.in_have ? "the client went away mid-message"
                         : conn->transmission ? NULL
                         : "the client went away during negotiation");
     } else if (n < 0) {
         conn_fail(conn, "%s", error->message);
         g_error_free(error);
-    } else {
-        conn->in_have += n;
     }
     return TRUE;
 }
@@ -697,7 +668,7 @@ static void conn_run(NbdConn *conn)
             step(conn);
             continue;
         }
-        if (conn->in_have < conn->in_want) {
+        if (conn->buf.in_have < conn->buf.in_want) {
             if (!conn_fill(conn)) {
                 break;
             }
@@ -708,10 +679,10 @@ static void conn_run(NbdConn *conn)
             break;
         }
         conn->handler(conn);
-        if (conn->in_size > KEPT_BUFFER && conn->in_want <= KEPT_BUFFER) {
+        if (conn->buf.in_size > KEPT_BUFFER && conn->buf.in_want <= KEPT_BUFFER) {
             /* A large request's buffer goes; the next message's takes its place. */
-            conn->in = g_realloc(conn->in, conn->in_want);
-            conn->in_size = conn->in_want;
+            conn->buf.in = g_realloc(conn->buf.in, conn->buf.in_want);
+            conn->buf.in_size = conn->buf.in_want;
         }
     }
     conn->running = FALSE;

@@ -15,6 +15,7 @@
  * checked before anything is read, allocated or drawn for it. The deadline covers
  * everything up to ClientInit: sniffing, TLS and websocket handshakes included. */
 
+#include "../conn-buffer.h"
 #include "vnc-conn.h"
 #include "vnc-auth.h"
 #include "vnc-format.h"
@@ -90,13 +91,9 @@ struct VncConn {
     guint resume;    /* an idle continuing a turn that used its budget */
     guint deadline;  /* the end of the handshake's time */
 
-    uint8_t *in;
-    size_t in_have, in_want, in_size;
-    Handler handler; /* runs once IN holds in_want bytes */
-
-    uint8_t *out;
-    size_t out_done, out_len, out_size;
-    Handler after_flush; /* runs once OUT is written, reading stopped meanwhile */
+    ConnBuffer buf;
+    Handler handler;     /* runs once buf.in holds buf.in_want bytes */
+    Handler after_flush; /* runs once buf.out is written, reading stopped meanwhile */
 
     gboolean websocket; /* from the websocket port */
     gboolean sniffing;  /* peeking at the first byte (websocket port) */
@@ -171,31 +168,15 @@ static uint8_t *put32(uint8_t *p, uint32_t v)
 
 /* ---- Buffers ---- */
 
-static void reserve(uint8_t **buf, size_t *capacity, size_t size)
-{
-    if (size > *capacity) {
-        *capacity = MAX(size, 2 * *capacity);
-        *buf = g_realloc(*buf, *capacity);
-    }
-}
-
 static size_t out_pending(VncConn *conn)
 {
-    return conn->out_len - conn->out_done;
+    return conn_buffer_pending(&conn->buf);
 }
 
-/* Room for N more bytes of output, which count as queued. What is written already
- * makes room first, so that OUT never holds more than it has pending plus N. */
+/* Room for N more bytes of output, which count as queued. */
 static uint8_t *out_append(VncConn *conn, size_t n)
 {
-    if (conn->out_done) {
-        memmove(conn->out, conn->out + conn->out_done, out_pending(conn));
-        conn->out_len -= conn->out_done;
-        conn->out_done = 0;
-    }
-    reserve(&conn->out, &conn->out_size, conn->out_len + n);
-    conn->out_len += n;
-    return conn->out + conn->out_len - n;
+    return conn_buffer_append(&conn->buf, n);
 }
 
 static void out_put8(VncConn *conn, uint8_t v)
@@ -219,16 +200,15 @@ static void out_put_string(VncConn *conn, const char *s)
 /* The next step: read until IN holds WANT bytes, then HANDLER. */
 static void expect_more(VncConn *conn, size_t want, Handler handler)
 {
-    reserve(&conn->in, &conn->in_size, want);
-    conn->in_want = want;
+    conn_buffer_want(&conn->buf, want, FALSE);
     conn->handler = handler;
 }
 
 /* The next step starts a new message. */
 static void expect(VncConn *conn, size_t want, Handler handler)
 {
-    conn->in_have = 0;
-    expect_more(conn, want, handler);
+    conn_buffer_want(&conn->buf, want, TRUE);
+    conn->handler = handler;
 }
 
 /* ---- Ending ---- */
@@ -249,8 +229,7 @@ static void conn_free(VncConn *conn)
     }
     qio_channel_unref(conn->socket);
     memset(conn->challenge, 0, sizeof(conn->challenge));
-    g_free(conn->in);
-    g_free(conn->out);
+    conn_buffer_clear(&conn->buf);
     g_free(conn->sent);
     g_array_unref(conn->rects);
     g_free(conn->peer);
@@ -271,7 +250,7 @@ static void conn_fail(VncConn *conn, const char *reason, ...)
         g_printerr("%s: %s\n", conn->peer, message);
     }
     conn->ending = TRUE;
-    conn->out_len = conn->out_done = 0; /* nothing more goes out */
+    conn->buf.out_len = conn->buf.out_done = 0; /* nothing more goes out */
     conn->after_flush = NULL;
     conn->updating = FALSE;
 }
@@ -447,7 +426,7 @@ static void security_passed(VncConn *conn, gboolean result)
 static void read_vnc_response(VncConn *conn)
 {
     GError *error = NULL;
-    int ok = vnc_auth_check(conn->config->password, conn->challenge, conn->in, &error);
+    int ok = vnc_auth_check(conn->config->password, conn->challenge, conn->buf.in, &error);
     memset(conn->challenge, 0, sizeof(conn->challenge));
     if (ok < 0) {
         conn_fail(conn, "VNC Authentication: %s: closed", error->message);
@@ -488,7 +467,7 @@ static void start_vencrypt_tls(VncConn *conn)
 
 static void read_vencrypt_subtype(VncConn *conn)
 {
-    uint32_t subtype = get32(conn->in);
+    uint32_t subtype = get32(conn->buf.in);
     if (subtype != conn->subtype) {
         out_put8(conn, 0);
         g_autofree char *why = g_strdup_printf("VeNCrypt subtype %u was not offered", subtype);
@@ -501,9 +480,9 @@ static void read_vencrypt_subtype(VncConn *conn)
 
 static void read_vencrypt_version(VncConn *conn)
 {
-    if (conn->in[0] != 0 || conn->in[1] != 2) {
+    if (conn->buf.in[0] != 0 || conn->buf.in[1] != 2) {
         out_put8(conn, 1);
-        g_autofree char *why = g_strdup_printf("VeNCrypt version %u.%u unsupported", conn->in[0], conn->in[1]);
+        g_autofree char *why = g_strdup_printf("VeNCrypt version %u.%u unsupported", conn->buf.in[0], conn->buf.in[1]);
         conn_refuse(conn, why);
         return;
     }
@@ -516,8 +495,8 @@ static void read_vencrypt_version(VncConn *conn)
 /* The client's choice among the one type offered (3.7 and 3.8). */
 static void read_security_type(VncConn *conn)
 {
-    if (conn->in[0] != conn->security) {
-        g_autofree char *why = g_strdup_printf("security type %u was not offered", conn->in[0]);
+    if (conn->buf.in[0] != conn->security) {
+        g_autofree char *why = g_strdup_printf("security type %u was not offered", conn->buf.in[0]);
         security_failed(conn, why);
         return;
     }
@@ -552,7 +531,7 @@ static void refuse_early(VncConn *conn, const char *why)
 static void read_version(VncConn *conn)
 {
     char text[13];
-    memcpy(text, conn->in, 12);
+    memcpy(text, conn->buf.in, 12);
     text[12] = 0;
     gboolean ok = g_str_has_prefix(text, "RFB ") && text[7] == '.' && text[11] == '\n';
     for (int i = 4; i < 11 && ok; i++) {
@@ -857,7 +836,7 @@ static void next_message(VncConn *conn)
 static void handle_set_pixel_format(VncConn *conn)
 {
     const char *why = NULL;
-    if (!vnc_pixel_format_parse(&conn->format, conn->in + 4, &why)) {
+    if (!vnc_pixel_format_parse(&conn->format, conn->buf.in + 4, &why)) {
         conn_fail(conn, "SetPixelFormat: %s: closed", why);
         return;
     }
@@ -866,11 +845,11 @@ static void handle_set_pixel_format(VncConn *conn)
 
 static void handle_set_encodings(VncConn *conn)
 {
-    uint16_t count = get16(conn->in + 2);
+    uint16_t count = get16(conn->buf.in + 2);
     gboolean chosen = FALSE;
     conn->hextile = conn->desktop_size = FALSE;
     for (uint16_t i = 0; i < count; i++) {
-        int32_t encoding = (int32_t)get32(conn->in + 4 + 4 * i);
+        int32_t encoding = (int32_t)get32(conn->buf.in + 4 + 4 * i);
         /* The first encoding listed that the server has wins, as in QEMU. */
         if (!chosen && (encoding == ENCODING_RAW || encoding == ENCODING_HEXTILE)) {
             conn->hextile = encoding == ENCODING_HEXTILE;
@@ -883,12 +862,12 @@ static void handle_set_encodings(VncConn *conn)
 
 static void read_set_encodings(VncConn *conn)
 {
-    expect_more(conn, 4 + 4 * (size_t)get16(conn->in + 2), handle_set_encodings);
+    expect_more(conn, 4 + 4 * (size_t)get16(conn->buf.in + 2), handle_set_encodings);
 }
 
 static void handle_update_request(VncConn *conn)
 {
-    const uint8_t *p = conn->in;
+    const uint8_t *p = conn->buf.in;
     Rect area = { get16(p + 2), get16(p + 4), get16(p + 6), get16(p + 8) };
     /* Clipped to what the client knows; what lies outside it cannot be sent. */
     area = rect_intersect(area, (Rect){ 0, 0, conn->width, conn->height });
@@ -904,8 +883,8 @@ static void handle_update_request(VncConn *conn)
 
 static void handle_key_event(VncConn *conn)
 {
-    uint32_t keysym = get32(conn->in + 4);
-    if (conn->in[1] && (keysym == 'r' || keysym == 'R')) {
+    uint32_t keysym = get32(conn->buf.in + 4);
+    if (conn->buf.in[1] && (keysym == 'r' || keysym == 'R')) {
         vnc_framebuffer_toggle_size(conn->fb);
     }
     next_message(conn);
@@ -913,9 +892,9 @@ static void handle_key_event(VncConn *conn)
 
 static void handle_pointer_event(VncConn *conn)
 {
-    if (conn->in[1] & 1) {
+    if (conn->buf.in[1] & 1) {
         /* The framebuffer ignores points outside it. */
-        vnc_framebuffer_add_dot(conn->fb, get16(conn->in + 2), get16(conn->in + 4));
+        vnc_framebuffer_add_dot(conn->fb, get16(conn->buf.in + 2), get16(conn->buf.in + 4));
     }
     next_message(conn);
 }
@@ -923,7 +902,7 @@ static void handle_pointer_event(VncConn *conn)
 /* Skips the cut text a piece at a time. */
 static void skip_cut_text(VncConn *conn)
 {
-    conn->cut_text_left -= conn->in_have;
+    conn->cut_text_left -= conn->buf.in_have;
     if (conn->cut_text_left) {
         expect(conn, MIN(conn->cut_text_left, CUT_TEXT_PIECE), skip_cut_text);
     } else {
@@ -933,19 +912,19 @@ static void skip_cut_text(VncConn *conn)
 
 static void handle_client_cut_text(VncConn *conn)
 {
-    uint32_t len = get32(conn->in + 4);
+    uint32_t len = get32(conn->buf.in + 4);
     if (len > MAX_CUT_TEXT) {
         conn_fail(conn, "ClientCutText of %u bytes, past the limit of %u: closed", len, MAX_CUT_TEXT);
         return;
     }
     conn->cut_text_left = len;
-    conn->in_have = 0;
+    conn->buf.in_have = 0;
     skip_cut_text(conn);
 }
 
 static void read_message(VncConn *conn)
 {
-    switch (conn->in[0]) {
+    switch (conn->buf.in[0]) {
     case MSG_SET_PIXEL_FORMAT:
         expect_more(conn, 20, handle_set_pixel_format);
         break;
@@ -965,7 +944,7 @@ static void read_message(VncConn *conn)
         expect_more(conn, 8, handle_client_cut_text);
         break;
     default:
-        conn_fail(conn, "unknown message type %u: closed", conn->in[0]);
+        conn_fail(conn, "unknown message type %u: closed", conn->buf.in[0]);
         break;
     }
 }
@@ -1015,23 +994,14 @@ static gboolean conn_resume(gpointer opaque)
 static gboolean conn_flush(VncConn *conn)
 {
     GError *error = NULL;
-    while (out_pending(conn)) {
-        ssize_t n = qio_channel_write(conn->ioc, (const char *)conn->out + conn->out_done, out_pending(conn), &error);
-        if (n == QIO_CHANNEL_ERR_BLOCK) {
-            return FALSE;
-        }
-        if (n < 0) {
-            conn_fail(conn, "%s", error->message);
-            g_error_free(error);
-            return TRUE;
-        }
-        conn->out_done += n;
+    /* A large refusal or ServerInit's buffer goes once written; chunks fit the next. */
+    int ret = conn_buffer_flush(&conn->buf, conn->ioc, 4 * OUT_CHUNK, &error);
+    if (ret == QIO_CHANNEL_ERR_BLOCK) {
+        return FALSE;
     }
-    conn->out_done = conn->out_len = 0;
-    if (conn->out_size > 4 * OUT_CHUNK) {
-        /* A large refusal or ServerInit's buffer goes; chunks fit the next one. */
-        g_clear_pointer(&conn->out, g_free);
-        conn->out_size = 0;
+    if (ret < 0) {
+        conn_fail(conn, "%s", error->message);
+        g_error_free(error);
     }
     return TRUE;
 }
@@ -1040,24 +1010,21 @@ static gboolean conn_flush(VncConn *conn)
 static gboolean conn_fill(VncConn *conn)
 {
     GError *error = NULL;
-    struct iovec iov = { .iov_base = conn->in + conn->in_have, .iov_len = conn->in_want - conn->in_have };
     /* Viewers often just close their TLS connection: that is an end like any other
      * (and one mid-message still shows as such). */
     int flags = conn->ioc == QIO_CHANNEL(conn->tls) ? QIO_CHANNEL_READ_FLAG_RELAXED_EOF : 0;
-    ssize_t n = qio_channel_readv_full(conn->ioc, &iov, 1, NULL, NULL, flags, &error);
+    ssize_t n = conn_buffer_fill(&conn->buf, conn->ioc, flags, &error);
     if (n == QIO_CHANNEL_ERR_BLOCK) {
         return FALSE;
     }
     if (n == 0) {
         /* Between messages a client may just go; anywhere else it broke off. */
-        conn_fail(conn, conn->in_have ? "the client went away mid-message"
+        conn_fail(conn, conn->buf.in_have ? "the client went away mid-message"
                         : conn->ready ? NULL
                                       : "the client went away during the handshake");
     } else if (n < 0) {
         conn_fail(conn, "%s", error->message);
         g_error_free(error);
-    } else {
-        conn->in_have += n;
     }
     return TRUE;
 }
@@ -1101,7 +1068,7 @@ static void conn_run(VncConn *conn)
         }
         if (conn->sniffing) {
             read_blocked = !sniff(conn);
-        } else if (conn->in_have < conn->in_want) {
+        } else if (conn->buf.in_have < conn->buf.in_want) {
             read_blocked = !conn_fill(conn);
         } else {
             steps++;
