@@ -3,6 +3,7 @@
 
 import subprocess
 import sys
+import time
 
 
 class Failure(Exception):
@@ -16,6 +17,18 @@ class Skip(Exception):
 def check(condition, what):
     if not condition:
         raise Failure(what)
+
+
+def eventually(attempt, seconds, what):
+    """Calls ATTEMPT until it returns without a connection error or a failed check,
+    for at most SECONDS; then WHAT is the failure."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return attempt()
+        except (EOFError, OSError, AssertionError, Failure):
+            check(time.monotonic() < deadline, what)
+            time.sleep(0.2)
 
 
 def run_cases(cases):

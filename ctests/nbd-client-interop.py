@@ -22,6 +22,7 @@ import threading
 import time
 
 from interop_tap import check, run_cases
+from server_process import free_port
 
 CLIENT, CERTS_SCRIPT, QIO_NBD = sys.argv[1:4]
 WORK = tempfile.mkdtemp(prefix="qio-nbd-client-interop-")
@@ -65,12 +66,6 @@ def odd_size(multiple=1):
     """8 to 64 MiB, a multiple of MULTIPLE and never of the request size."""
     size = random.randrange(8 * MIB, 64 * MIB) // multiple * multiple
     return size if size % REQUEST else size + multiple
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_credentials():

@@ -27,8 +27,9 @@ import sys
 import tempfile
 import time
 
-from interop_tap import Skip, check, finish, run_cases
+from interop_tap import Skip, check, eventually, finish, run_cases
 import nbd_server
+from server_process import closed_within
 from nbd_server import (CA_TEMPLATE, CLIENT_TEMPLATE, SERVER_TEMPLATE, Server, Spec,
                         is_qemu_nbd)
 
@@ -319,19 +320,8 @@ class Raw:
         return error, self.recv(length) if cmd == CMD_READ and error == 0 else b""
 
     def closed_within(self, seconds):
-        """Whether the server closes the connection (end of file or reset) within
-        SECONDS, whatever it sends first."""
-        deadline = time.monotonic() + seconds
-        try:
-            while (left := deadline - time.monotonic()) > 0:
-                self.sock.settimeout(left)
-                if not self.sock.recv(65536):
-                    return True
-        except (ConnectionResetError, ssl.SSLError):
-            return True
-        except TimeoutError:
-            pass
-        return False
+        """Whether the server closes the connection within SECONDS."""
+        return closed_within(self.sock, seconds)
 
 
 def assert_serving(srv):
@@ -680,14 +670,8 @@ def max_clients():
             check(conn.go()[0] == REP_ACK, "GO on one of the three")
             check(conn.request(CMD_READ, 0, 4096)[0] == 0, "READ on one of the three")
         conns.pop().close()
-        deadline = time.monotonic() + 5
-        while True:  # the server notices the close in its own time
-            try:
-                assert_serving(srv)
-                break
-            except (EOFError, OSError, AssertionError):
-                check(time.monotonic() < deadline, "the freed slot did not serve a client")
-                time.sleep(0.2)
+        # The server notices the close in its own time.
+        eventually(lambda: assert_serving(srv), 5, "the freed slot did not serve a client")
         for conn in conns:
             conn.close()
 

@@ -7,10 +7,10 @@ import dataclasses
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import time
+
+from server_process import ServerProcess, free_port, listening
 
 START_TIMEOUT = 30  # seconds for a server to listen (a LUKS unlock takes ~1 s of them)
 
@@ -108,24 +108,7 @@ def issue(pki, subdir, role, template, ca="ca", key_type="ecdsa"):
         shutil.copy(os.path.join(pki, "ca", "ca-cert.pem"), out)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def listening(port):
-    """Whether a socket listens on 127.0.0.1:PORT (read from /proc: a probing
-    connection would count as a client)."""
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            if state == "0A" and int(local.split(":")[1], 16) == port:
-                return True
-    return False
-
-
-class Server:
+class Server(ServerProcess):
     """PROGRAM serving SPEC on a fresh port, its stderr in LOG; a context manager that
     kills it on exit."""
 
@@ -148,27 +131,3 @@ class Server:
                                      % (" ".join(self.argv), START_TIMEOUT))
             time.sleep(0.05)
         return self
-
-    def log(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def stop(self):
-        """SIGTERM, then SIGKILL after 5 s; returns the exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        return self.proc.wait()
-
-    def __enter__(self):
-        try:
-            return self.wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc):
-        self.stop()

@@ -9,13 +9,14 @@ import dataclasses
 import socket
 import ssl
 import struct
-import time
 
 try:  # cryptography >= 43 keeps DES among the decrepit ciphers
     from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 except ImportError:
     from cryptography.hazmat.primitives.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+from server_process import closed_within
 
 # Security types (RFB) and VeNCrypt subtypes, by the names the tests use.
 SECURITY = {"none": 1, "vnc": 2, "vencrypt": 19}
@@ -290,18 +291,5 @@ class Client:
         return frame
 
     def closed_within(self, seconds):
-        """Whether the server closes the connection (end of file or reset) within
-        SECONDS, whatever it sends first."""
-        deadline = time.monotonic() + seconds
-        try:
-            while (left := deadline - time.monotonic()) > 0:
-                self.sock.settimeout(left)
-                if not self.sock.recv(65536):
-                    return True
-        except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
-            return True
-        except TimeoutError:
-            pass
-        finally:
-            self.sock.settimeout(self.timeout)
-        return False
+        """Whether the server closes the connection within SECONDS."""
+        return closed_within(self.sock, seconds)

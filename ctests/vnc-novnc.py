@@ -46,7 +46,7 @@ import time
 import websockets
 
 from interop_tap import Failure, check, run_cases
-from nbd_server import free_port, listening
+from server_process import free_port, listening
 
 DEMO, CERTS_SCRIPT = sys.argv[1:3]
 QEMU = os.path.basename(DEMO).startswith("qemu-system")  # the stand-in

@@ -9,12 +9,11 @@ import dataclasses
 import json
 import os
 import random
-import signal
 import socket
 import subprocess
 import time
 
-from nbd_server import listening
+from server_process import ServerProcess, listening
 
 START_TIMEOUT = 30  # seconds for a server to listen
 
@@ -58,7 +57,7 @@ def write_private(path, text):
     return path
 
 
-class Server:
+class Server(ServerProcess):
     """PROGRAM serving SPEC on a fresh port 59NN, its files (log, frame, password)
     in WORKDIR; a context manager that kills it on exit. frame() is the picture
     clients must show: (width, height, RGB bytes)."""
@@ -167,30 +166,6 @@ class Server:
         if self.qemu:
             self.qmp("screendump", filename=path)
         return read_ppm(path)
-
-    def log(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def stop(self):
-        """SIGTERM, then SIGKILL after 5 s; returns the exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        return self.proc.wait()
-
-    def __enter__(self):
-        try:
-            return self.wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def read_ppm(path):

@@ -5,9 +5,9 @@ directory given): what well-formed (and politely refusing) servers say to the
 session fuzz/c/nbd_client.c drives, each after the mode byte it reads first, so that
 the fuzzer starts past the magic numbers and knows the cookies the client uses."""
 
-import os
 import struct
-import sys
+
+from seed_files import write_seeds
 
 # nbd_client.c's MODE_* bits and spans.
 LIST, WRITE, STARTTLS = 0x01, 0x02, 0x04
@@ -219,14 +219,5 @@ def seeds():
     yield "oldstyle", 0, struct.pack(">QQQH", INIT_MAGIC, CLISERV_MAGIC, 1 << 20, 0) + bytes(124)
 
 
-def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "seeds", "nbd_client")
-    os.makedirs(out, exist_ok=True)
-    for name, mode, stream in seeds():
-        with open(os.path.join(out, name), "wb") as f:
-            f.write(bytes([mode]) + stream)
-
-
 if __name__ == "__main__":
-    main()
+    write_seeds("nbd_client", seeds())

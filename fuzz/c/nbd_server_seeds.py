@@ -4,9 +4,9 @@
 directory given): well-formed client byte streams, each after the mode byte that
 fuzz/c/nbd_server.c reads first, so that the fuzzer starts past the magic numbers."""
 
-import os
 import struct
-import sys
+
+from seed_files import write_seeds
 
 # nbd_server.c's MODE_* bits.
 TLS, READONLY, LUKS, OTHER_NAME, HANDSHAKE, SILENT = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
@@ -93,14 +93,5 @@ def seeds():
                             + option(EXPORT_NAME, b"n" * 4097))
 
 
-def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "seeds", "nbd_server")
-    os.makedirs(out, exist_ok=True)
-    for name, mode, stream in seeds():
-        with open(os.path.join(out, name), "wb") as f:
-            f.write(bytes([mode]) + stream)
-
-
 if __name__ == "__main__":
-    main()
+    write_seeds("nbd_server", seeds())

@@ -4,9 +4,9 @@
 directory given): well-formed client byte streams, each after the mode byte that
 fuzz/c/vnc_server.c reads first, so that the fuzzer starts from whole sessions."""
 
-import os
 import struct
-import sys
+
+from seed_files import write_seeds
 
 # vnc_server.c's MODE_* bits and values.
 SEC_NONE, SEC_VNC, SEC_TLS_NONE, SEC_TLS_VNC = 0, 1, 2, 3
@@ -150,14 +150,5 @@ def seeds():
     yield "ws-no-peek", WEBSOCKET | CHUNK_100_NO_PEEK, websocket_upgrade() + frame(plain + session())
 
 
-def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "seeds", "vnc_server")
-    os.makedirs(out, exist_ok=True)
-    for name, mode, stream in seeds():
-        with open(os.path.join(out, name), "wb") as f:
-            f.write(bytes([mode]) + stream)
-
-
 if __name__ == "__main__":
-    main()
+    write_seeds("vnc_server", seeds())
