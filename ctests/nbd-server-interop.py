@@ -498,6 +498,25 @@ def luks_wrong_passphrase():
         srv.stop()
 
 
+def unservable_files():
+    """A directory, a FIFO and a missing path are refused at start, each with its reason
+    (a FIFO at once, not after waiting for a writer)."""
+    if QEMU:
+        raise Skip("qemu-nbd's messages differ")
+    fifo = path("fifo")
+    os.mkfifo(fifo)
+    for target, readonly, reason in ((WORK, [], "Is a directory"),
+                                     (WORK, ["-r"], "not a regular file or a block device"),
+                                     (fifo, [], "not a regular file or a block device"),
+                                     (fifo, ["-r"], "not a regular file or a block device"),
+                                     (path("missing"), [], "No such file or directory")):
+        proc = subprocess.run([QIO_NBD, "-p", "0", *readonly, target], capture_output=True,
+                              timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+        err = proc.stderr.decode(errors="replace")
+        check(proc.returncode == 1 and reason in err,
+              "%s %s: exit %d, %r" % (target, readonly, proc.returncode, err))
+
+
 # --- many clients
 
 def parallel_clients():
@@ -778,6 +797,7 @@ CASES = [
     ("LUKS over TLS: qemu-img convert reads the plaintext", luks_read),
     ("LUKS: an unaligned write through the server, read back by qemu-io", luks_write),
     ("LUKS: the wrong passphrase ends the server with an error", luks_wrong_passphrase),
+    ("a directory, a FIFO or a missing file is refused at start", unservable_files),
     ("8 clients at once over TLS", parallel_clients),
     *plain_and_tls("an option of 0x7fffffff bytes closes at once", huge_option),
     *plain_and_tls("names over 4096 bytes get NBD_REP_ERR_INVALID", long_names),

@@ -103,9 +103,13 @@ NbdExport *nbd_export_open(const char *path, gboolean readonly, QCryptoSecret *l
 {
     g_autofree NbdExport *exp = g_new0(NbdExport, 1);
     *exp = (NbdExport){ .readonly = readonly, .sector = 1 };
-    exp->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO given by mistake is refused below, not waited on; files and
+     * block devices ignore it. */
+    exp->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
     struct stat st;
-    if (exp->fd < 0 || fstat(exp->fd, &st) < 0) {
+    off_t file_size = 0;
+    if (exp->fd < 0 || fstat(exp->fd, &st) < 0 ||
+        (file_size = S_ISBLK(st.st_mode) ? lseek(exp->fd, 0, SEEK_END) : st.st_size) < 0) {
         int err = errno;
         g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(err), "%s: %s", path, g_strerror(err));
         if (exp->fd >= 0) {
@@ -113,14 +117,18 @@ NbdExport *nbd_export_open(const char *path, gboolean readonly, QCryptoSecret *l
         }
         return NULL;
     }
-    uint64_t file_size = S_ISBLK(st.st_mode) ? (uint64_t)lseek(exp->fd, 0, SEEK_END) : (uint64_t)st.st_size;
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+        g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not a regular file or a block device", path);
+        close(exp->fd);
+        return NULL;
+    }
     if (luks_secret && !open_luks(exp, luks_secret, errp)) {
         g_prefix_error(errp, "%s: ", path);
         close(exp->fd);
         return NULL;
     }
     /* An encrypted export ends at its last whole sector. */
-    exp->size = file_size > exp->payload ? (file_size - exp->payload) / exp->sector * exp->sector : 0;
+    exp->size = (uint64_t)file_size > exp->payload ? ((uint64_t)file_size - exp->payload) / exp->sector * exp->sector : 0;
     return g_steal_pointer(&exp);
 }
 
